@@ -1,0 +1,347 @@
+//! Sign-in, sessions, bearer tokens and activation (R-ACC-4, R-ACC-6). Passwords are hashed with
+//! Argon2id at OWASP's parameters (19 MiB, 2 passes, 1 lane); session and activation tokens are
+//! 256-bit random values of which only the SHA-256 is stored. Web sessions and API bearer tokens
+//! are the same kind of record, bound to one account, so the API has no shared or anonymous keys.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use base64::Engine;
+use chrono::Duration;
+use nhiguard_domain::access::Actor as DomainActor;
+use nhiguard_domain::role::Role;
+use nhiguard_domain::{password, roc};
+use nhiguard_store::{AccountRow, TokenProblem};
+use sha2::{Digest, Sha256};
+
+use crate::events::{Actor, kind};
+use crate::i18n::Text;
+use crate::{App, AppError, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionKind {
+    /// A browser session: cookie plus CSRF token on every form.
+    Web,
+    /// An API client: `Authorization: Bearer …`.
+    Api,
+}
+
+impl SessionKind {
+    fn code(self) -> &'static str {
+        match self {
+            SessionKind::Web => "web",
+            SessionKind::Api => "api",
+        }
+    }
+}
+
+/// A new session: the token goes to the client once and is never stored or logged.
+#[derive(Clone)]
+pub struct SignedIn {
+    pub token: String,
+    pub csrf: String,
+    pub account_id: i64,
+    pub expires_in_minutes: i64,
+}
+
+impl std::fmt::Debug for SignedIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignedIn").field("account_id", &self.account_id).finish_non_exhaustive()
+    }
+}
+
+/// The signed-in account of a request.
+#[derive(Debug, Clone)]
+pub struct Current {
+    pub account_id: i64,
+    pub username: String,
+    pub person_name: String,
+    pub person_title: String,
+    pub org_node_id: i64,
+    pub roles: Vec<Role>,
+    pub csrf: String,
+    pub kind: SessionKind,
+    pub client_addr: String,
+}
+
+impl Current {
+    pub fn actor(&self) -> DomainActor {
+        DomainActor { account_id: self.account_id, org_node_id: self.org_node_id, roles: self.roles.clone() }
+    }
+
+    pub fn event_actor(&self) -> Actor<'_> {
+        Actor { account_id: Some(self.account_id), username: &self.username, client_addr: &self.client_addr }
+    }
+
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+}
+
+/// A 256-bit random token, base64url.
+pub fn random_token() -> Result<String> {
+    let mut buf = [0u8; 32];
+    getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// What is stored for a token.
+pub fn token_hash(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Argon2id with OWASP's parameters (the crate's defaults: m = 19 MiB, t = 2, p = 1).
+pub fn hash_password(password: &str) -> Result<String> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, stored: Option<&str>) -> bool {
+    // An account without a password (not yet activated) and an unknown user still cost one hash,
+    // so that timing does not tell which usernames exist.
+    const DUMMY: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$F0b3VHpSnhw2dvvYv1c0c8Ih5fYbhIxF7AbEZvn1jm0";
+    let hash = stored.unwrap_or(DUMMY);
+    match PasswordHash::new(hash) {
+        Ok(parsed) => Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok() && stored.is_some(),
+        Err(_) => false,
+    }
+}
+
+fn bad_credentials() -> AppError {
+    AppError::Unauthenticated(Text::new("帳號或密碼錯誤", "wrong username or password"))
+}
+
+impl App {
+    /// Whether an account may act now: active, not locked, not past its disable date (checked
+    /// against Taipei's calendar so that the date means what the admin meant).
+    fn account_usable(&self, a: &AccountRow) -> Result<()> {
+        let now = self.now();
+        match a.status.as_str() {
+            "active" => {}
+            "pending" => {
+                return Err(AppError::Unauthenticated(Text::new(
+                    "帳號尚未啟用：請使用管理者交付的啟用連結設定密碼",
+                    "this account is not activated yet: use the activation link from your admin to set a password",
+                )));
+            }
+            _ => {
+                return Err(AppError::Unauthenticated(Text::new(
+                    "帳號已停用，請洽所屬機關管理者",
+                    "this account is disabled; ask your agency admin",
+                )));
+            }
+        }
+        if let Some(d) = a.disable_on.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+            && roc::taipei_date(now) >= d
+        {
+            {
+                return Err(AppError::Unauthenticated(Text::new(
+                    "帳號已於停用日起停止使用，請洽所屬機關管理者",
+                    "this account stopped working on its disable date; ask your agency admin",
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Signs in with username and password (R-ACC-6 lockout). Every outcome is recorded.
+    pub async fn sign_in(&self, username: &str, password: &str, kind: SessionKind, addr: &str) -> Result<SignedIn> {
+        let now = self.now();
+        let typed = username.trim().to_ascii_lowercase();
+        let who = Actor { account_id: None, username: &typed, client_addr: addr };
+        let Some(account) = self.db().account_by_username(&typed).await? else {
+            verify_password(password, None);
+            self.record(kind::SIGN_IN_FAILED, who, &typed, "unknown username").await;
+            return Err(bad_credentials());
+        };
+        let who = Actor { account_id: Some(account.id), ..who };
+        if let Some(until) = account.locked_until.filter(|u| *u > now) {
+            self.record(kind::SIGN_IN_FAILED, who, &typed, "account locked").await;
+            return Err(AppError::Unauthenticated(Text::new(
+                format!("連續登入失敗次數過多，帳號鎖定至 {}，請稍後再試或洽管理者", roc::short_datetime(until)),
+                format!(
+                    "too many failed sign-ins: the account is locked until {}; try later or ask your admin",
+                    until.to_rfc3339()
+                ),
+            )));
+        }
+        if !verify_password(password, account.password_hash.as_deref()) {
+            let s = self.settings();
+            let failed = account.failed_attempts + 1;
+            let lock = (failed >= s.lockout_attempts).then(|| now + Duration::minutes(s.lockout_minutes));
+            self.db().record_sign_in_failure(account.id, if lock.is_some() { 0 } else { failed }, lock).await?;
+            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("wrong password ({failed} in a row)")).await;
+            if lock.is_some() {
+                self.record(kind::LOCKOUT, who, &typed, &format!("locked for {} minutes", s.lockout_minutes)).await;
+            }
+            return Err(bad_credentials());
+        }
+        if let Err(e) = self.account_usable(&account) {
+            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await;
+            return Err(e);
+        }
+        self.db().record_sign_in_success(account.id, now).await?;
+        let token = random_token()?;
+        let csrf = random_token()?;
+        self.db().insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
+        self.record(kind::SIGN_IN, who, &typed, kind.code()).await;
+        Ok(SignedIn { token, csrf, account_id: account.id, expires_in_minutes: self.settings().session_idle_minutes })
+    }
+
+    /// The account behind a session token, if the session is alive (idle timeout) and the account
+    /// still usable; touches the session.
+    pub async fn current(&self, token: &str, kind: SessionKind, addr: &str) -> Result<Current> {
+        let now = self.now();
+        let hash = token_hash(token);
+        let expired = || {
+            AppError::Unauthenticated(Text::new(
+                "請先登入（或登入已逾時）",
+                "please sign in (or your session has expired)",
+            ))
+        };
+        let Some(session) = self.db().session(&hash).await? else { return Err(expired()) };
+        if session.kind != kind.code() {
+            return Err(expired());
+        }
+        let idle = Duration::minutes(self.settings().session_idle_minutes);
+        let account = self.db().account(session.account_id).await?;
+        if now - session.last_seen_at > idle {
+            self.db().delete_session(&hash).await?;
+            let who = Actor { account_id: Some(account.id), username: &account.username, client_addr: addr };
+            self.record(kind::SESSION_EXPIRED, who, &account.username, "idle timeout").await;
+            return Err(AppError::Unauthenticated(Text::new(
+                "閒置逾時，請重新登入",
+                "your session timed out; please sign in again",
+            )));
+        }
+        if let Err(e) = self.account_usable(&account) {
+            self.db().delete_session(&hash).await?;
+            return Err(e);
+        }
+        // Writing on every request would make reads write; a minute's precision is enough.
+        if now - session.last_seen_at > Duration::seconds(30) {
+            self.db().touch_session(&hash, now).await?;
+        }
+        Ok(Current {
+            account_id: account.id,
+            username: account.username,
+            person_name: account.person_name,
+            person_title: account.person_title,
+            org_node_id: account.org_node_id,
+            roles: account.roles,
+            csrf: session.csrf_token,
+            kind,
+            client_addr: addr.to_owned(),
+        })
+    }
+
+    pub async fn sign_out(&self, token: &str, current: &Current) -> Result<()> {
+        self.db().delete_session(&token_hash(token)).await?;
+        self.record(kind::SIGN_OUT, current.event_actor(), &current.username, current.kind.code()).await;
+        Ok(())
+    }
+
+    /// Creates a one-time activation token for an account (R-ACC-4); returns the token, to be
+    /// handed only to the account's owner.
+    pub async fn issue_activation(&self, account_id: i64, actor: Actor<'_>) -> Result<String> {
+        let now = self.now();
+        let token = random_token()?;
+        let expires = now + Duration::hours(self.settings().activation_hours);
+        self.db().insert_activation_token(&token_hash(&token), account_id, now, expires).await?;
+        self.record(kind::ACTIVATION_ISSUED, actor, &format!("account {account_id}"), "one-time link issued").await;
+        Ok(token)
+    }
+
+    pub fn activation_url(&self, token: &str) -> String {
+        format!("{}/activate/{token}", self.settings().effective_public_url())
+    }
+
+    fn token_problem(p: TokenProblem) -> AppError {
+        match p {
+            TokenProblem::Unknown => AppError::not_found(
+                "此啟用連結無效，請確認連結完整，或請管理者重新核發",
+                "this activation link is not valid; check that it is complete, or ask your admin for a new one",
+            ),
+            TokenProblem::Used => AppError::conflict(
+                "此啟用連結已使用過；若非本人使用，請立即通知管理者",
+                "this activation link has already been used; if not by you, tell your admin at once",
+            ),
+            TokenProblem::Expired => AppError::conflict(
+                "此啟用連結已逾期，請管理者重新核發",
+                "this activation link has expired; ask your admin for a new one",
+            ),
+        }
+    }
+
+    /// The username an activation token is for, if the token can still be used.
+    pub async fn activation_target(&self, token: &str) -> Result<String> {
+        match self.db().check_activation_token(&token_hash(token), self.now()).await? {
+            Ok(account_id) => Ok(self.db().account(account_id).await?.username),
+            Err(p) => Err(Self::token_problem(p)),
+        }
+    }
+
+    /// The owner sets the first password with the one-time token (R-ACC-4, R-ACC-6).
+    pub async fn activate(&self, token: &str, new_password: &str, confirm: &str, addr: &str) -> Result<()> {
+        let now = self.now();
+        let hash = token_hash(token);
+        let account_id = match self.db().check_activation_token(&hash, now).await? {
+            Ok(id) => id,
+            Err(p) => {
+                let who = Actor { account_id: None, username: "", client_addr: addr };
+                self.record(kind::ACTIVATION_FAILED, who, "activation link", &format!("{p:?}")).await;
+                return Err(Self::token_problem(p));
+            }
+        };
+        let account = self.db().account(account_id).await?;
+        if new_password != confirm {
+            return Err(AppError::invalid("confirm", "兩次輸入的密碼不一致", "the two passwords differ"));
+        }
+        let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
+        password::check(new_password, min, &account.username, &account.person_name)?;
+        let pw_hash = hash_password(new_password)?;
+        match self.db().activate_with_token(&hash, &pw_hash, now).await? {
+            Ok(_) => {
+                let who = Actor { account_id: Some(account.id), username: &account.username, client_addr: addr };
+                self.record(kind::ACTIVATION, who, &account.username, "password set by owner").await;
+                Ok(())
+            }
+            Err(p) => Err(Self::token_problem(p)),
+        }
+    }
+}
+
+impl App {
+    /// Removes sessions idle past the timeout (the scheduled job; expiry is also checked on use).
+    pub async fn purge_idle_sessions(&self) -> Result<u64> {
+        let cutoff = self.now() - Duration::minutes(self.settings().session_idle_minutes);
+        Ok(self.db().purge_idle_sessions(cutoff).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn password_hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let h = hash_password("Correct-Horse-42").unwrap();
+        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
+        assert!(verify_password("Correct-Horse-42", Some(&h)));
+        assert!(!verify_password("correct-horse-42", Some(&h)));
+        assert!(!verify_password("anything", None));
+    }
+
+    #[test]
+    fn tokens_are_random_and_only_their_hash_is_kept() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 43);
+        assert_eq!(token_hash(&a).len(), 64);
+        assert_ne!(token_hash(&a), a);
+    }
+}

@@ -1,0 +1,57 @@
+//! The use cases of nhiguard, one module per area. Each takes what it needs from `store`, enforces
+//! the rules of `domain`, records what the rules ask to be recorded, and returns typed errors. This
+//! crate knows nothing of HTTP; it must never return or log a password, token or NHI datum.
+
+pub mod auth;
+pub mod catalogue;
+pub mod error;
+pub mod events;
+pub mod i18n;
+pub mod org;
+pub mod seed;
+pub mod settings;
+
+use std::sync::Arc;
+
+use nhiguard_domain::clock::Clock;
+use nhiguard_store::Db;
+
+pub use auth::{Current, SessionKind, SignedIn};
+pub use error::{AppError, Result};
+pub use settings::Settings;
+
+/// Everything a use case needs, passed explicitly; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    db: Db,
+    settings: Settings,
+    clock: Arc<dyn Clock>,
+}
+
+impl App {
+    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>) -> Self {
+        Self { inner: Arc::new(Inner { db, settings, clock }) }
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.inner.clock.now()
+    }
+
+    /// `/healthz`: the database answers.
+    pub async fn health(&self) -> Result<()> {
+        self.db().ping().await.map_err(|e| AppError::Unavailable(e.to_string()))
+    }
+}

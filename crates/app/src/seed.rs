@@ -1,0 +1,300 @@
+//! Starting data: the seed's purpose catalogue for a new deployment (`init`), and the demo county
+//! (`demo`). Both are idempotent: run twice, they change nothing the second time.
+
+use nhiguard_domain::catalogue::{SEED_OPERATIONS, SEED_PURPOSES, Status};
+use nhiguard_domain::ids::PersonId;
+use nhiguard_domain::org::OrgKind;
+use nhiguard_domain::person::{HrStatus, Rank};
+use nhiguard_domain::role::Role;
+use nhiguard_store::{NewAccount, NewLinkage, NewOperation, NewOrgNode, NewPerson, NewPurpose};
+
+use crate::events::{Actor, kind};
+use crate::{App, AppError, Result};
+
+/// The password every demo account shares; printed by `nhiguard demo`, never used outside it.
+pub const DEMO_PASSWORD: &str = "Nantou-Demo-115";
+
+const SYSTEM: Actor<'static> = Actor { account_id: None, username: "system", client_addr: "local" };
+
+/// What `init` created: the first admin and the link only that admin should receive.
+#[derive(Debug)]
+pub struct InitOutcome {
+    pub username: String,
+    pub activation_url: String,
+    pub expires_hours: i64,
+}
+
+/// The demo's sign-ins, for the banner `nhiguard demo` prints.
+#[derive(Debug, Clone)]
+pub struct DemoAccount {
+    pub username: &'static str,
+    pub who: &'static str,
+    pub roles: &'static [Role],
+}
+
+/// (org code, person id, name, title, rank, username, roles)
+type DemoPerson = (&'static str, &'static str, &'static str, &'static str, Rank, &'static str, &'static [Role]);
+
+const DEMO_PEOPLE: &[DemoPerson] = &[
+    ("PLAN", "NT-0001", "王建民", "資訊科科長", Rank::DivisionChief, "plan.admin", &[Role::PlanningAdmin]),
+    ("PLAN", "NT-0002", "蔡惠如", "稽核專員", Rank::Staff, "plan.auditor", &[Role::Auditor]),
+    ("SOC", "NT-0101", "林雅婷", "社會救助科股長", Rank::SectionChief, "soc.admin", &[Role::AgencyAdmin]),
+    ("SOC", "NT-0102", "陳志明", "社會工作員", Rank::Staff, "soc.user", &[Role::User]),
+    ("SOC", "NT-0103", "張淑芬", "保護服務科科長", Rank::DivisionChief, "soc.chief", &[Role::Supervisor]),
+    ("SOC", "NT-0104", "黃國華", "保護服務科股長", Rank::SectionChief, "soc.reviewer", &[Role::Reviewer, Role::User]),
+    ("SOC-SWC", "NT-0111", "吳佩君", "社工督導", Rank::Staff, "swc.user", &[Role::User]),
+    ("HLT", "NT-0201", "李明哲", "企劃科股長", Rank::SectionChief, "hlt.admin", &[Role::AgencyAdmin]),
+    ("HLT", "NT-0202", "周美玲", "疾病管制科科員", Rank::Staff, "hlt.user", &[Role::User]),
+    (
+        "HLT",
+        "NT-0203",
+        "許文雄",
+        "疾病管制科科長",
+        Rank::DivisionChief,
+        "hlt.chief",
+        &[Role::Supervisor, Role::Reviewer],
+    ),
+    ("HLT", "NT-0204", "鄭麗華", "稽核人員", Rank::Staff, "hlt.auditor", &[Role::Auditor]),
+    ("HLT-NT", "NT-0211", "謝宗翰", "南投市衛生所護理長", Rank::SectionChief, "nt.admin", &[Role::UnitAdmin]),
+    ("HLT-NT", "NT-0212", "郭怡君", "公共衛生護理師", Rank::Staff, "nt.user", &[Role::User]),
+    (
+        "HLT-PL",
+        "NT-0221",
+        "洪俊傑",
+        "埔里鎮衛生所主任",
+        Rank::DivisionChief,
+        "pl.admin",
+        &[Role::UnitAdmin, Role::Supervisor],
+    ),
+    ("HLT-PL", "NT-0222", "曾淑娟", "公共衛生護理師", Rank::Staff, "pl.user", &[Role::User]),
+    ("HLT-CT", "NT-0231", "賴冠宇", "公共衛生護理師", Rank::Staff, "ct.user", &[Role::User]),
+    ("TAX", "NT-0301", "邱志豪", "資訊股股長", Rank::SectionChief, "tax.admin", &[Role::AgencyAdmin]),
+    ("TAX", "NT-0302", "潘雅雯", "稅務員", Rank::Staff, "tax.user", &[Role::User]),
+    ("TAX", "NT-0303", "蘇建良", "法務股股長", Rank::SectionChief, "tax.reviewer", &[Role::Reviewer, Role::Supervisor]),
+    ("CIV", "NT-0401", "楊淑惠", "兵役科科員", Rank::Staff, "civ.admin", &[Role::AgencyAdmin]),
+    ("CIV", "NT-0402", "劉家豪", "兵役科科員", Rank::Staff, "civ.user", &[Role::User]),
+    ("CIV", "NT-0403", "簡明德", "兵役科科長", Rank::DivisionChief, "civ.chief", &[Role::Reviewer, Role::Supervisor]),
+    ("ETH", "NT-0501", "高志遠", "政風處專員", Rank::Staff, "eth.officer", &[Role::EthicsOfficer]),
+];
+
+/// (code, parent code, name, English name, has sections)
+const DEMO_ORG: &[(&str, &str, &str, &str, bool)] = &[
+    ("PLAN", "NTC", "計畫處", "Department of Planning", true),
+    ("SOC", "NTC", "社會及勞動處", "Department of Social and Labor Affairs", true),
+    ("SOC-SWC", "SOC", "南投縣社會福利服務中心", "Nantou Social Welfare Service Centre", false),
+    ("HLT", "NTC", "衛生局", "Public Health Bureau", true),
+    ("HLT-NT", "HLT", "南投市衛生所", "Nantou City Health Station", false),
+    ("HLT-PL", "HLT", "埔里鎮衛生所", "Puli Township Health Station", false),
+    ("HLT-CT", "HLT", "草屯鎮衛生所", "Caotun Township Health Station", false),
+    ("TAX", "NTC", "稅務局", "Revenue Service Bureau", true),
+    ("CIV", "NTC", "民政處", "Department of Civil Affairs", false),
+    ("ETH", "NTC", "政風處", "Department of Government Ethics", false),
+];
+
+/// (agency code, purpose number, operation code, NHIA approval ref, ISO date)
+const DEMO_LINKAGES: &[(&str, i64, &str, &str, &str)] = &[
+    ("SOC", 1, "INS01", "健保資字第1050012001號", "2016-09-01"),
+    ("SOC", 7, "INS01", "健保資字第1050012002號", "2016-09-01"),
+    ("SOC", 7, "ADR01", "健保資字第1050012002號", "2016-09-01"),
+    ("SOC", 8, "INS01", "健保資字第1070034511號", "2018-08-20"),
+    ("SOC", 8, "ADR01", "健保資字第1070034511號", "2018-08-20"),
+    ("SOC", 9, "ADR01", "健保資字第1100051234號", "2021-08-10"),
+    ("SOC", 11, "VIS01", "健保資字第1130078800號", "2024-09-02"),
+    ("HLT", 3, "INS01", "健保資字第1050012003號", "2016-09-01"),
+    ("HLT", 3, "ADR01", "健保資字第1050012003號", "2016-09-01"),
+    ("HLT", 4, "ADR01", "健保資字第1050012004號", "2016-09-01"),
+    ("HLT", 4, "VIS01", "健保資字第1090020456號", "2020-04-15"),
+    ("HLT", 10, "VIS01", "健保資字第1120065432號", "2023-10-30"),
+    ("TAX", 2, "ADR01", "健保資字第1050012005號", "2016-09-01"),
+    ("TAX", 2, "ADR02", "健保資字第1060023456號", "2017-05-12"),
+    ("CIV", 5, "INS01", "健保資字第1050012006號", "2016-09-01"),
+    ("CIV", 5, "ADR01", "健保資字第1050012006號", "2016-09-01"),
+];
+
+impl App {
+    /// Installs the seed's purposes and the default operations if the catalogue is empty.
+    pub async fn install_catalogue(&self) -> Result<()> {
+        let now = self.now();
+        if self.db().purposes().await?.is_empty() {
+            for p in SEED_PURPOSES {
+                let new = NewPurpose {
+                    number: p.number,
+                    name_zh: p.name_zh.into(),
+                    name_en: p.name_en.into(),
+                    legal_basis: p.legal_basis.into(),
+                    nhia_approval_ref: String::new(),
+                    nhia_approval_date: None,
+                    status: p.status,
+                };
+                self.db().insert_purpose(&new, None, now).await?;
+            }
+        }
+        if self.db().operations().await?.is_empty() {
+            for o in SEED_OPERATIONS {
+                let new = NewOperation {
+                    code: o.code.into(),
+                    name_zh: o.name_zh.into(),
+                    name_en: o.name_en.into(),
+                    conditions: o.conditions.to_vec(),
+                    results: o.results.to_vec(),
+                };
+                self.db().insert_operation(&new, None, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn ensure_root(&self, county_name: &str) -> Result<i64> {
+        let tree = self.db().org_tree().await?;
+        if let Some(root) = tree.root() {
+            return Ok(root.id);
+        }
+        let root = NewOrgNode {
+            parent_id: None,
+            kind: OrgKind::County,
+            code: "NTC".into(),
+            name_zh: county_name.into(),
+            name_en: "Nantou County Government".into(),
+            has_sections: true,
+        };
+        Ok(self.db().insert_org_node(&root, self.now()).await?)
+    }
+
+    /// `nhiguard init`: the county, its planning department, the catalogue and the first
+    /// planning-department admin, who receives a one-time activation link (no password anywhere).
+    pub async fn init_deployment(
+        &self,
+        county_name: &str,
+        admin_username: &str,
+        admin_name: &str,
+        admin_person_id: &str,
+    ) -> Result<InitOutcome> {
+        if self.db().count_accounts().await? > 0 {
+            return Err(AppError::conflict(
+                "此資料庫已初始化（已有帳號）；如需新管理者，請由計畫處管理者建立",
+                "this database is already initialised (it has accounts); a planning-department admin creates further admins",
+            ));
+        }
+        let username = nhiguard_domain::ids::Username::parse(admin_username)?;
+        let person_id = PersonId::parse(admin_person_id)?;
+        let name = nhiguard_domain::ids::parse_name("name", admin_name, 40)?;
+        self.install_catalogue().await?;
+        let root = self.ensure_root(county_name).await?;
+        let now = self.now();
+        let tree = self.db().org_tree().await?;
+        let plan = match tree.children(root).find(|n| n.code == "PLAN") {
+            Some(n) => n.id,
+            None => {
+                let n = NewOrgNode {
+                    parent_id: Some(root),
+                    kind: OrgKind::Agency,
+                    code: "PLAN".into(),
+                    name_zh: "計畫處".into(),
+                    name_en: "Department of Planning".into(),
+                    has_sections: true,
+                };
+                self.db().insert_org_node(&n, now).await?
+            }
+        };
+        let person = NewPerson {
+            person_id,
+            name,
+            title: "計畫處管理者".into(),
+            rank: Rank::Staff,
+            hr_status: HrStatus::Active,
+            org_node_id: plan,
+        };
+        let person_ref = self.db().insert_person(&person, now).await?;
+        let account = NewAccount {
+            username: username.to_string(),
+            person_ref,
+            status: "pending".into(),
+            roles: vec![Role::PlanningAdmin],
+        };
+        let account_id = self.db().insert_account(&account, now).await?;
+        self.record(kind::ACCOUNT_CREATE, SYSTEM, username.as_str(), "first planning-department admin (init)").await;
+        let token = self.issue_activation(account_id, SYSTEM).await?;
+        Ok(InitOutcome {
+            username: username.to_string(),
+            activation_url: self.activation_url(&token),
+            expires_hours: self.settings().activation_hours,
+        })
+    }
+
+    /// `nhiguard demo`: the Nantou demo county with people of every role and rank and the
+    /// linkages its agencies hold. Accounts already present are left as they are.
+    pub async fn fill_demo(&self) -> Result<Vec<DemoAccount>> {
+        self.install_catalogue().await?;
+        let root = self.ensure_root("南投縣政府").await?;
+        let now = self.now();
+        let mut tree = self.db().org_tree().await?;
+        for &(code, parent, zh, en, sections) in DEMO_ORG {
+            if tree.branch(root).iter().any(|(_, n)| n.code == code) {
+                continue;
+            }
+            let parent_node = tree
+                .branch(root)
+                .into_iter()
+                .find(|(_, n)| n.code == parent)
+                .map(|(_, n)| n.clone())
+                .ok_or_else(|| AppError::Internal(format!("demo parent {parent} missing")))?;
+            let new = NewOrgNode {
+                parent_id: Some(parent_node.id),
+                kind: parent_node.kind.child_kind(),
+                code: code.into(),
+                name_zh: zh.into(),
+                name_en: en.into(),
+                has_sections: sections,
+            };
+            self.db().insert_org_node(&new, now).await?;
+            tree = self.db().org_tree().await?;
+        }
+        let id_of = |code: &str| tree.branch(root).into_iter().find(|(_, n)| n.code == code).map(|(_, n)| n.id);
+        let hash = crate::auth::hash_password(DEMO_PASSWORD)?;
+        let mut banner = Vec::new();
+        for &(org, pid, name, title, rank, username, roles) in DEMO_PEOPLE {
+            banner.push(DemoAccount { username, who: title, roles });
+            if self.db().account_by_username(username).await?.is_some() {
+                continue;
+            }
+            let org_node_id = id_of(org).ok_or_else(|| AppError::Internal(format!("demo org {org} missing")))?;
+            let person = NewPerson {
+                person_id: PersonId::parse(pid)?,
+                name: name.into(),
+                title: title.into(),
+                rank,
+                hr_status: HrStatus::Active,
+                org_node_id,
+            };
+            let person_ref = self.db().insert_person(&person, now).await?;
+            let account =
+                NewAccount { username: username.into(), person_ref, status: "pending".into(), roles: roles.to_vec() };
+            let account_id = self.db().insert_account(&account, now).await?;
+            self.db().set_demo_password(account_id, &hash, now).await?;
+        }
+        let purposes = self.db().purposes().await?;
+        let operations = self.db().operations().await?;
+        let existing = self.db().linkages(None).await?;
+        for &(agency, number, op, reference, date) in DEMO_LINKAGES {
+            let (Some(agency_id), Some(p), Some(o)) = (
+                id_of(agency),
+                purposes.iter().find(|p| p.number == number && p.status == Status::Active),
+                operations.iter().find(|o| o.code == op),
+            ) else {
+                continue;
+            };
+            if existing.iter().any(|l| l.agency_id == agency_id && l.purpose_id == p.id && l.operation_id == o.id) {
+                continue;
+            }
+            let new = NewLinkage {
+                agency_id,
+                purpose_id: p.id,
+                operation_id: o.id,
+                nhia_approval_ref: reference.into(),
+                nhia_approval_date: date.parse().ok(),
+            };
+            self.db().insert_linkage(&new, None, now).await?;
+        }
+        Ok(banner)
+    }
+}

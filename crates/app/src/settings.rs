@@ -1,0 +1,360 @@
+//! Settings, layered: defaults → TOML file (`--config`) → `NHIGUARD_*` environment → command-line
+//! flags. Each setting is declared once in [`SPECS`] (name, meaning, default, what is allowed); the
+//! README's table is checked against it by a test. Unknown keys are refused, and a bad value stops
+//! start-up naming the setting and what is allowed. The `cli` crate reads the file and the
+//! environment; this module only interprets them, so it can be tested without touching either.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::i18n::Lang;
+
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`; empty means `sqlite://<data_dir>/nhiguard.db`. May hold a
+    /// password, so `Debug` never prints it.
+    pub database_url: String,
+    /// The address people reach the server at, for links in messages; empty means `http://<listen>`.
+    pub public_url: String,
+    pub session_idle_minutes: i64,
+    pub activation_hours: i64,
+    pub lockout_attempts: i64,
+    pub lockout_minutes: i64,
+    pub password_min_length: i64,
+    pub default_language: Lang,
+    pub log: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./nhiguard-data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            session_idle_minutes: 15,
+            activation_hours: 24,
+            lockout_attempts: 5,
+            lockout_minutes: 15,
+            password_min_length: 12,
+            default_language: Lang::Zh,
+            log: "info".into(),
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("session_idle_minutes", &self.session_idle_minutes)
+            .field("activation_hours", &self.activation_hours)
+            .field("lockout_attempts", &self.lockout_attempts)
+            .field("lockout_minutes", &self.lockout_minutes)
+            .field("password_min_length", &self.password_min_length)
+            .field("default_language", &self.default_language)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s + 3 => {
+            let cred = &url[s + 3..at];
+            match cred.find(':') {
+                Some(c) => format!("{}{}:***{}", &url[..s + 3], &cred[..c], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Settings {
+    /// The database to open: the configured URL, or the SQLite file under the data directory.
+    pub fn effective_database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join("nhiguard.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    pub fn effective_public_url(&self) -> String {
+        if self.public_url.is_empty() {
+            format!("http://{}", self.listen)
+        } else {
+            self.public_url.trim_end_matches('/').to_owned()
+        }
+    }
+}
+
+/// A setting that could not be used: which one, where it came from, and what is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("setting `{key}` ({source_name}): {problem}")]
+pub struct SettingsError {
+    pub key: String,
+    pub source_name: String,
+    pub problem: String,
+}
+
+type Setter = fn(&mut Settings, &str) -> Result<(), String>;
+
+/// One setting: its key, what it means, its default as written in the README, and how to apply it.
+pub struct Spec {
+    pub key: &'static str,
+    pub meaning: &'static str,
+    pub default: &'static str,
+    set: Setter,
+}
+
+fn int_in(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {min} to {max}, got {v:?}")),
+    }
+}
+
+pub static SPECS: &[Spec] = &[
+    Spec {
+        key: "listen",
+        meaning: "address and port to serve on",
+        default: "127.0.0.1:8080",
+        set: |s, v| {
+            s.listen = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("must be an address and port such as 127.0.0.1:8080, got {v:?}"))?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "data_dir",
+        meaning: "folder for the embedded database and key files",
+        default: "./nhiguard-data",
+        set: |s, v| {
+            if v.trim().is_empty() {
+                return Err("must be a folder path, got an empty value".into());
+            }
+            s.data_dir = PathBuf::from(v.trim());
+            Ok(())
+        },
+    },
+    Spec {
+        key: "database_url",
+        meaning: "sqlite://PATH or postgres://USER@HOST/DB; empty: SQLite in data_dir",
+        default: "(empty)",
+        set: |s, v| {
+            let v = v.trim();
+            if !(v.is_empty() || v.starts_with("sqlite:") || v.starts_with("postgres:") || v.starts_with("postgresql:"))
+            {
+                return Err("must start with sqlite:// or postgres://".into());
+            }
+            s.database_url = v.to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "public_url",
+        meaning: "address people use to reach the server (for activation links); empty: http://LISTEN",
+        default: "(empty)",
+        set: |s, v| {
+            let v = v.trim();
+            if !(v.is_empty() || v.starts_with("http://") || v.starts_with("https://")) {
+                return Err("must start with http:// or https://".into());
+            }
+            s.public_url = v.to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "session_idle_minutes",
+        meaning: "a session ends after this many minutes without a request",
+        default: "15",
+        set: |s, v| {
+            s.session_idle_minutes = int_in(v, 1, 480)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "activation_hours",
+        meaning: "how long a one-time activation link stays valid (R-ACC-4)",
+        default: "24",
+        set: |s, v| {
+            s.activation_hours = int_in(v, 1, 168)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "lockout_attempts",
+        meaning: "failed sign-ins in a row that lock an account (R-ACC-6)",
+        default: "5",
+        set: |s, v| {
+            s.lockout_attempts = int_in(v, 3, 20)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "lockout_minutes",
+        meaning: "how long a locked account stays locked (R-ACC-6)",
+        default: "15",
+        set: |s, v| {
+            s.lockout_minutes = int_in(v, 1, 1440)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "password_min_length",
+        meaning: "shortest password allowed (R-ACC-6)",
+        default: "12",
+        set: |s, v| {
+            s.password_min_length = int_in(v, 12, 128)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "default_language",
+        meaning: "language of pages before a person chooses: zh-TW or en",
+        default: "zh-TW",
+        set: |s, v| {
+            s.default_language = Lang::from_code(v.trim()).ok_or_else(|| format!("must be zh-TW or en, got {v:?}"))?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "log",
+        meaning: "log filter (error, warn, info, debug, or a tracing directive)",
+        default: "info",
+        set: |s, v| {
+            if v.trim().is_empty() {
+                return Err("must not be empty; use error, warn, info or debug".into());
+            }
+            s.log = v.trim().to_owned();
+            Ok(())
+        },
+    },
+];
+
+/// Environment variables that start with `NHIGUARD_` but are not settings.
+const NON_SETTING_ENV: &[&str] = &["NHIGUARD_TEST_DATABASE_URL"];
+
+fn apply(s: &mut Settings, key: &str, value: &str, source_name: &str) -> Result<(), SettingsError> {
+    let spec = SPECS.iter().find(|sp| sp.key == key).ok_or_else(|| SettingsError {
+        key: key.to_owned(),
+        source_name: source_name.to_owned(),
+        problem: format!(
+            "unknown setting; known settings are: {}",
+            SPECS.iter().map(|sp| sp.key).collect::<Vec<_>>().join(", ")
+        ),
+    })?;
+    (spec.set)(s, value).map_err(|problem| SettingsError {
+        key: key.to_owned(),
+        source_name: source_name.to_owned(),
+        problem,
+    })
+}
+
+/// Builds the settings from the layers, later ones winning. `toml_text` is the `--config` file's
+/// content, `env` the process environment, `flags` the command-line values given.
+pub fn load(
+    toml_text: Option<(&str, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+    flags: &[(&str, String)],
+) -> Result<Settings, SettingsError> {
+    let mut s = Settings::default();
+    if let Some((path, text)) = toml_text {
+        let table: toml::Table = toml::from_str(text).map_err(|e| SettingsError {
+            key: "(file)".into(),
+            source_name: path.to_owned(),
+            problem: format!("not valid TOML: {}", e.message()),
+        })?;
+        for (key, value) in table {
+            let text = match value {
+                toml::Value::String(v) => v,
+                toml::Value::Integer(n) => n.to_string(),
+                other => {
+                    return Err(SettingsError {
+                        key,
+                        source_name: path.to_owned(),
+                        problem: format!("must be a string or a number, got {}", other.type_str()),
+                    });
+                }
+            };
+            apply(&mut s, &key, &text, path)?;
+        }
+    }
+    let mut env: Vec<(String, String)> = env.into_iter().filter(|(k, _)| k.starts_with("NHIGUARD_")).collect();
+    env.sort();
+    for (name, value) in env {
+        if NON_SETTING_ENV.contains(&name.as_str()) {
+            continue;
+        }
+        let key = name["NHIGUARD_".len()..].to_ascii_lowercase();
+        apply(&mut s, &key, &value, &name)?;
+    }
+    for (key, value) in flags {
+        apply(&mut s, key, value, &format!("--{}", key.replace('_', "-")))?;
+    }
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_apply_in_order_defaults_file_env_flags() {
+        let file = "session_idle_minutes = 20\nlisten = \"0.0.0.0:9000\"\nlog = \"debug\"";
+        let s = load(
+            Some(("nhiguard.toml", file)),
+            env(&[("NHIGUARD_SESSION_IDLE_MINUTES", "30"), ("PATH", "/bin")]),
+            &[("listen", "127.0.0.1:7000".into())],
+        )
+        .unwrap();
+        assert_eq!(s.session_idle_minutes, 30);
+        assert_eq!(s.listen.to_string(), "127.0.0.1:7000");
+        assert_eq!(s.log, "debug");
+        assert_eq!(s.lockout_attempts, 5);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_setting_and_what_is_allowed() {
+        let e = load(Some(("f.toml", "sesion_idle = 3")), [], &[]).unwrap_err();
+        assert_eq!(e.key, "sesion_idle");
+        assert!(e.problem.contains("known settings"));
+        let e = load(None, env(&[("NHIGUARD_SESSION_IDLE_MINUTES", "0")]), &[]).unwrap_err();
+        assert_eq!((e.key.as_str(), e.source_name.as_str()), ("session_idle_minutes", "NHIGUARD_SESSION_IDLE_MINUTES"));
+        assert!(e.problem.contains("from 1 to 480"), "{}", e.problem);
+        let e = load(None, env(&[("NHIGUARD_FOO", "1")]), &[]).unwrap_err();
+        assert_eq!(e.key, "foo");
+        let e = load(None, [], &[("database_url", "mysql://x".into())]).unwrap_err();
+        assert!(e.problem.contains("sqlite://"));
+        assert!(load(Some(("f.toml", "listen = [1]")), [], &[]).is_err());
+        assert!(load(Some(("f.toml", "= broken")), [], &[]).unwrap_err().problem.contains("TOML"));
+        assert!(load(None, env(&[("NHIGUARD_TEST_DATABASE_URL", "postgres://x")]), &[]).is_ok());
+    }
+
+    #[test]
+    fn r_acc_6_password_minimum_cannot_go_below_twelve() {
+        assert!(load(None, [], &[("password_min_length", "8".into())]).is_err());
+    }
+
+    #[test]
+    fn debug_never_prints_a_database_password() {
+        let s = load(None, [], &[("database_url", "postgres://nhi:s3cret@db/nhi".into())]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("s3cret") && shown.contains("nhi:***@db"));
+    }
+}

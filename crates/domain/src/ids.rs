@@ -1,0 +1,138 @@
+//! Validated identifiers that come in from forms, the API and files. Each is parsed once at the
+//! edge and trusted afterwards: nothing invalid gets past `parse`.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::DomainError;
+
+macro_rules! text_newtype {
+    ($(#[$m:meta])* $name:ident) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// A sign-in name: 3–32 of lower-case letters, digits, `.`, `_`, `-`, starting with a letter.
+    Username
+);
+text_newtype!(
+    /// A person's id in the county's HR records (employee number): 2–20 letters, digits or `-`.
+    PersonId
+);
+text_newtype!(
+    /// A short stable code for an org node, purpose or operation: 1–32 of A–Z, a–z, 0–9, `-`, `_`.
+    Code
+);
+
+impl Username {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let s = input.trim().to_ascii_lowercase();
+        let ok = (3..=32).contains(&s.len())
+            && s.starts_with(|c: char| c.is_ascii_lowercase())
+            && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(DomainError::invalid(
+                "username",
+                "帳號須為 3 至 32 個小寫英文字母、數字或 . _ -，並以英文字母開頭",
+                "a username is 3 to 32 lower-case letters, digits or . _ -, starting with a letter",
+            ))
+        }
+    }
+}
+
+impl PersonId {
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        let s = input.trim().to_ascii_uppercase();
+        let ok = (2..=20).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if ok {
+            Ok(Self(s))
+        } else {
+            Err(DomainError::invalid(
+                "person_id",
+                "員工編號須為 2 至 20 個英文字母、數字或 -",
+                "an employee number is 2 to 20 letters, digits or -",
+            ))
+        }
+    }
+}
+
+impl Code {
+    pub fn parse(field: crate::Field, input: &str) -> Result<Self, DomainError> {
+        let s = input.trim();
+        let ok = (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(DomainError::invalid(
+                field,
+                "代碼須為 1 至 32 個英文字母、數字、- 或 _",
+                "a code is 1 to 32 letters, digits, - or _",
+            ))
+        }
+    }
+}
+
+/// A required display name (of a person, org node, purpose, …): trimmed, 1–`max` characters, no
+/// control characters.
+pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
+    let s = input.trim();
+    if s.is_empty() {
+        return Err(DomainError::invalid(field, "此欄不可空白", "this field is required"));
+    }
+    if s.chars().count() > max || s.chars().any(char::is_control) {
+        return Err(DomainError::invalid(
+            field,
+            format!("此欄最多 {max} 個字，且不可含控制字元"),
+            format!("at most {max} characters, without control characters"),
+        ));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised_and_checked() {
+        assert_eq!(Username::parse(" Alice.Lin ").unwrap().as_str(), "alice.lin");
+        for bad in ["ab", "1abc", "a b c", "abc!", &"a".repeat(33)] {
+            assert!(Username::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_must_not_be_blank_or_too_long() {
+        assert!(parse_name("name", "  ", 10).is_err());
+        assert!(parse_name("name", "衛生局", 3).is_ok());
+        assert!(parse_name("name", "衛生局局", 3).is_err());
+        assert!(parse_name("name", "a\u{0}b", 10).is_err());
+    }
+
+    #[test]
+    fn person_ids_and_codes() {
+        assert_eq!(PersonId::parse("nt-00123").unwrap().as_str(), "NT-00123");
+        assert!(PersonId::parse("x").is_err());
+        assert!(Code::parse("code", "INS-01").is_ok());
+        assert!(Code::parse("code", "有中文").is_err());
+    }
+}

@@ -1,0 +1,346 @@
+//! Accounts, their roles, activation tokens and sessions. Only hashes of secrets are stored:
+//! Argon2id for passwords, SHA-256 for random tokens.
+
+use nhiguard_domain::role::Role;
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Db, Result, StoreError, from_micros, micros};
+
+type Time = chrono::DateTime<chrono::Utc>;
+
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub username: String,
+    pub person_ref: i64,
+    pub status: String,
+    pub roles: Vec<Role>,
+}
+
+/// An account with the person and org node it belongs to. `password_hash` is never shown or logged.
+#[derive(Clone)]
+pub struct AccountRow {
+    pub id: i64,
+    pub username: String,
+    pub person_ref: i64,
+    pub person_name: String,
+    pub person_title: String,
+    pub org_node_id: i64,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<Time>,
+    pub failed_attempts: i64,
+    pub locked_until: Option<Time>,
+    pub disable_on: Option<String>,
+    pub last_sign_in_at: Option<Time>,
+    pub created_at: Time,
+    pub roles: Vec<Role>,
+}
+
+impl std::fmt::Debug for AccountRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccountRow").field("id", &self.id).field("username", &self.username).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRow {
+    pub account_id: i64,
+    pub kind: String,
+    pub csrf_token: String,
+    pub created_at: Time,
+    pub last_seen_at: Time,
+    pub client_addr: String,
+}
+
+const ACCOUNT_SELECT: &str = "SELECT a.id, a.username, a.person_ref, p.name AS person_name, p.title AS person_title, \
+     p.org_node_id, a.status, a.password_hash, a.password_changed_at, a.failed_attempts, a.locked_until, \
+     a.disable_on, a.last_sign_in_at, a.created_at \
+     FROM accounts a JOIN people p ON p.id = a.person_ref";
+
+fn account(r: &AnyRow) -> Result<AccountRow> {
+    Ok(AccountRow {
+        id: r.try_get("id")?,
+        username: r.try_get("username")?,
+        person_ref: r.try_get("person_ref")?,
+        person_name: r.try_get("person_name")?,
+        person_title: r.try_get("person_title")?,
+        org_node_id: r.try_get("org_node_id")?,
+        status: r.try_get("status")?,
+        password_hash: r.try_get("password_hash")?,
+        password_changed_at: r.try_get::<Option<i64>, _>("password_changed_at")?.map(from_micros),
+        failed_attempts: r.try_get("failed_attempts")?,
+        locked_until: r.try_get::<Option<i64>, _>("locked_until")?.map(from_micros),
+        disable_on: r.try_get("disable_on")?,
+        last_sign_in_at: r.try_get::<Option<i64>, _>("last_sign_in_at")?.map(from_micros),
+        created_at: from_micros(r.try_get("created_at")?),
+        roles: Vec::new(),
+    })
+}
+
+/// Why an activation token could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl Db {
+    async fn with_roles(&self, mut accounts: Vec<AccountRow>) -> Result<Vec<AccountRow>> {
+        for a in &mut accounts {
+            let rows = sqlx::query("SELECT role FROM account_roles WHERE account_id = $1 ORDER BY role")
+                .bind(a.id)
+                .fetch_all(self.pool())
+                .await?;
+            a.roles = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>("role").map(|c| Role::from_code(&c)))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect();
+        }
+        Ok(accounts)
+    }
+
+    /// Creates an account with its roles in one transaction.
+    pub async fn insert_account(&self, a: &NewAccount, at: Time) -> Result<i64> {
+        let mut tx = self.begin_write().await?;
+        let id: i64 = sqlx::query(
+            "INSERT INTO accounts (username, person_ref, status, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&a.username)
+        .bind(a.person_ref)
+        .bind(&a.status)
+        .bind(micros(at))
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::conflict_on("username"))?
+        .try_get("id")?;
+        for role in &a.roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role.code())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn account(&self, id: i64) -> Result<AccountRow> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE a.id = $1")))
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(self.with_roles(vec![account(&row)?]).await?.remove(0))
+    }
+
+    pub async fn account_by_username(&self, username: &str) -> Result<Option<AccountRow>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE a.username = $1")))
+            .bind(username)
+            .fetch_optional(self.pool())
+            .await?;
+        match row {
+            Some(r) => Ok(self.with_roles(vec![account(&r)?]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Accounts of the people placed at an org node.
+    pub async fn accounts_at(&self, org_node_id: i64) -> Result<Vec<AccountRow>> {
+        let rows =
+            sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE p.org_node_id = $1 ORDER BY a.username")))
+                .bind(org_node_id)
+                .fetch_all(self.pool())
+                .await?;
+        let list = rows.iter().map(account).collect::<Result<Vec<_>>>()?;
+        self.with_roles(list).await
+    }
+
+    pub async fn count_accounts(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?.try_get("n")?)
+    }
+
+    /// A failed sign-in: the new count and, when the limit was reached, the lock's end.
+    pub async fn record_sign_in_failure(
+        &self,
+        id: i64,
+        failed_attempts: i64,
+        locked_until: Option<Time>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE accounts SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
+            .bind(failed_attempts)
+            .bind(locked_until.map(micros))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_sign_in_success(&self, id: i64, at: Time) -> Result<()> {
+        sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = $1 WHERE id = $2")
+            .bind(micros(at))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_activation_token(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+        at: Time,
+        expires: Time,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO activation_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(micros(at))
+        .bind(micros(expires))
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Which account an unused, unexpired activation token is for (without using it up).
+    pub async fn check_activation_token(
+        &self,
+        token_hash: &str,
+        now: Time,
+    ) -> Result<std::result::Result<i64, TokenProblem>> {
+        let row = sqlx::query("SELECT account_id, expires_at, used_at FROM activation_tokens WHERE token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        let Some(row) = row else { return Ok(Err(TokenProblem::Unknown)) };
+        if row.try_get::<Option<i64>, _>("used_at")?.is_some() {
+            return Ok(Err(TokenProblem::Used));
+        }
+        if row.try_get::<i64, _>("expires_at")? <= micros(now) {
+            return Ok(Err(TokenProblem::Expired));
+        }
+        Ok(Ok(row.try_get("account_id")?))
+    }
+
+    /// Uses up the token and sets the account's first password in one transaction; a token used
+    /// twice at the same moment succeeds once.
+    pub async fn activate_with_token(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Time,
+    ) -> Result<std::result::Result<i64, TokenProblem>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "UPDATE activation_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING account_id",
+        )
+        .bind(micros(now))
+        .bind(token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            tx.rollback().await?;
+            return Ok(Err(self.check_activation_token(token_hash, now).await?.err().unwrap_or(TokenProblem::Used)));
+        };
+        let account_id: i64 = row.try_get("account_id")?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active', failed_attempts = 0, \
+             locked_until = NULL WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(micros(now))
+        .bind(account_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ok(account_id))
+    }
+
+    pub async fn insert_session(
+        &self,
+        token_hash: &str,
+        account_id: i64,
+        kind: &str,
+        csrf: &str,
+        at: Time,
+        addr: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, kind, csrf_token, created_at, last_seen_at, client_addr) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(kind)
+        .bind(csrf)
+        .bind(micros(at))
+        .bind(addr)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
+        let row = sqlx::query(
+            "SELECT account_id, kind, csrf_token, created_at, last_seen_at, client_addr FROM sessions WHERE token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(SessionRow {
+                account_id: r.try_get("account_id")?,
+                kind: r.try_get("kind")?,
+                csrf_token: r.try_get("csrf_token")?,
+                created_at: from_micros(r.try_get("created_at")?),
+                last_seen_at: from_micros(r.try_get("last_seen_at")?),
+                client_addr: r.try_get("client_addr")?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn touch_session(&self, token_hash: &str, at: Time) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(micros(at))
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    /// Removes sessions idle since before `cutoff`; returns how many.
+    pub async fn purge_idle_sessions(&self, cutoff: Time) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM sessions WHERE last_seen_at < $1")
+            .bind(micros(cutoff))
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}
+
+impl Db {
+    /// Demo only: gives a freshly created demo account a known password and activates it.
+    pub async fn set_demo_password(&self, account_id: i64, password_hash: &str, at: Time) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active' WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(micros(at))
+        .bind(account_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

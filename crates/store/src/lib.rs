@@ -1,0 +1,137 @@
+//! The database: embedded SQLite by default, PostgreSQL for larger deployments. Every query is
+//! written once, in the SQL both speak, and runs through sqlx's `Any` driver; the few places where
+//! the dialects truly differ (the identity column, a blob type, locking) are marked `Backend`
+//! branches. Times are stored as UTC microseconds since the epoch (`BIGINT`), calendar dates as ISO
+//! text, so both databases hold the same values. This crate holds no rules: it stores and loads what
+//! `app` decided; it must never log row contents (they may include personal data).
+
+mod accounts;
+mod catalogue;
+mod error;
+mod events;
+mod migrate;
+mod org;
+pub mod testdb;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
+pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
+pub use error::StoreError;
+pub use events::{EventRow, NewEvent};
+pub use migrate::SCHEMA_VERSION;
+pub use org::{NewOrgNode, NewPerson};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A pool on one database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+/// Microseconds since the Unix epoch, UTC: the one way times are stored.
+pub fn micros(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+/// The inverse of [`micros`]; out-of-range values (only possible by editing the database by hand)
+/// become the epoch rather than a panic.
+pub fn from_micros(v: i64) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_micros(v).unwrap_or_default()
+}
+
+impl Db {
+    /// Opens `url` (`sqlite://PATH` or `postgres://…`), without migrating.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::BadUrl);
+        };
+        let options = AnyConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(match backend {
+                // SQLite has one writer at a time; a few readers beside it are plenty.
+                Backend::Sqlite => 4,
+                Backend::Postgres => 8,
+            })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers run beside the writer; FULL sync makes a commit durable
+                        // (the ledger relies on it); foreign keys are off by default in SQLite.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await
+            .map_err(StoreError::unavailable)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Opens and brings the schema up to date (refusing a schema newer than this binary).
+    pub async fn open(url: &str) -> Result<Self> {
+        let db = Self::connect(url).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// A transaction that will write. SQLite takes the write lock at once (`BEGIN IMMEDIATE`) so
+    /// that two writers queue on the busy timeout instead of failing when one upgrades a read.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let stmt = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        self.pool.begin_with(stmt).await.map_err(StoreError::from)
+    }
+
+    /// For `/healthz`: can the database answer?
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(StoreError::unavailable)?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

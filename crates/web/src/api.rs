@@ -1,0 +1,632 @@
+//! The JSON API under `/api/v1/`: everything the pages do, for scripts and other systems. A client
+//! signs in with `POST /session` and sends the returned token as `Authorization: Bearer …`; the
+//! token is bound to that one account and expires like a browser session. Times are ISO 8601 (UTC),
+//! dates ISO (YYYY-MM-DD). The OpenAPI document is generated from these handlers.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use nhiguard_app::{AppError, SessionKind, catalogue as cat, org};
+use nhiguard_domain::catalogue::{Linkage, Operation, Purpose, Status};
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::AppState;
+use crate::ctx::{ApiUser, Ctx};
+use crate::error::ApiError;
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/session", post(session_create).delete(session_delete))
+        .route("/me", get(me))
+        .route("/org", get(org_list))
+        .route("/org/{id}", get(org_get))
+        .route("/org/{id}/children", post(org_child))
+        .route("/org/{id}/people", post(org_person))
+        .route("/people/{id}/hr-status", put(person_hr))
+        .route("/purposes", get(purposes).post(purpose_create))
+        .route("/purposes/{id}", get(purpose_get).put(purpose_update))
+        .route("/purposes/{id}/status", put(purpose_status))
+        .route("/operations", get(operations).post(operation_create))
+        .route("/operations/{id}/status", put(operation_status))
+        .route("/linkages", get(linkages).post(linkage_create))
+        .route("/linkages/{id}/status", put(linkage_status))
+        .fallback(api_not_found)
+}
+
+async fn api_not_found() -> ApiError {
+    ApiError(AppError::not_found("找不到此 API 路徑", "no such API path"))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nhiguard API",
+        description = "健保資料查詢管理系統 API. Sign in with POST /api/v1/session, then send `Authorization: Bearer <token>`."
+    ),
+    paths(
+        session_create,
+        session_delete,
+        me,
+        org_list,
+        org_get,
+        org_child,
+        org_person,
+        person_hr,
+        purposes,
+        purpose_create,
+        purpose_get,
+        purpose_update,
+        purpose_status,
+        operations,
+        operation_create,
+        operation_status,
+        linkages,
+        linkage_create,
+        linkage_status
+    ),
+    components(schemas(ErrorBody, ErrorDetail))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(s) => ([(axum::http::header::CONTENT_TYPE, "application/json")], s).into_response(),
+        Err(e) => ApiError(AppError::Internal(e.to_string())).into_response(),
+    }
+}
+
+/// Every error: a stable code, the field at fault (for 422), the message in both languages, and
+/// for server faults a reference to quote.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    code: String,
+    field: Option<String>,
+    message_zh: String,
+    message_en: String,
+    reference: Option<String>,
+}
+
+// ---- session ----
+
+#[derive(Deserialize, ToSchema)]
+pub struct SessionRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionResponse {
+    token: String,
+    token_type: &'static str,
+    /// The token stops working after this many minutes without a request.
+    idle_timeout_minutes: i64,
+    account: Me,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    id: i64,
+    username: String,
+    name: String,
+    title: String,
+    org_node_id: i64,
+    roles: Vec<String>,
+}
+
+fn me_of(c: &nhiguard_app::Current) -> Me {
+    Me {
+        id: c.account_id,
+        username: c.username.clone(),
+        name: c.person_name.clone(),
+        title: c.person_title.clone(),
+        org_node_id: c.org_node_id,
+        roles: c.roles.iter().map(|r| r.code().to_owned()).collect(),
+    }
+}
+
+fn json_body<T>(body: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v).map_err(|e| {
+        ApiError(AppError::invalid(
+            "body",
+            format!("JSON 內容有誤：{}", e.body_text()),
+            format!("the JSON body is wrong: {}", e.body_text()),
+        ))
+    })
+}
+
+/// Sign in and receive a bearer token.
+#[utoipa::path(post, path = "/api/v1/session", request_body = SessionRequest,
+    responses((status = 200, body = SessionResponse), (status = 401, body = ErrorBody)))]
+async fn session_create(
+    State(s): State<AppState>,
+    ctx: Ctx,
+    body: Result<Json<SessionRequest>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<SessionResponse> {
+    let req = json_body(body)?;
+    let signed = s.app.sign_in(&req.username, &req.password, SessionKind::Api, &ctx.addr).await?;
+    let current = s.app.current(&signed.token, SessionKind::Api, &ctx.addr).await?;
+    Ok(Json(SessionResponse {
+        token: signed.token,
+        token_type: "Bearer",
+        idle_timeout_minutes: signed.expires_in_minutes,
+        account: me_of(&current),
+    }))
+}
+
+/// Sign out: the token stops working at once.
+#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204), (status = 401, body = ErrorBody)))]
+async fn session_delete(State(s): State<AppState>, u: ApiUser) -> Result<StatusCode, ApiError> {
+    s.app.sign_out(&u.token, &u.current).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in account.
+#[utoipa::path(get, path = "/api/v1/me", responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
+async fn me(u: ApiUser) -> Json<Me> {
+    Json(me_of(&u.current))
+}
+
+// ---- organisation ----
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgNodeDto {
+    id: i64,
+    parent_id: Option<i64>,
+    kind: String,
+    code: String,
+    name_zh: String,
+    name_en: String,
+    has_sections: bool,
+    active: bool,
+    /// Depth below the top of the branch listed (0 for the top).
+    depth: usize,
+}
+
+fn node_dto(depth: usize, n: &nhiguard_domain::org::OrgNode) -> OrgNodeDto {
+    OrgNodeDto {
+        id: n.id,
+        parent_id: n.parent_id,
+        kind: n.kind.code().into(),
+        code: n.code.clone(),
+        name_zh: n.name_zh.clone(),
+        name_en: n.name_en.clone(),
+        has_sections: n.has_sections,
+        active: n.active,
+        depth,
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PersonDto {
+    id: i64,
+    person_id: String,
+    name: String,
+    title: String,
+    rank: String,
+    hr_status: String,
+    org_node_id: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountDto {
+    id: i64,
+    username: String,
+    person_ref: i64,
+    status: String,
+    roles: Vec<String>,
+    last_sign_in_at: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OrgNodeDetail {
+    node: OrgNodeDto,
+    path: Vec<OrgNodeDto>,
+    children: Vec<OrgNodeDto>,
+    people: Vec<PersonDto>,
+    accounts: Vec<AccountDto>,
+}
+
+/// The org nodes within the caller's reach, depth-first.
+#[utoipa::path(get, path = "/api/v1/org", responses((status = 200, body = [OrgNodeDto]), (status = 401, body = ErrorBody)))]
+async fn org_list(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<OrgNodeDto>> {
+    let list = s.app.org_overview(&u.current).await?;
+    Ok(Json(list.iter().map(|(d, n)| node_dto(*d, n)).collect()))
+}
+
+/// One org node with its people and accounts (403 outside the caller's branch).
+#[utoipa::path(get, path = "/api/v1/org/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = OrgNodeDetail), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn org_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<OrgNodeDetail> {
+    let d = s.app.org_node(&u.current, id).await?;
+    Ok(Json(OrgNodeDetail {
+        node: node_dto(0, &d.node),
+        path: d.path.iter().map(|n| node_dto(0, n)).collect(),
+        children: d.children.iter().map(|n| node_dto(1, n)).collect(),
+        people: d
+            .people
+            .iter()
+            .map(|p| PersonDto {
+                id: p.id,
+                person_id: p.person_id.to_string(),
+                name: p.name.clone(),
+                title: p.title.clone(),
+                rank: p.rank.code().into(),
+                hr_status: p.hr_status.code().into(),
+                org_node_id: p.org_node_id,
+            })
+            .collect(),
+        accounts: d
+            .accounts
+            .iter()
+            .map(|a| AccountDto {
+                id: a.id,
+                username: a.username.clone(),
+                person_ref: a.person_ref,
+                status: a.status.clone(),
+                roles: a.roles.iter().map(|r| r.code().to_owned()).collect(),
+                last_sign_in_at: a.last_sign_in_at.map(|t| t.to_rfc3339()),
+            })
+            .collect(),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewChild {
+    code: String,
+    name_zh: String,
+    #[serde(default)]
+    name_en: String,
+    #[serde(default)]
+    has_sections: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Created {
+    id: i64,
+}
+
+/// Add a unit (or, under the county, an agency).
+#[utoipa::path(post, path = "/api/v1/org/{id}/children", params(("id" = i64, Path)), request_body = NewChild,
+    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn org_child(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<NewChild>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let b = json_body(body)?;
+    let input = org::NewChildInput {
+        code: b.code,
+        name_zh: b.name_zh,
+        name_en: b.name_en,
+        has_sections: b.has_sections.then(|| "on".into()),
+    };
+    let id = s.app.create_org_child(&u.current, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NewPerson {
+    person_id: String,
+    name: String,
+    #[serde(default)]
+    title: String,
+    /// head, deputy_head, division_chief, section_chief, staff, assistant, contractor
+    rank: String,
+}
+
+/// Add a person at an org node.
+#[utoipa::path(post, path = "/api/v1/org/{id}/people", params(("id" = i64, Path)), request_body = NewPerson,
+    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn org_person(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<NewPerson>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let b = json_body(body)?;
+    let input = org::NewPersonInput { person_id: b.person_id, name: b.name, title: b.title, rank: b.rank };
+    let id = s.app.create_person(&u.current, id, &input).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HrStatusBody {
+    /// active, moved, resigned, retired
+    hr_status: String,
+}
+
+/// Record a person's HR status.
+#[utoipa::path(put, path = "/api/v1/people/{id}/hr-status", params(("id" = i64, Path)), request_body = HrStatusBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn person_hr(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<HrStatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.set_hr_status(&u.current, id, &b.hr_status).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- catalogue ----
+
+#[derive(Serialize, ToSchema)]
+pub struct PurposeDto {
+    id: i64,
+    number: i64,
+    name_zh: String,
+    name_en: String,
+    legal_basis: String,
+    nhia_approval_ref: String,
+    nhia_approval_date: Option<String>,
+    status: String,
+}
+
+impl From<Purpose> for PurposeDto {
+    fn from(p: Purpose) -> Self {
+        Self {
+            id: p.id,
+            number: p.number,
+            name_zh: p.name_zh,
+            name_en: p.name_en,
+            legal_basis: p.legal_basis,
+            nhia_approval_ref: p.nhia_approval_ref,
+            nhia_approval_date: p.nhia_approval_date.map(|d| d.to_string()),
+            status: p.status.code().into(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OperationDto {
+    id: i64,
+    code: String,
+    name_zh: String,
+    name_en: String,
+    conditions: Vec<String>,
+    results: Vec<String>,
+    status: String,
+}
+
+impl From<Operation> for OperationDto {
+    fn from(o: Operation) -> Self {
+        Self {
+            id: o.id,
+            code: o.code,
+            name_zh: o.name_zh,
+            name_en: o.name_en,
+            conditions: o.conditions.iter().map(|c| c.code().into()).collect(),
+            results: o.results.iter().map(|c| c.code().into()).collect(),
+            status: o.status.code().into(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LinkageDto {
+    id: i64,
+    agency_id: i64,
+    purpose_id: i64,
+    operation_id: i64,
+    nhia_approval_ref: String,
+    nhia_approval_date: Option<String>,
+    status: String,
+}
+
+impl From<Linkage> for LinkageDto {
+    fn from(l: Linkage) -> Self {
+        Self {
+            id: l.id,
+            agency_id: l.agency_id,
+            purpose_id: l.purpose_id,
+            operation_id: l.operation_id,
+            nhia_approval_ref: l.nhia_approval_ref,
+            nhia_approval_date: l.nhia_approval_date.map(|d| d.to_string()),
+            status: l.status.code().into(),
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PurposeBody {
+    /// Item number; omitted: the next free one.
+    #[serde(default)]
+    number: Option<i64>,
+    name_zh: String,
+    #[serde(default)]
+    name_en: String,
+    legal_basis: String,
+    #[serde(default)]
+    nhia_approval_ref: String,
+    /// YYYY-MM-DD or ROC 115/11/27
+    #[serde(default)]
+    nhia_approval_date: String,
+}
+
+impl From<PurposeBody> for cat::PurposeInput {
+    fn from(b: PurposeBody) -> Self {
+        cat::PurposeInput {
+            number: b.number.map(|n| n.to_string()),
+            name_zh: b.name_zh,
+            name_en: b.name_en,
+            legal_basis: b.legal_basis,
+            nhia_approval_ref: b.nhia_approval_ref,
+            nhia_approval_date: b.nhia_approval_date,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct StatusBody {
+    /// active or retired
+    status: String,
+}
+
+fn status_of(b: &StatusBody) -> Result<Status, ApiError> {
+    Status::from_code(&b.status).ok_or_else(|| {
+        ApiError(AppError::invalid("status", "狀態須為 active 或 retired", "status is active or retired"))
+    })
+}
+
+/// The purpose catalogue (R-PUR-1).
+#[utoipa::path(get, path = "/api/v1/purposes", responses((status = 200, body = [PurposeDto]), (status = 401, body = ErrorBody)))]
+async fn purposes(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<PurposeDto>> {
+    Ok(Json(s.app.purposes(&u.current).await?.into_iter().map(Into::into).collect()))
+}
+
+/// One purpose.
+#[utoipa::path(get, path = "/api/v1/purposes/{id}", params(("id" = i64, Path)), responses((status = 200, body = PurposeDto), (status = 404, body = ErrorBody)))]
+async fn purpose_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<PurposeDto> {
+    Ok(Json(s.app.purpose_detail(&u.current, id).await?.purpose.into()))
+}
+
+/// Add a purpose (planning department only).
+#[utoipa::path(post, path = "/api/v1/purposes", request_body = PurposeBody,
+    responses((status = 201, body = PurposeDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn purpose_create(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<PurposeBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<PurposeDto>), ApiError> {
+    let p = s.app.create_purpose(&u.current, &json_body(body)?.into()).await?;
+    Ok((StatusCode::CREATED, Json(p.into())))
+}
+
+/// Edit a purpose (planning department only); the change is kept in its history.
+#[utoipa::path(put, path = "/api/v1/purposes/{id}", params(("id" = i64, Path)), request_body = PurposeBody,
+    responses((status = 200, body = PurposeDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn purpose_update(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<PurposeBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<PurposeDto> {
+    Ok(Json(s.app.update_purpose(&u.current, id, &json_body(body)?.into()).await?.into()))
+}
+
+/// Retire or reactivate a purpose (R-PUR-2).
+#[utoipa::path(put, path = "/api/v1/purposes/{id}/status", params(("id" = i64, Path)), request_body = StatusBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn purpose_status(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let to = status_of(&json_body(body)?)?;
+    s.app.set_purpose_status(&u.current, id, to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct OperationBody {
+    code: String,
+    name_zh: String,
+    #[serde(default)]
+    name_en: String,
+    conditions: Vec<String>,
+    results: Vec<String>,
+}
+
+/// The NHIA operations.
+#[utoipa::path(get, path = "/api/v1/operations", responses((status = 200, body = [OperationDto])))]
+async fn operations(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<OperationDto>> {
+    Ok(Json(s.app.operations(&u.current).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Add an operation (planning department only).
+#[utoipa::path(post, path = "/api/v1/operations", request_body = OperationBody,
+    responses((status = 201, body = OperationDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn operation_create(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<OperationBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<OperationDto>), ApiError> {
+    let b = json_body(body)?;
+    let input = cat::OperationInput {
+        code: b.code,
+        name_zh: b.name_zh,
+        name_en: b.name_en,
+        conditions: b.conditions.join(","),
+        results: b.results.join(","),
+    };
+    let o = s.app.create_operation(&u.current, &input).await?;
+    Ok((StatusCode::CREATED, Json(o.into())))
+}
+
+/// Retire or reactivate an operation.
+#[utoipa::path(put, path = "/api/v1/operations/{id}/status", params(("id" = i64, Path)), request_body = StatusBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn operation_status(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let to = status_of(&json_body(body)?)?;
+    s.app.set_operation_status(&u.current, id, to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LinkageBody {
+    agency_id: i64,
+    purpose_id: i64,
+    operation_id: i64,
+    nhia_approval_ref: String,
+    #[serde(default)]
+    nhia_approval_date: String,
+}
+
+/// The linkages within the caller's reach.
+#[utoipa::path(get, path = "/api/v1/linkages", responses((status = 200, body = [LinkageDto])))]
+async fn linkages(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<LinkageDto>> {
+    Ok(Json(s.app.linkages(&u.current).await?.into_iter().map(Into::into).collect()))
+}
+
+/// Record an NHIA-approved linkage (planning department only).
+#[utoipa::path(post, path = "/api/v1/linkages", request_body = LinkageBody,
+    responses((status = 201, body = LinkageDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn linkage_create(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<LinkageBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<LinkageDto>), ApiError> {
+    let b = json_body(body)?;
+    let input = cat::LinkageInput {
+        agency_id: b.agency_id,
+        purpose_id: b.purpose_id,
+        operation_id: b.operation_id,
+        nhia_approval_ref: b.nhia_approval_ref,
+        nhia_approval_date: b.nhia_approval_date,
+    };
+    let l = s.app.create_linkage(&u.current, &input).await?;
+    Ok((StatusCode::CREATED, Json(l.into())))
+}
+
+/// End or reactivate a linkage.
+#[utoipa::path(put, path = "/api/v1/linkages/{id}/status", params(("id" = i64, Path)), request_body = StatusBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn linkage_status(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<StatusBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let to = status_of(&json_body(body)?)?;
+    s.app.set_linkage_status(&u.current, id, to).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,201 @@
+//! What every request carries: the language, the client's address, the signed-in account (from
+//! the session cookie for pages, from the bearer token for the API), and the CSRF check on every
+//! form. Also the security headers added to every response.
+
+use std::net::SocketAddr;
+
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::header::{self, HeaderValue};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use nhiguard_app::events::{Actor, kind};
+use nhiguard_app::i18n::{Lang, Text};
+use nhiguard_app::{AppError, Current, SessionKind};
+use serde::de::DeserializeOwned;
+
+use crate::AppState;
+use crate::error::{ApiError, PageError};
+
+pub const SESSION_COOKIE: &str = "nhiguard_session";
+/// Before sign-in there is no session to bind a CSRF token to: the sign-in form is protected by
+/// a random value in this cookie that the form must echo (double submit; the cookie is
+/// SameSite=Strict, so another site can neither send nor read it).
+pub const PRE_SESSION_COOKIE: &str = "nhiguard_pre";
+pub const LANG_COOKIE: &str = "nhiguard_lang";
+
+pub fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, Secure when served over HTTPS.
+pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict");
+    if secure {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}
+
+/// Language and address of the request.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub addr: String,
+    pub secure: bool,
+}
+
+impl FromRequestParts<AppState> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let lang =
+            cookie(parts, LANG_COOKIE).and_then(Lang::from_code).unwrap_or(state.app.settings().default_language);
+        let addr = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
+        let secure = state.app.settings().effective_public_url().starts_with("https://");
+        Ok(Ctx { lang, addr, secure })
+    }
+}
+
+/// A signed-in person on a page (session cookie).
+#[derive(Debug, Clone)]
+pub struct PageUser {
+    pub current: Current,
+    pub token: String,
+    pub ctx: Ctx,
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
+        let lang = ctx.lang;
+        let Some(token) = cookie(parts, SESSION_COOKIE).map(str::to_owned) else {
+            return Err(PageError::new(AppError::Unauthenticated(Text::new("請先登入", "please sign in")), lang));
+        };
+        let current =
+            state.app.current(&token, SessionKind::Web, &ctx.addr).await.map_err(|e| PageError::new(e, lang))?;
+        parts.extensions.insert(current.clone());
+        Ok(PageUser { current, token, ctx })
+    }
+}
+
+/// A signed-in API client (`Authorization: Bearer …`).
+#[derive(Debug, Clone)]
+pub struct ApiUser {
+    pub current: Current,
+    pub token: String,
+}
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(|t| t.trim().to_owned())
+            .ok_or_else(|| {
+                ApiError(AppError::Unauthenticated(Text::new(
+                    "請以 POST /api/v1/session 登入，並在 Authorization 標頭帶入 Bearer 權杖",
+                    "sign in with POST /api/v1/session and send the token as `Authorization: Bearer …`",
+                )))
+            })?;
+        let current = state.app.current(&token, SessionKind::Api, &ctx.addr).await.map_err(ApiError)?;
+        Ok(ApiUser { current, token })
+    }
+}
+
+/// A form body whose `csrf` field matched the session's token (or, before sign-in, the
+/// pre-session cookie). A mismatch is refused with 403 and recorded; nothing is changed.
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Ok(ctx) = Ctx::from_request_parts(&mut parts, state).await;
+        let expected = match parts.extensions.get::<Current>() {
+            Some(c) => Some(c.csrf.clone()),
+            None => cookie(&parts, PRE_SESSION_COOKIE).map(str::to_owned),
+        };
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), state).await.map_err(|_| {
+            PageError::new(AppError::invalid("body", "無法讀取表單內容", "the form could not be read"), ctx.lang)
+        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        let given = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+        let ok = matches!((expected.as_deref(), given), (Some(e), Some(g)) if !e.is_empty() && constant_time_eq(e.as_bytes(), g.as_bytes()));
+        if !ok {
+            let current = parts.extensions.get::<Current>();
+            let actor = Actor {
+                account_id: current.map(|c| c.account_id),
+                username: current.map(|c| c.username.as_str()).unwrap_or(""),
+                client_addr: &ctx.addr,
+            };
+            state.app.record(kind::CSRF_REFUSED, actor, parts.uri.path(), "missing or wrong CSRF token").await;
+            return Err(PageError::new(
+                AppError::forbidden(
+                    "表單已失效或來源不明（CSRF 檢查未通過），請重新整理頁面後再送出",
+                    "the form has expired or did not come from this site (CSRF check failed); reload the page and submit again",
+                ),
+                ctx.lang,
+            ));
+        }
+        let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
+            PageError::new(
+                AppError::invalid("form", format!("表單欄位有誤：{e}"), format!("a form field is wrong: {e}")),
+                ctx.lang,
+            )
+        })?;
+        Ok(CsrfForm(value))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Security headers on every response: no inline script (CSP), no framing, no referrer, no
+/// sniffing; pages are not cached (they may show personal data).
+pub async fn security_headers(req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/assets/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    if !is_asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
