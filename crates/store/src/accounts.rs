@@ -344,3 +344,24 @@ impl Db {
         Ok(())
     }
 }
+
+impl Db {
+    /// Sets an account's status (`active`, `disabled`, `pending`) and optional disable date.
+    pub async fn set_account_status(
+        &self,
+        account_id: i64,
+        status: &str,
+        disable_on: Option<chrono::NaiveDate>,
+    ) -> Result<()> {
+        let done = sqlx::query("UPDATE accounts SET status = $1, disable_on = $2 WHERE id = $3")
+            .bind(status)
+            .bind(disable_on.map(|d| d.to_string()))
+            .bind(account_id)
+            .execute(self.pool())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}

@@ -135,3 +135,6 @@ impl Db {
         self.pool.close().await;
     }
 }
+
+#[cfg(test)]
+mod tests;

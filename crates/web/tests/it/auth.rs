@@ -1,0 +1,227 @@
+//! Sign-in, sessions, lockout, CSRF and activation (R-ACC-4, R-ACC-6, R-ACC-10).
+
+use crate::support::{PASSWORD, TestApp};
+
+async fn events(t: &TestApp) -> Vec<(String, String, String)> {
+    t.app.db().recent_events(200).await.unwrap().into_iter().map(|e| (e.kind, e.username, e.detail)).collect()
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_user_get_401_with_the_same_message_and_are_recorded() {
+    let t = TestApp::demo().await;
+    let mut c = t.client();
+    let wrong =
+        c.post_json("/api/v1/session", &serde_json::json!({"username": "soc.user", "password": "Nope-Nope-123"})).await;
+    let unknown =
+        c.post_json("/api/v1/session", &serde_json::json!({"username": "nobody", "password": PASSWORD})).await;
+    assert_eq!((wrong.status, unknown.status), (401, 401));
+    assert_eq!(
+        wrong.json()["error"]["message_zh"],
+        unknown.json()["error"]["message_zh"],
+        "no hint which usernames exist"
+    );
+    assert_eq!(wrong.json()["error"]["code"], "NG-AUTH");
+    assert!(!wrong.body.contains("Nope-Nope-123"));
+    let ev = events(&t).await;
+    assert!(ev.iter().any(|(k, u, _)| k == "sign_in_failed" && u == "soc.user"));
+    assert!(ev.iter().any(|(k, u, d)| k == "sign_in_failed" && u == "nobody" && d == "unknown username"));
+    assert!(
+        ev.iter().all(|(_, _, d)| !d.contains(PASSWORD) && !d.contains("Nope-Nope-123")),
+        "no password in the record"
+    );
+}
+
+#[tokio::test]
+async fn r_acc_6_five_failures_lock_the_account_for_fifteen_minutes() {
+    let t = TestApp::demo().await;
+    let mut c = t.client();
+    for _ in 0..5 {
+        let r = c
+            .post_json("/api/v1/session", &serde_json::json!({"username": "tax.user", "password": "Wrong-Pass-999"}))
+            .await;
+        assert_eq!(r.status, 401);
+    }
+    // The right password does not help while locked.
+    let r = c.post_json("/api/v1/session", &serde_json::json!({"username": "tax.user", "password": PASSWORD})).await;
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("鎖定"), "{}", r.body);
+    assert!(events(&t).await.iter().any(|(k, u, _)| k == "lockout" && u == "tax.user"));
+    t.clock.advance(chrono::Duration::minutes(16));
+    let r = c.post_json("/api/v1/session", &serde_json::json!({"username": "tax.user", "password": PASSWORD})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn disabled_pending_and_past_disable_date_accounts_cannot_sign_in() {
+    let t = TestApp::demo().await;
+    let db = t.app.db();
+    db.set_account_status(t.account_id("civ.user").await, "disabled", None).await.unwrap();
+    db.set_account_status(t.account_id("pl.user").await, "pending", None).await.unwrap();
+    let today = nhiguard_domain::roc::taipei_date(t.clock_now());
+    db.set_account_status(t.account_id("ct.user").await, "active", Some(today)).await.unwrap();
+    let mut c = t.client();
+    for (user, word) in [("civ.user", "停用"), ("pl.user", "尚未啟用"), ("ct.user", "停用日")] {
+        let r = c.post_json("/api/v1/session", &serde_json::json!({"username": user, "password": PASSWORD})).await;
+        assert_eq!(r.status, 401, "{user}");
+        assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains(word), "{user}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn r_acc_7_a_session_stops_working_when_the_account_is_disabled_or_reaches_its_disable_date() {
+    let t = TestApp::demo().await;
+    let mut c = t.api_as("soc.user").await;
+    assert_eq!(c.get("/api/v1/me").await.status, 200);
+    let tomorrow = nhiguard_domain::roc::taipei_date(t.clock_now()).succ_opt().unwrap();
+    t.app.db().set_account_status(t.account_id("soc.user").await, "active", Some(tomorrow)).await.unwrap();
+    assert_eq!(c.get("/api/v1/me").await.status, 200);
+    // 00:00 Taipei on the disable date is 16:00 UTC the day before: at 23:50 it still works.
+    t.clock.advance(chrono::Duration::hours(13) + chrono::Duration::minutes(50));
+    let mut c = t.api_as("soc.user").await;
+    assert_eq!(c.get("/api/v1/me").await.status, 200, "still the day before in Taipei");
+    t.clock.advance(chrono::Duration::minutes(11));
+    let r = c.get("/api/v1/me").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("停用日"));
+}
+
+#[tokio::test]
+async fn sessions_expire_after_the_idle_timeout_and_sign_out_ends_them() {
+    let t = TestApp::demo().await;
+    let mut api = t.api_as("hlt.user").await;
+    t.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(api.get("/api/v1/me").await.status, 200, "activity keeps it alive");
+    t.clock.advance(chrono::Duration::minutes(14));
+    assert_eq!(api.get("/api/v1/me").await.status, 200);
+    t.clock.advance(chrono::Duration::minutes(16));
+    let r = api.get("/api/v1/me").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+
+    let mut api = t.api_as("hlt.user").await;
+    assert_eq!(api.request("DELETE", "/api/v1/session", None, "").await.status, 204);
+    assert_eq!(api.get("/api/v1/me").await.status, 401);
+
+    let mut web = t.browser_as("hlt.user").await;
+    assert_eq!(web.get("/").await.status, 200);
+    let r = web.submit("/", "/signout", &[]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/signin")));
+    assert_eq!(web.get("/").await.status, 303, "signed out: back to the sign-in page");
+}
+
+#[tokio::test]
+async fn a_web_session_cookie_is_not_an_api_token_and_vice_versa() {
+    let t = TestApp::demo().await;
+    let web = t.browser_as("soc.user").await;
+    let token = web.cookies.get("nhiguard_session").unwrap().clone();
+    let mut c = t.client();
+    c.bearer = Some(token);
+    assert_eq!(c.get("/api/v1/me").await.status, 401);
+    let api = t.api_as("soc.user").await;
+    let mut c = t.client();
+    c.cookies.insert("nhiguard_session".into(), api.bearer.unwrap());
+    assert_eq!(c.get("/").await.status, 303);
+}
+
+#[tokio::test]
+async fn cookies_are_httponly_and_samesite_strict() {
+    let t = TestApp::demo().await;
+    let mut c = t.client();
+    let page = c.get("/signin").await;
+    let pre = page.headers_named("set-cookie").join("\n");
+    assert!(pre.contains("nhiguard_pre=") && pre.contains("HttpOnly") && pre.contains("SameSite=Strict"));
+    let r = c.sign_in("soc.user", PASSWORD).await;
+    let set =
+        r.headers_named("set-cookie").into_iter().find(|c| c.starts_with("nhiguard_session=")).unwrap().to_owned();
+    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
+}
+
+#[tokio::test]
+async fn forms_without_or_with_a_forged_csrf_token_are_refused_change_nothing_and_are_recorded() {
+    let t = TestApp::demo().await;
+    let mut c = t.client();
+    // Sign-in form: no token, then a token that is not the cookie's.
+    c.get("/signin").await;
+    let r = c.post_form("/signin", &[("username", "soc.user"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, 403);
+    let r = c.post_form("/signin", &[("csrf", "forged"), ("username", "soc.user"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, 403);
+    assert!(r.body.contains("CSRF"));
+    assert!(!c.cookies.contains_key("nhiguard_session"));
+
+    let mut admin = t.browser_as("plan.admin").await;
+    let before = t.app.db().purposes().await.unwrap().len();
+    let r = admin.post_form("/purposes", &[("csrf", "forged"), ("name_zh", "偽造"), ("legal_basis", "無")]).await;
+    assert_eq!(r.status, 403);
+    let r = admin.post_form("/purposes", &[("name_zh", "偽造"), ("legal_basis", "無")]).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(t.app.db().purposes().await.unwrap().len(), before, "nothing changed");
+    let ev = events(&t).await;
+    assert!(ev.iter().filter(|(k, _, _)| k == "csrf_refused").count() >= 4);
+}
+
+#[tokio::test]
+async fn r_acc_4_init_issues_a_one_time_link_the_owner_sets_the_password_and_the_link_dies() {
+    let t = TestApp::empty().await;
+    let out = t.app.init_deployment("南投縣政府", "admin", "王大明", "NT-9001").await.unwrap();
+    let token = out.activation_url.rsplit('/').next().unwrap().to_owned();
+    assert!(out.activation_url.starts_with(&format!("http://{}/activate/", t.addr)));
+    // Nobody has a password yet: sign-in is refused.
+    let mut c = t.client();
+    assert_eq!(c.sign_in("admin", "Anything-123x").await.status, 401);
+    // A second init is refused.
+    assert!(t.app.init_deployment("南投縣政府", "admin2", "李", "NT-9002").await.is_err());
+
+    let path = format!("/activate/{token}");
+    let page = c.get(&path).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("admin"));
+    let csrf = page.csrf();
+    for (pw, rule) in [("short1A", "至少需 12"), ("alllowercase1234", "大寫"), ("Admin-Password-1", "帳號或姓名")]
+    {
+        let r = c.post_form(&path, &[("csrf", &csrf), ("password", pw), ("confirm", pw)]).await;
+        assert_eq!(r.status, 422, "{pw}");
+        assert!(r.body.contains(rule), "{pw}: {}", r.body);
+    }
+    let r = c
+        .post_form(&path, &[("csrf", &csrf), ("password", "Sun-Moon-Lake-115"), ("confirm", "Sun-Moon-Lake-116")])
+        .await;
+    assert_eq!(r.status, 422);
+    let r = c
+        .post_form(&path, &[("csrf", &csrf), ("password", "Sun-Moon-Lake-115"), ("confirm", "Sun-Moon-Lake-115")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(c.sign_in("admin", "Sun-Moon-Lake-115").await.status, 303);
+
+    let mut other = t.client();
+    let again = other.get(&path).await;
+    assert_eq!(again.status, 409, "used link");
+    assert!(again.body.contains("已使用"));
+    assert_eq!(other.get("/activate/not-a-real-token").await.status, 404);
+    let ev = events(&t).await;
+    assert!(ev.iter().any(|(k, u, _)| k == "activation" && u == "admin"));
+    assert!(ev.iter().all(|(_, _, d)| !d.contains(&token)), "the token is not recorded");
+}
+
+#[tokio::test]
+async fn r_acc_4_an_activation_link_expires_after_24_hours() {
+    let t = TestApp::empty().await;
+    let out = t.app.init_deployment("南投縣政府", "admin", "王大明", "NT-9001").await.unwrap();
+    let path = out.activation_url.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
+    t.clock.advance(chrono::Duration::hours(24) + chrono::Duration::seconds(1));
+    let mut c = t.client();
+    let r = c.get(&path).await;
+    assert_eq!(r.status, 409);
+    assert!(r.body.contains("逾期"));
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl ClockNow for TestApp {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use nhiguard_domain::clock::Clock;
+        self.clock.now()
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration suite: the real server on a random port, over SQLite by default and over
+//! PostgreSQL when `NHIGUARD_TEST_DATABASE_URL` is set (CI runs it both ways).
+
+mod access;
+mod auth;
+mod catalogue;
+mod pages;
+mod support;
