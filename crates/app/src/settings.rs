@@ -358,3 +358,21 @@ mod tests {
         assert!(!shown.contains("s3cret") && shown.contains("nhi:***@db"));
     }
 }
+
+#[cfg(test)]
+mod readme {
+    /// The README's settings table lists every setting with its default, so the two cannot drift.
+    #[test]
+    fn the_readme_settings_table_matches_the_specs() {
+        let readme = include_str!("../../../README.md");
+        for spec in super::SPECS {
+            let row = format!(
+                "| `{}` | {} | {} |",
+                spec.key,
+                if spec.default == "(empty)" { "(empty)".to_owned() } else { format!("`{}`", spec.default) },
+                spec.meaning
+            );
+            assert!(readme.contains(&row), "README lacks the row: {row}");
+        }
+    }
+}
