@@ -155,12 +155,12 @@ impl App {
         let who = Actor { account_id: None, username: &typed, client_addr: addr };
         let Some(account) = self.db().account_by_username(&typed).await? else {
             verify_password(password, None);
-            self.record(kind::SIGN_IN_FAILED, who, &typed, "unknown username").await;
+            self.record(kind::SIGN_IN_FAILED, who, &typed, "unknown username").await?;
             return Err(bad_credentials());
         };
         let who = Actor { account_id: Some(account.id), ..who };
         if let Some(until) = account.locked_until.filter(|u| *u > now) {
-            self.record(kind::SIGN_IN_FAILED, who, &typed, "account locked").await;
+            self.record(kind::SIGN_IN_FAILED, who, &typed, "account locked").await?;
             return Err(AppError::Unauthenticated(Text::new(
                 format!("連續登入失敗次數過多，帳號鎖定至 {}，請稍後再試或洽管理者", roc::short_datetime(until)),
                 format!(
@@ -173,22 +173,28 @@ impl App {
             let s = self.settings();
             let failed = account.failed_attempts + 1;
             let lock = (failed >= s.lockout_attempts).then(|| now + Duration::minutes(s.lockout_minutes));
-            self.db().record_sign_in_failure(account.id, if lock.is_some() { 0 } else { failed }, lock).await?;
-            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("wrong password ({failed} in a row)")).await;
+            let mut tx = self.db().begin().await?;
+            tx.record_sign_in_failure(account.id, if lock.is_some() { 0 } else { failed }, lock).await?;
+            let detail = format!("wrong password ({failed} in a row)");
+            self.record_in(&mut tx, kind::SIGN_IN_FAILED, who, &typed, &detail).await?;
             if lock.is_some() {
-                self.record(kind::LOCKOUT, who, &typed, &format!("locked for {} minutes", s.lockout_minutes)).await;
+                let detail = format!("locked for {} minutes", s.lockout_minutes);
+                self.record_in(&mut tx, kind::LOCKOUT, who, &typed, &detail).await?;
             }
+            tx.commit().await?;
             return Err(bad_credentials());
         }
         if let Err(e) = self.account_usable(&account) {
-            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await;
+            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await?;
             return Err(e);
         }
-        self.db().record_sign_in_success(account.id, now).await?;
         let token = random_token()?;
         let csrf = random_token()?;
-        self.db().insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
-        self.record(kind::SIGN_IN, who, &typed, kind.code()).await;
+        let mut tx = self.db().begin().await?;
+        tx.record_sign_in_success(account.id, now).await?;
+        tx.insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
+        self.record_in(&mut tx, kind::SIGN_IN, who, &typed, kind.code()).await?;
+        tx.commit().await?;
         Ok(SignedIn { token, csrf, account_id: account.id, expires_in_minutes: self.settings().session_idle_minutes })
     }
 
@@ -212,7 +218,7 @@ impl App {
         if now - session.last_seen_at > idle {
             self.db().delete_session(&hash).await?;
             let who = Actor { account_id: Some(account.id), username: &account.username, client_addr: addr };
-            self.record(kind::SESSION_EXPIRED, who, &account.username, "idle timeout").await;
+            self.record(kind::SESSION_EXPIRED, who, &account.username, "idle timeout").await?;
             return Err(AppError::Unauthenticated(Text::new(
                 "閒置逾時，請重新登入",
                 "your session timed out; please sign in again",
@@ -241,7 +247,7 @@ impl App {
 
     pub async fn sign_out(&self, token: &str, current: &Current) -> Result<()> {
         self.db().delete_session(&token_hash(token)).await?;
-        self.record(kind::SIGN_OUT, current.event_actor(), &current.username, current.kind.code()).await;
+        self.record(kind::SIGN_OUT, current.event_actor(), &current.username, current.kind.code()).await?;
         Ok(())
     }
 
@@ -251,8 +257,17 @@ impl App {
         let now = self.now();
         let token = random_token()?;
         let expires = now + Duration::hours(self.settings().activation_hours);
-        self.db().insert_activation_token(&token_hash(&token), account_id, now, expires).await?;
-        self.record(kind::ACTIVATION_ISSUED, actor, &format!("account {account_id}"), "one-time link issued").await;
+        let mut tx = self.db().begin().await?;
+        tx.insert_activation_token(&token_hash(&token), account_id, now, expires).await?;
+        self.record_in(
+            &mut tx,
+            kind::ACTIVATION_ISSUED,
+            actor,
+            &format!("account {account_id}"),
+            "one-time link issued",
+        )
+        .await?;
+        tx.commit().await?;
         Ok(token)
     }
 
@@ -293,7 +308,7 @@ impl App {
             Ok(id) => id,
             Err(p) => {
                 let who = Actor { account_id: None, username: "", client_addr: addr };
-                self.record(kind::ACTIVATION_FAILED, who, "activation link", &format!("{p:?}")).await;
+                self.record(kind::ACTIVATION_FAILED, who, "activation link", &format!("{p:?}")).await?;
                 return Err(Self::token_problem(p));
             }
         };
@@ -304,10 +319,12 @@ impl App {
         let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
         password::check(new_password, min, &account.username, &account.person_name)?;
         let pw_hash = hash_password(new_password)?;
-        match self.db().activate_with_token(&hash, &pw_hash, now).await? {
+        let mut tx = self.db().begin().await?;
+        match tx.activate_with_token(&hash, &pw_hash, now).await? {
             Ok(_) => {
                 let who = Actor { account_id: Some(account.id), username: &account.username, client_addr: addr };
-                self.record(kind::ACTIVATION, who, &account.username, "password set by owner").await;
+                self.record_in(&mut tx, kind::ACTIVATION, who, &account.username, "password set by owner").await?;
+                tx.commit().await?;
                 Ok(())
             }
             Err(p) => Err(Self::token_problem(p)),

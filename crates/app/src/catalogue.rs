@@ -61,7 +61,7 @@ impl App {
     async fn check(&self, current: &Current, action: Action, node: Option<i64>) -> Result<()> {
         let tree = self.db().org_tree().await?;
         if let Err(e) = authorize(&tree, &current.actor(), action, node) {
-            self.record(kind::FORBIDDEN, current.event_actor(), "catalogue", &format!("{action:?}")).await;
+            self.record(kind::FORBIDDEN, current.event_actor(), "catalogue", &format!("{action:?}")).await?;
             return Err(e.into());
         }
         Ok(())
@@ -127,22 +127,36 @@ impl App {
             })?,
             None => self.db().purposes().await?.iter().map(|p| p.number).max().unwrap_or(0) + 1,
         };
-        let p = self
-            .db()
-            .insert_purpose(&Self::purpose_fields(input, number)?, Some(current.account_id), self.now())
-            .await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("purpose {}", p.number), "created").await;
+        let fields = Self::purpose_fields(input, number)?;
+        let mut tx = self.db().begin().await?;
+        let p = tx.insert_purpose(&fields, Some(current.account_id), self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::CATALOGUE_CHANGE,
+            current.event_actor(),
+            &format!("purpose {}", p.number),
+            "created",
+        )
+        .await?;
+        tx.commit().await?;
         Ok(p)
     }
 
     pub async fn update_purpose(&self, current: &Current, id: i64, input: &PurposeInput) -> Result<Purpose> {
         self.check(current, Action::EditCatalogue, None).await?;
         let existing = self.db().purpose(id).await?;
-        let p = self
-            .db()
-            .update_purpose(id, &Self::purpose_fields(input, existing.number)?, Some(current.account_id), self.now())
-            .await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("purpose {}", p.number), "edited").await;
+        let fields = Self::purpose_fields(input, existing.number)?;
+        let mut tx = self.db().begin().await?;
+        let p = tx.update_purpose(id, &fields, Some(current.account_id), self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::CATALOGUE_CHANGE,
+            current.event_actor(),
+            &format!("purpose {}", p.number),
+            "edited",
+        )
+        .await?;
+        tx.commit().await?;
         Ok(p)
     }
 
@@ -156,8 +170,17 @@ impl App {
                 format!("this purpose is already {}", to.en()),
             ));
         }
-        self.db().set_purpose_status(id, to, Some(current.account_id), self.now()).await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("purpose {}", p.number), to.code()).await;
+        let mut tx = self.db().begin().await?;
+        tx.set_purpose_status(id, to, Some(current.account_id), self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::CATALOGUE_CHANGE,
+            current.event_actor(),
+            &format!("purpose {}", p.number),
+            to.code(),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -175,8 +198,17 @@ impl App {
             conditions: parse_code_list("conditions", &input.conditions, SubjectCondition::from_code)?,
             results: parse_code_list("results", &input.results, ResultField::from_code)?,
         };
-        let o = self.db().insert_operation(&new, Some(current.account_id), self.now()).await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("operation {}", o.code), "created").await;
+        let mut tx = self.db().begin().await?;
+        let o = tx.insert_operation(&new, Some(current.account_id), self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::CATALOGUE_CHANGE,
+            current.event_actor(),
+            &format!("operation {}", o.code),
+            "created",
+        )
+        .await?;
+        tx.commit().await?;
         Ok(o)
     }
 
@@ -189,8 +221,17 @@ impl App {
                 format!("this operation is already {}", to.en()),
             ));
         }
-        self.db().set_operation_status(id, to, Some(current.account_id), self.now()).await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("operation {}", o.code), to.code()).await;
+        let mut tx = self.db().begin().await?;
+        tx.set_operation_status(id, to, Some(current.account_id), self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::CATALOGUE_CHANGE,
+            current.event_actor(),
+            &format!("operation {}", o.code),
+            to.code(),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -225,8 +266,11 @@ impl App {
             nhia_approval_ref: parse_approval_ref(&input.nhia_approval_ref, true)?,
             nhia_approval_date: parse_date("nhia_approval_date", &input.nhia_approval_date)?,
         };
-        let l = self.db().insert_linkage(&new, Some(current.account_id), self.now()).await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("linkage {}", l.id), "created").await;
+        let mut tx = self.db().begin().await?;
+        let l = tx.insert_linkage(&new, Some(current.account_id), self.now()).await?;
+        self.record_in(&mut tx, kind::CATALOGUE_CHANGE, current.event_actor(), &format!("linkage {}", l.id), "created")
+            .await?;
+        tx.commit().await?;
         Ok(l)
     }
 
@@ -239,8 +283,11 @@ impl App {
                 format!("this linkage is already {}", to.en()),
             ));
         }
-        self.db().set_linkage_status(id, to, Some(current.account_id), self.now()).await?;
-        self.record(kind::CATALOGUE_CHANGE, current.event_actor(), &format!("linkage {id}"), to.code()).await;
+        let mut tx = self.db().begin().await?;
+        tx.set_linkage_status(id, to, Some(current.account_id), self.now()).await?;
+        self.record_in(&mut tx, kind::CATALOGUE_CHANGE, current.event_actor(), &format!("linkage {id}"), to.code())
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod ledger;
 pub mod org;
 pub mod seed;
 pub mod settings;
@@ -18,6 +19,7 @@ use nhiguard_store::Db;
 
 pub use auth::{Current, SessionKind, SignedIn};
 pub use error::{AppError, Result};
+pub use nhiguard_store::{StoredCheckpoint, from_micros};
 pub use settings::Settings;
 
 /// Everything a use case needs, passed explicitly; cheap to clone.
@@ -31,11 +33,15 @@ struct Inner {
     db: Db,
     settings: Settings,
     clock: Arc<dyn Clock>,
+    ledger: Arc<ledger::LedgerKeys>,
+    writer: Option<ledger::GroupWriter>,
 }
 
 impl App {
-    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>) -> Self {
-        Self { inner: Arc::new(Inner { db, settings, clock }) }
+    /// Wires the parts. Inside a tokio runtime this also starts the ledger's group-commit writer.
+    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>, keys: ledger::LedgerKeys) -> Self {
+        let writer = ledger::GroupWriter::spawn(db.clone());
+        Self { inner: Arc::new(Inner { db, settings, clock, ledger: Arc::new(keys), writer }) }
     }
 
     pub fn db(&self) -> &Db {

@@ -50,7 +50,7 @@ impl App {
         }
         if let Err(e) = authorize(&tree, &current.actor(), action, Some(node)) {
             self.record(kind::FORBIDDEN, current.event_actor(), &format!("org node {node}"), &format!("{action:?}"))
-                .await;
+                .await?;
             return Err(e.into());
         }
         Ok(tree)
@@ -107,14 +107,17 @@ impl App {
             name_en,
             has_sections: input.has_sections.as_deref().is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes")),
         };
-        let id = self.db().insert_org_node(&new, self.now()).await?;
-        self.record(
+        let mut tx = self.db().begin().await?;
+        let id = tx.insert_org_node(&new, self.now()).await?;
+        self.record_in(
+            &mut tx,
             kind::ORG_CHANGE,
             current.event_actor(),
             &format!("org node {id}"),
             &format!("created {} under {parent}", new.code),
         )
-        .await;
+        .await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -128,8 +131,17 @@ impl App {
             hr_status: HrStatus::Active,
             org_node_id: node,
         };
-        let id = self.db().insert_person(&p, self.now()).await?;
-        self.record(kind::PERSON_CHANGE, current.event_actor(), &format!("person {}", p.person_id), "created").await;
+        let mut tx = self.db().begin().await?;
+        let id = tx.insert_person(&p, self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::PERSON_CHANGE,
+            current.event_actor(),
+            &format!("person {}", p.person_id),
+            "created",
+        )
+        .await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -138,14 +150,17 @@ impl App {
         let status = HrStatus::parse(status)?;
         let p = self.db().person(person).await?;
         self.tree_for(current, Action::ManagePeople, p.org_node_id).await?;
-        self.db().set_hr_status(person, status, self.now()).await?;
-        self.record(
+        let mut tx = self.db().begin().await?;
+        tx.set_hr_status(person, status, self.now()).await?;
+        self.record_in(
+            &mut tx,
             kind::PERSON_CHANGE,
             current.event_actor(),
             &format!("person {}", p.person_id),
             &format!("hr status {}", status.code()),
         )
-        .await;
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 }

@@ -115,6 +115,7 @@ impl App {
     /// Installs the seed's purposes and the default operations if the catalogue is empty.
     pub async fn install_catalogue(&self) -> Result<()> {
         let now = self.now();
+        let mut tx = self.db().begin().await?;
         if self.db().purposes().await?.is_empty() {
             for p in SEED_PURPOSES {
                 let new = NewPurpose {
@@ -126,7 +127,7 @@ impl App {
                     nhia_approval_date: None,
                     status: p.status,
                 };
-                self.db().insert_purpose(&new, None, now).await?;
+                tx.insert_purpose(&new, None, now).await?;
             }
         }
         if self.db().operations().await?.is_empty() {
@@ -138,9 +139,10 @@ impl App {
                     conditions: o.conditions.to_vec(),
                     results: o.results.to_vec(),
                 };
-                self.db().insert_operation(&new, None, now).await?;
+                tx.insert_operation(&new, None, now).await?;
             }
         }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -157,7 +159,10 @@ impl App {
             name_en: "Nantou County Government".into(),
             has_sections: true,
         };
-        Ok(self.db().insert_org_node(&root, self.now()).await?)
+        let mut tx = self.db().begin().await?;
+        let id = tx.insert_org_node(&root, self.now()).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// `nhiguard init`: the county, its planning department, the catalogue and the first
@@ -182,6 +187,7 @@ impl App {
         let root = self.ensure_root(county_name).await?;
         let now = self.now();
         let tree = self.db().org_tree().await?;
+        let mut tx = self.db().begin().await?;
         let plan = match tree.children(root).find(|n| n.code == "PLAN") {
             Some(n) => n.id,
             None => {
@@ -193,7 +199,7 @@ impl App {
                     name_en: "Department of Planning".into(),
                     has_sections: true,
                 };
-                self.db().insert_org_node(&n, now).await?
+                tx.insert_org_node(&n, now).await?
             }
         };
         let person = NewPerson {
@@ -204,15 +210,23 @@ impl App {
             hr_status: HrStatus::Active,
             org_node_id: plan,
         };
-        let person_ref = self.db().insert_person(&person, now).await?;
+        let person_ref = tx.insert_person(&person, now).await?;
         let account = NewAccount {
             username: username.to_string(),
             person_ref,
             status: "pending".into(),
             roles: vec![Role::PlanningAdmin],
         };
-        let account_id = self.db().insert_account(&account, now).await?;
-        self.record(kind::ACCOUNT_CREATE, SYSTEM, username.as_str(), "first planning-department admin (init)").await;
+        let account_id = tx.insert_account(&account, now).await?;
+        self.record_in(
+            &mut tx,
+            kind::ACCOUNT_CREATE,
+            SYSTEM,
+            username.as_str(),
+            "first planning-department admin (init)",
+        )
+        .await?;
+        tx.commit().await?;
         let token = self.issue_activation(account_id, SYSTEM).await?;
         Ok(InitOutcome {
             username: username.to_string(),
@@ -246,7 +260,9 @@ impl App {
                 name_en: en.into(),
                 has_sections: sections,
             };
-            self.db().insert_org_node(&new, now).await?;
+            let mut tx = self.db().begin().await?;
+            tx.insert_org_node(&new, now).await?;
+            tx.commit().await?;
             tree = self.db().org_tree().await?;
         }
         let id_of = |code: &str| tree.branch(root).into_iter().find(|(_, n)| n.code == code).map(|(_, n)| n.id);
@@ -266,11 +282,14 @@ impl App {
                 hr_status: HrStatus::Active,
                 org_node_id,
             };
-            let person_ref = self.db().insert_person(&person, now).await?;
+            let mut tx = self.db().begin().await?;
+            let person_ref = tx.insert_person(&person, now).await?;
             let account =
                 NewAccount { username: username.into(), person_ref, status: "pending".into(), roles: roles.to_vec() };
-            let account_id = self.db().insert_account(&account, now).await?;
-            self.db().set_demo_password(account_id, &hash, now).await?;
+            let account_id = tx.insert_account(&account, now).await?;
+            tx.set_demo_password(account_id, &hash, now).await?;
+            self.record_in(&mut tx, kind::ACCOUNT_CREATE, SYSTEM, username, "demo account").await?;
+            tx.commit().await?;
         }
         let purposes = self.db().purposes().await?;
         let operations = self.db().operations().await?;
@@ -293,7 +312,9 @@ impl App {
                 nhia_approval_ref: reference.into(),
                 nhia_approval_date: date.parse().ok(),
             };
-            self.db().insert_linkage(&new, None, now).await?;
+            let mut tx = self.db().begin().await?;
+            tx.insert_linkage(&new, None, now).await?;
+            tx.commit().await?;
         }
         Ok(banner)
     }

@@ -26,6 +26,12 @@ pub struct Settings {
     pub password_min_length: i64,
     pub default_language: Lang,
     pub log: String,
+    /// Names this deployment's log in every signed checkpoint (`nhiguard.<id>`); never changed
+    /// once the first checkpoint is signed.
+    pub deployment_id: String,
+    /// The checkpoint signing key; empty means `<data_dir>/ledger-signing.key`.
+    pub ledger_key_file: String,
+    pub checkpoint_minutes: i64,
 }
 
 impl Default for Settings {
@@ -42,6 +48,9 @@ impl Default for Settings {
             password_min_length: 12,
             default_language: Lang::Zh,
             log: "info".into(),
+            deployment_id: "nantou".into(),
+            ledger_key_file: String::new(),
+            checkpoint_minutes: 10,
         }
     }
 }
@@ -60,6 +69,9 @@ impl fmt::Debug for Settings {
             .field("password_min_length", &self.password_min_length)
             .field("default_language", &self.default_language)
             .field("log", &self.log)
+            .field("deployment_id", &self.deployment_id)
+            .field("ledger_key_file", &self.ledger_key_file)
+            .field("checkpoint_minutes", &self.checkpoint_minutes)
             .finish()
     }
 }
@@ -86,6 +98,19 @@ impl Settings {
         } else {
             self.database_url.clone()
         }
+    }
+
+    pub fn effective_ledger_key_file(&self) -> PathBuf {
+        if self.ledger_key_file.is_empty() {
+            self.data_dir.join("ledger-signing.key")
+        } else {
+            PathBuf::from(&self.ledger_key_file)
+        }
+    }
+
+    /// Where signed checkpoints are also written as text files, to copy and hand out.
+    pub fn checkpoint_dir(&self) -> PathBuf {
+        self.data_dir.join("checkpoints")
     }
 
     pub fn effective_public_url(&self) -> String {
@@ -238,6 +263,38 @@ pub static SPECS: &[Spec] = &[
                 return Err("must not be empty; use error, warn, info or debug".into());
             }
             s.log = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "deployment_id",
+        meaning: "names this deployment's log in signed checkpoints (nhiguard.ID); never change it once used",
+        default: "nantou",
+        set: |s, v| {
+            let v = v.trim();
+            let ok = (1..=64).contains(&v.len()) && v.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            if !ok {
+                return Err(format!("must be 1 to 64 letters, digits, - _ or ., got {v:?}"));
+            }
+            s.deployment_id = v.to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "ledger_key_file",
+        meaning: "the checkpoint signing key (mode 0600, kept outside the database); empty: data_dir/ledger-signing.key",
+        default: "(empty)",
+        set: |s, v| {
+            s.ledger_key_file = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "checkpoint_minutes",
+        meaning: "how often the server signs a ledger checkpoint (R-LOG-2)",
+        default: "10",
+        set: |s, v| {
+            s.checkpoint_minutes = int_in(v, 1, 1440)?;
             Ok(())
         },
     },

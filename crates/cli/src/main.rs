@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use nhiguard_app::App;
+use nhiguard_app::ledger::LedgerKeys;
 use nhiguard_app::settings::{self, Settings, redact_url};
 use nhiguard_domain::clock::SystemClock;
+use nhiguard_ledger::{PublicKey, SignedCheckpoint, SigningKey};
 use nhiguard_store::Db;
 
 #[derive(Parser, Debug)]
@@ -47,6 +49,16 @@ enum Command {
     /// Serve a deployment.
     Serve(Common),
     /// Prepare a new, empty deployment and print the first admin's one-time activation link.
+    /// The tamper-evident log: verify it end to end, or sign a checkpoint now.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+    /// Scheduled work for deployments that drive it from cron (the server also runs it itself).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     Init {
         #[command(flatten)]
         common: Common,
@@ -65,6 +77,32 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum LedgerCommand {
+    /// Recompute every entry and check every signed checkpoint; exit 0 when all holds, otherwise 1
+    /// and the first entry or checkpoint that fails. Opens the database read-only.
+    Verify {
+        #[command(flatten)]
+        common: Common,
+        /// A checkpoint kept outside the database (printed, handed to the ethics unit); repeatable.
+        #[arg(long, value_name = "FILE")]
+        from_checkpoint: Vec<std::path::PathBuf>,
+        /// The public key to check signatures with; default: the public half of the key file.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<std::path::PathBuf>,
+    },
+    /// Sign a checkpoint of the log as it is now and print it.
+    Checkpoint(Common),
+    /// Print the public key checkpoints are signed with.
+    PublicKey(Common),
+}
+
+#[derive(Subcommand, Debug)]
+enum JobsCommand {
+    /// Run what is due: a ledger checkpoint, removing idle sessions.
+    RunDue(Common),
+}
+
 /// A failure that ends the program with a message and an exit code.
 #[derive(Debug, thiserror::Error)]
 enum CliError {
@@ -80,6 +118,12 @@ enum CliError {
     App(#[from] nhiguard_app::AppError),
     #[error("無法在 {addr} 提供服務 / cannot serve on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
+    #[error("簽章金鑰 / signing key {path}: {reason}")]
+    Key { path: String, reason: String },
+    #[error("無法讀取 / cannot read {path}: {reason}")]
+    Input { path: String, reason: String },
+    #[error("查詢日誌驗證失敗 / the ledger does not verify: {0}")]
+    VerifyFailed(String),
 }
 
 impl CliError {
@@ -87,6 +131,7 @@ impl CliError {
         match self {
             CliError::Settings(_) | CliError::ConfigFile { .. } => 2,
             CliError::Database { .. } => 3,
+            CliError::Key { .. } => 4,
             _ => 1,
         }
     }
@@ -116,14 +161,59 @@ fn init_logging(s: &Settings) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-async fn open(s: &Settings) -> Result<App, CliError> {
+/// What to do when the signing key file does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MissingKey {
+    /// `init` and `demo`: make one.
+    Create,
+    /// `serve` and the rest: make one only for a log that has nothing to lose yet.
+    CreateIfLogEmpty,
+}
+
+fn key_error(path: &std::path::Path, reason: impl std::fmt::Display) -> CliError {
+    CliError::Key { path: path.display().to_string(), reason: reason.to_string() }
+}
+
+/// Loads the checkpoint signing key (kept outside the database), creating it where allowed.
+async fn signing_key(s: &Settings, db: &Db, missing: MissingKey) -> Result<SigningKey, CliError> {
+    let path = s.effective_ledger_key_file();
+    if path.exists() {
+        return SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e));
+    }
+    let empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
+    if missing == MissingKey::CreateIfLogEmpty && !empty {
+        return Err(key_error(
+            &path,
+            "檔案不存在，而日誌已有紀錄：請還原原金鑰檔（勿另建新金鑰，否則既有檢查點將無法驗證）/ the file is missing \
+             but the log has entries: restore the original key file (a new key would not verify the existing checkpoints)",
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| key_error(&path, e))?;
+    }
+    let key = SigningKey::generate(&format!("nhiguard.{}", s.deployment_id)).map_err(|e| key_error(&path, e))?;
+    key.write_key_file(&path).map_err(|e| key_error(&path, e))?;
+    tracing::warn!(path = %path.display(), "created a new ledger signing key: keep a copy of it outside this machine");
+    Ok(key)
+}
+
+async fn open_db(s: &Settings) -> Result<Db, CliError> {
     let url = s.effective_database_url();
     if s.database_url.is_empty() {
         std::fs::create_dir_all(&s.data_dir)
             .map_err(|source| CliError::DataDir { path: s.data_dir.display().to_string(), source })?;
     }
-    let db = Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })?;
-    Ok(App::new(db, s.clone(), Arc::new(SystemClock)))
+    Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })
+}
+
+async fn open(s: &Settings, missing: MissingKey) -> Result<App, CliError> {
+    let db = open_db(s).await?;
+    let keys = LedgerKeys {
+        deployment_id: s.deployment_id.clone(),
+        signing: signing_key(s, &db, missing).await?,
+        export_dir: Some(s.checkpoint_dir()),
+    };
+    Ok(App::new(db, s.clone(), Arc::new(SystemClock), keys))
 }
 
 async fn shutdown_signal() {
@@ -144,19 +234,102 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// Runs the scheduled work in the server: for now, removing idle sessions.
+/// The scheduled work: a signed checkpoint of the ledger, removing idle sessions.
+async fn run_due(app: &App) {
+    match app.checkpoint_now().await {
+        Ok(Some(c)) => tracing::info!(size = c.size, "checkpoint signed"),
+        Ok(None) => {}
+        Err(e) => tracing::error!(error = %e, "could not sign a ledger checkpoint"),
+    }
+    match app.purge_idle_sessions().await {
+        Ok(n) if n > 0 => tracing::info!(removed = n, "idle sessions removed"),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not remove idle sessions"),
+    }
+}
+
+/// Runs the scheduled work in the server every `checkpoint_minutes`.
 fn spawn_jobs(app: App) {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let minutes = u64::try_from(app.settings().checkpoint_minutes).unwrap_or(10).max(1);
+        let mut tick = tokio::time::interval(Duration::from_secs(minutes * 60));
         loop {
             tick.tick().await;
-            match app.purge_idle_sessions().await {
-                Ok(n) if n > 0 => tracing::info!(removed = n, "idle sessions removed"),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "could not remove idle sessions"),
-            }
+            run_due(&app).await;
         }
     });
+}
+
+fn read_text(path: &std::path::Path) -> Result<String, CliError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() })
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
+async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
+    match command {
+        LedgerCommand::Verify { common, from_checkpoint, public_key } => {
+            let s = load_settings(&common)?;
+            init_logging(&s);
+            let url = s.effective_database_url();
+            let db = Db::open_read_only(&url)
+                .await
+                .map_err(|source| CliError::Database { url: redact_url(&url), source })?;
+            let key = match &public_key {
+                Some(path) => PublicKey::parse(read_text(path)?.trim())
+                    .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() })?,
+                None => {
+                    let path = s.effective_ledger_key_file();
+                    SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e))?.public_key()
+                }
+            };
+            let mut extra = Vec::new();
+            for path in &from_checkpoint {
+                extra.push(
+                    SignedCheckpoint::parse(&read_text(path)?)
+                        .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() })?,
+                );
+            }
+            let v = nhiguard_app::ledger::verify(&db, &s.deployment_id, &key, extra).await?;
+            let r = &v.report;
+            match &r.failure {
+                None => {
+                    println!(
+                        "驗證通過 / verified: {} 筆紀錄 entries, {} 個檢查點 checkpoints (signed up to {}), root {}",
+                        r.entries_checked,
+                        r.checkpoints_checked,
+                        r.signed_size,
+                        r.root.map(|h| h.to_base64()).unwrap_or_default()
+                    );
+                    if r.signed_size < r.entries_checked {
+                        println!(
+                            "注意 / note: 最後 {} 筆尚未納入已簽章檢查點 / the last {} entries are not yet covered by a signed checkpoint",
+                            r.entries_checked - r.signed_size,
+                            r.entries_checked - r.signed_size
+                        );
+                    }
+                    Ok(())
+                }
+                Some(f) => Err(CliError::VerifyFailed(format!("[{}] {}", f.code(), f.message()))),
+            }
+        }
+        LedgerCommand::Checkpoint(common) => {
+            let s = load_settings(&common)?;
+            init_logging(&s);
+            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            match app.checkpoint_now().await? {
+                Some(c) => print!("{}", c.text),
+                None => println!("日誌自上次檢查點後無新紀錄 / nothing new since the last checkpoint"),
+            }
+            Ok(())
+        }
+        LedgerCommand::PublicKey(common) => {
+            let s = load_settings(&common)?;
+            let path = s.effective_ledger_key_file();
+            println!("{}", SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e))?.public_key().to_text());
+            Ok(())
+        }
+    }
 }
 
 async fn serve(app: App) -> Result<(), CliError> {
@@ -177,8 +350,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(common) => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s).await?;
+            let app = open(&s, MissingKey::Create).await?;
             let accounts = app.fill_demo().await?;
+            app.checkpoint_now().await?;
             println!("\n健保資料查詢管理系統 nhiguard — 示範縣 demo county");
             println!("網址 / address: {}", s.effective_public_url());
             println!("資料庫 / database: {}", redact_url(&s.effective_database_url()));
@@ -197,7 +371,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(common) => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s).await?;
+            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
             if app.db().count_accounts().await.map_err(nhiguard_app::AppError::from)? == 0 {
                 tracing::warn!("this database has no accounts yet: run `nhiguard init` to create the first admin");
             }
@@ -206,7 +380,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init { common, county_name, admin_username, admin_name, admin_person_id } => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s).await?;
+            let app = open(&s, MissingKey::Create).await?;
             let out = app.init_deployment(&county_name, &admin_username, &admin_name, &admin_person_id).await?;
             println!("已建立計畫處管理者帳號 / created the planning-department admin: {}", out.username);
             println!(
@@ -214,6 +388,19 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 out.expires_hours, out.expires_hours
             );
             println!("{}", out.activation_url);
+            app.checkpoint_now().await?;
+            println!(
+                "查詢日誌簽章公鑰（請另行保存並交付政風單位）/ ledger signing public key (keep a copy; give one to the ethics unit):"
+            );
+            println!("{}", app.ledger_public_key());
+            Ok(())
+        }
+        Command::Ledger { command } => ledger_command(command).await,
+        Command::Jobs { command: JobsCommand::RunDue(common) } => {
+            let s = load_settings(&common)?;
+            init_logging(&s);
+            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            run_due(&app).await;
             Ok(())
         }
     }

@@ -30,6 +30,9 @@ pub enum Action {
     EditCatalogue,
     /// See the linkages of the agency at the target.
     ViewLinkages,
+    /// Verify the ledger and read inclusion proofs (R-LOG-2): auditors, ethics officers and the
+    /// planning department.
+    VerifyLedger,
 }
 
 impl Action {
@@ -41,6 +44,7 @@ impl Action {
             Action::ViewCatalogue => "see the purposes",
             Action::EditCatalogue => "edit purposes and linkages",
             Action::ViewLinkages => "see this agency's linkages",
+            Action::VerifyLedger => "verify the query log",
         }
     }
 
@@ -52,6 +56,7 @@ impl Action {
             Action::ViewCatalogue => "檢視業務範圍",
             Action::EditCatalogue => "編修業務範圍與連結作業",
             Action::ViewLinkages => "檢視此機關之連結作業",
+            Action::VerifyLedger => "驗證查詢日誌",
         }
     }
 }
@@ -68,14 +73,16 @@ fn reach(tree: &OrgTree, actor: &Actor, role: Role) -> Option<i64> {
     }
 }
 
-/// Which roles may take each action (the branch is checked separately).
-fn role_allows(role: Role, action: Action) -> bool {
+/// Which roles may take each action (the branch is checked separately). Pages use it to decide
+/// which links to show; [`authorize`] is still what decides.
+pub fn role_allows(role: Role, action: Action) -> bool {
     match action {
         Action::ViewCatalogue => true,
         Action::ViewBranch | Action::ViewLinkages => true,
         Action::ManageOrg => matches!(role, Role::PlanningAdmin | Role::AgencyAdmin),
         Action::ManagePeople => role.is_admin(),
         Action::EditCatalogue => role == Role::PlanningAdmin,
+        Action::VerifyLedger => matches!(role, Role::PlanningAdmin | Role::Auditor | Role::EthicsOfficer),
     }
 }
 
@@ -171,6 +178,15 @@ mod tests {
             let ok = authorize(&t, &actor(2, &[*role]), Action::EditCatalogue, None).is_ok();
             assert_eq!(ok, *role == Role::PlanningAdmin, "{role:?}");
             assert!(authorize(&t, &actor(4, &[*role]), Action::ViewCatalogue, None).is_ok());
+        }
+    }
+
+    #[test]
+    fn r_log_2_auditors_ethics_officers_and_the_planning_department_verify_the_ledger() {
+        let t = sample();
+        for role in Role::ALL {
+            let ok = authorize(&t, &actor(6, &[*role]), Action::VerifyLedger, None).is_ok();
+            assert_eq!(ok, matches!(role, Role::PlanningAdmin | Role::Auditor | Role::EthicsOfficer), "{role:?}");
         }
     }
 

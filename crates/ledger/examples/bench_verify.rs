@@ -12,9 +12,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::Instant;
 
-use nhiguard_ledger::{
-    Checkpoint, Entry, EntryKind, Frontier, SigningKey, StoredEntry, Verifier, leaf_hash,
-};
+use nhiguard_ledger::{Checkpoint, Entry, EntryKind, Frontier, SigningKey, StoredEntry, Verifier, leaf_hash};
 use sha2::{Digest as _, Sha256};
 
 const BATCH: usize = 1 << 16;
@@ -46,8 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         frontier.push(*h);
         let size = i as u64 + 1;
         if size.is_multiple_of(CHECKPOINT_EVERY) || size == n {
-            checkpoints
-                .push(Checkpoint::new("bench", size, frontier.root(), 1_722_300_000)?.sign(&key));
+            checkpoints.push(Checkpoint::new("bench", size, frontier.root(), 1_722_300_000)?.sign(&key));
         }
     }
     let checkpoint_count = checkpoints.len();
@@ -110,16 +107,10 @@ fn synthetic(seq: u64) -> Result<Entry, nhiguard_ledger::LedgerError> {
         format!("clerk{:03}", seq % 500),
         [
             f("case_no", format!("113-{:06}", seq % 1_000_000)),
-            f(
-                "national_id",
-                format!("Z{:09}", (seq * 7_919) % 1_000_000_000),
-            ),
+            f("national_id", format!("Z{:09}", (seq * 7_919) % 1_000_000_000)),
             f("operation", "NHI-Q01".to_owned()),
             f("purpose", "06 社會救助資格審查".to_owned()),
-            f(
-                "reason",
-                format!("依社會救助法辦理低收入戶資格複查，第 {} 案", seq % 9_973),
-            ),
+            f("reason", format!("依社會救助法辦理低收入戶資格複查，第 {} 案", seq % 9_973)),
             f("unit", "南投縣政府社會及勞動處".to_owned()),
             f("outcome", "pending".to_owned()),
         ],

@@ -38,10 +38,7 @@ pub(crate) fn check_deployment_id(id: &str) -> Result<()> {
     if id.is_empty() || id.len() > 64 {
         return bad("must be 1 to 64 characters");
     }
-    if !id
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
-    {
+    if !id.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.')) {
         return bad("may hold only ASCII letters, digits, '-', '_' and '.'");
     }
     Ok(())
@@ -68,12 +65,7 @@ impl Checkpoint {
     pub fn new(deployment_id: &str, size: u64, root: Hash, at_secs: i64) -> Result<Checkpoint> {
         let origin = origin_for(deployment_id)?;
         format_rfc3339(at_secs)?;
-        Ok(Checkpoint {
-            origin,
-            size,
-            root,
-            at_secs,
-        })
+        Ok(Checkpoint { origin, size, root, at_secs })
     }
 
     /// `nhiguard.<deployment id>`.
@@ -100,22 +92,13 @@ impl Checkpoint {
     pub fn body(&self) -> String {
         // `new` and `parse` both checked the time, so formatting cannot fail; the fallback keeps this total.
         let time = format_rfc3339(self.at_secs).unwrap_or_default();
-        format!(
-            "{}\n{}\n{}\n{}\n",
-            self.origin,
-            self.size,
-            self.root.to_base64(),
-            time
-        )
+        format!("{}\n{}\n{}\n{}\n", self.origin, self.size, self.root.to_base64(), time)
     }
 
     /// Signs the body with `key`.
     pub fn sign(&self, key: &SigningKey) -> SignedCheckpoint {
         let signature = NoteSignature::make(key, self.body().as_bytes());
-        SignedCheckpoint {
-            checkpoint: self.clone(),
-            signatures: vec![signature],
-        }
+        SignedCheckpoint { checkpoint: self.clone(), signatures: vec![signature] }
     }
 }
 
@@ -130,11 +113,7 @@ struct NoteSignature {
 
 impl NoteSignature {
     fn make(key: &SigningKey, message: &[u8]) -> NoteSignature {
-        NoteSignature {
-            name: key.name().to_owned(),
-            key_id: key.key_id(),
-            signature: key.sign_raw(message).to_vec(),
-        }
+        NoteSignature { name: key.name().to_owned(), key_id: key.key_id(), signature: key.sign_raw(message).to_vec() }
     }
 
     fn line(&self) -> String {
@@ -145,30 +124,17 @@ impl NoteSignature {
     }
 
     fn parse(line: &str, line_no: usize) -> Result<NoteSignature> {
-        let bad = |reason| LedgerError::CheckpointMalformed {
-            line: line_no,
-            reason,
-        };
-        let rest = line
-            .strip_prefix(SIG_PREFIX)
-            .ok_or(bad("a signature line must start with '— '"))?;
-        let (name, b64) = rest
-            .split_once(' ')
-            .ok_or(bad("a signature line is '— <name> <base64>'"))?;
+        let bad = |reason| LedgerError::CheckpointMalformed { line: line_no, reason };
+        let rest = line.strip_prefix(SIG_PREFIX).ok_or(bad("a signature line must start with '— '"))?;
+        let (name, b64) = rest.split_once(' ').ok_or(bad("a signature line is '— <name> <base64>'"))?;
         check_key_name(name).map_err(|_| bad("the key name is not valid"))?;
-        let blob = BASE64
-            .decode(b64)
-            .map_err(|_| bad("the signature is not base64"))?;
+        let blob = BASE64.decode(b64).map_err(|_| bad("the signature is not base64"))?;
         if blob.len() < 5 {
             return Err(bad("the signature is too short"));
         }
         let (id, signature) = blob.split_at(4);
         let key_id = [id[0], id[1], id[2], id[3]];
-        let sig = NoteSignature {
-            name: name.to_owned(),
-            key_id,
-            signature: signature.to_vec(),
-        };
+        let sig = NoteSignature { name: name.to_owned(), key_id, signature: signature.to_vec() };
         if sig.line() != format!("{line}\n") {
             return Err(bad("the signature is not in canonical base64"));
         }
@@ -206,39 +172,23 @@ impl SignedCheckpoint {
         if text.len() > MAX_TEXT {
             return Err(bad(1, "the text is too long"));
         }
-        let (body, sigs) = text
-            .split_once("\n\n")
-            .ok_or(bad(1, "no blank line before the signatures"))?;
+        let (body, sigs) = text.split_once("\n\n").ok_or(bad(1, "no blank line before the signatures"))?;
         let lines: Vec<&str> = body.split('\n').collect();
         let [origin, size, root, time] = lines[..] else {
-            return Err(bad(
-                lines.len().min(5),
-                "the body must be exactly 4 lines: origin, size, root, time",
-            ));
+            return Err(bad(lines.len().min(5), "the body must be exactly 4 lines: origin, size, root, time"));
         };
-        let id = origin
-            .strip_prefix(ORIGIN_PREFIX)
-            .ok_or(bad(1, "the origin must start with 'nhiguard.'"))?;
-        check_deployment_id(id)
-            .map_err(|_| bad(1, "the deployment id in the origin is not valid"))?;
-        let canonical_number = !size.is_empty()
-            && size.bytes().all(|c| c.is_ascii_digit())
-            && (size == "0" || !size.starts_with('0'));
+        let id = origin.strip_prefix(ORIGIN_PREFIX).ok_or(bad(1, "the origin must start with 'nhiguard.'"))?;
+        check_deployment_id(id).map_err(|_| bad(1, "the deployment id in the origin is not valid"))?;
+        let canonical_number =
+            !size.is_empty() && size.bytes().all(|c| c.is_ascii_digit()) && (size == "0" || !size.starts_with('0'));
         if !canonical_number {
-            return Err(bad(
-                2,
-                "the size must be a decimal number without leading zeros",
-            ));
+            return Err(bad(2, "the size must be a decimal number without leading zeros"));
         }
         let size: u64 = size.parse().map_err(|_| bad(2, "the size is too large"))?;
-        let root = Hash::from_base64(root)
-            .map_err(|_| bad(3, "the root must be 44 characters of base64"))?;
-        let at_secs =
-            parse_rfc3339(time).map_err(|_| bad(4, "the time must be YYYY-MM-DDTHH:MM:SSZ"))?;
+        let root = Hash::from_base64(root).map_err(|_| bad(3, "the root must be 44 characters of base64"))?;
+        let at_secs = parse_rfc3339(time).map_err(|_| bad(4, "the time must be YYYY-MM-DDTHH:MM:SSZ"))?;
 
-        let sigs = sigs
-            .strip_suffix('\n')
-            .ok_or(bad(6, "the text must end with a newline"))?;
+        let sigs = sigs.strip_suffix('\n').ok_or(bad(6, "the text must end with a newline"))?;
         let mut signatures = Vec::new();
         for (i, line) in sigs.split('\n').enumerate() {
             if i >= MAX_SIGNATURES {
@@ -246,42 +196,24 @@ impl SignedCheckpoint {
             }
             signatures.push(NoteSignature::parse(line, 6 + i)?);
         }
-        let checkpoint = Checkpoint {
-            origin: origin.to_owned(),
-            size,
-            root,
-            at_secs,
-        };
-        Ok(SignedCheckpoint {
-            checkpoint,
-            signatures,
-        })
+        let checkpoint = Checkpoint { origin: origin.to_owned(), size, root, at_secs };
+        Ok(SignedCheckpoint { checkpoint, signatures })
     }
 
     /// Checks that `key` signed this checkpoint: a signature line with the key's name and id must be
     /// present, and every such line must verify.
     pub fn verify(&self, key: &PublicKey) -> Result<()> {
         let size = self.checkpoint.size;
-        let mut ours = self
-            .signatures
-            .iter()
-            .filter(|s| s.name == key.name() && s.key_id == key.key_id())
-            .peekable();
+        let mut ours = self.signatures.iter().filter(|s| s.name == key.name() && s.key_id == key.key_id()).peekable();
         if ours.peek().is_none() {
-            return Err(LedgerError::CheckpointUnsigned {
-                size,
-                key_name: key.name().to_owned(),
-            });
+            return Err(LedgerError::CheckpointUnsigned { size, key_name: key.name().to_owned() });
         }
         let body = self.checkpoint.body();
         for s in ours {
-            let valid = <[u8; 64]>::try_from(s.signature.as_slice())
-                .is_ok_and(|sig| key.verify_raw(body.as_bytes(), &sig));
+            let valid =
+                <[u8; 64]>::try_from(s.signature.as_slice()).is_ok_and(|sig| key.verify_raw(body.as_bytes(), &sig));
             if !valid {
-                return Err(LedgerError::CheckpointSignatureInvalid {
-                    size,
-                    key_name: key.name().to_owned(),
-                });
+                return Err(LedgerError::CheckpointSignatureInvalid { size, key_name: key.name().to_owned() });
             }
         }
         Ok(())
@@ -293,8 +225,7 @@ mod tests {
     use super::*;
     use crate::hash::leaf_hash;
 
-    const GO_SECRET: &str =
-        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const GO_SECRET: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
 
     fn key(name: &str) -> SigningKey {
         SigningKey::from_seed(name, &[7u8; 32]).unwrap()
@@ -308,7 +239,8 @@ mod tests {
     #[test]
     fn r_log_2_signature_line_matches_go_sumdb_note() {
         let key = SigningKey::from_secret_text(GO_SECRET).unwrap();
-        let text = "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
+        let text =
+            "If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n";
         let line = NoteSignature::make(&key, text.as_bytes()).line();
         assert_eq!(
             line,
@@ -322,9 +254,7 @@ mod tests {
         let signed = sample().sign(&k);
         let text = signed.to_text();
         let root = leaf_hash(b"x").to_base64();
-        assert!(text.starts_with(&format!(
-            "nhiguard.nantou\n42\n{root}\n2024-07-30T00:40:00Z\n\n— nhiguard.nantou "
-        )));
+        assert!(text.starts_with(&format!("nhiguard.nantou\n42\n{root}\n2024-07-30T00:40:00Z\n\n— nhiguard.nantou ")));
         let back = SignedCheckpoint::parse(&text).unwrap();
         assert_eq!(back, signed);
         assert_eq!(back.to_text(), text);
@@ -345,10 +275,7 @@ mod tests {
         for t in tampered {
             let parsed = SignedCheckpoint::parse(&t).unwrap();
             assert!(
-                matches!(
-                    parsed.verify(&k.public_key()),
-                    Err(LedgerError::CheckpointSignatureInvalid { .. })
-                ),
+                matches!(parsed.verify(&k.public_key()), Err(LedgerError::CheckpointSignatureInvalid { .. })),
                 "{t}"
             );
         }
@@ -366,24 +293,15 @@ mod tests {
 
         let signed = sample().sign(&k);
         let impostor = SigningKey::from_seed("nhiguard.nantou", &[8u8; 32]).unwrap();
-        assert!(matches!(
-            signed.verify(&impostor.public_key()),
-            Err(LedgerError::CheckpointUnsigned { .. })
-        ));
+        assert!(matches!(signed.verify(&impostor.public_key()), Err(LedgerError::CheckpointUnsigned { .. })));
         // Same secret under another name is another key.
         let renamed = key("nhiguard.other");
-        assert!(matches!(
-            signed.verify(&renamed.public_key()),
-            Err(LedgerError::CheckpointUnsigned { .. })
-        ));
+        assert!(matches!(signed.verify(&renamed.public_key()), Err(LedgerError::CheckpointUnsigned { .. })));
 
         // A signature by the impostor, labelled with the real key's name and id, must not pass.
         let mut forged = sample().sign(&impostor);
         forged.signatures[0].key_id = k.key_id();
-        assert!(matches!(
-            forged.verify(&k.public_key()),
-            Err(LedgerError::CheckpointSignatureInvalid { .. })
-        ));
+        assert!(matches!(forged.verify(&k.public_key()), Err(LedgerError::CheckpointSignatureInvalid { .. })));
     }
 
     #[test]
@@ -391,9 +309,7 @@ mod tests {
         let k = key("nhiguard.nantou");
         let witness = SigningKey::from_seed("witness.example", &[9u8; 32]).unwrap();
         let mut signed = sample().sign(&k);
-        signed
-            .signatures
-            .push(NoteSignature::make(&witness, sample().body().as_bytes()));
+        signed.signatures.push(NoteSignature::make(&witness, sample().body().as_bytes()));
         let back = SignedCheckpoint::parse(&signed.to_text()).unwrap();
         back.verify(&k.public_key()).unwrap();
         back.verify(&witness.public_key()).unwrap();
@@ -404,24 +320,15 @@ mod tests {
         let text = sample().sign(&key("nhiguard.nantou")).to_text();
         let cases: Vec<(String, usize)> = vec![
             (text.replacen("nhiguard.nantou\n", "other.nantou\n", 1), 1),
-            (
-                text.replacen("nhiguard.nantou\n", "nhiguard.nan tou\n", 1),
-                1,
-            ),
+            (text.replacen("nhiguard.nantou\n", "nhiguard.nan tou\n", 1), 1),
             (text.replacen("\n42\n", "\n042\n", 1), 2),
             (text.replacen("\n42\n", "\n-42\n", 1), 2),
             (text.replacen("\n42\n", "\n99999999999999999999\n", 1), 2),
             (text.replacen(&leaf_hash(b"x").to_base64(), "AAAA", 1), 3),
-            (
-                text.replacen("2024-07-30T00:40:00Z", "2024-07-30T00:40:00+00:00", 1),
-                4,
-            ),
+            (text.replacen("2024-07-30T00:40:00Z", "2024-07-30T00:40:00+00:00", 1), 4),
             (text.replacen("\u{2014} ", "- ", 1), 6),
             (text.replacen("\n\n", "\n", 1), 1),
-            (
-                text.replacen("2024-07-30T00:40:00Z\n", "2024-07-30T00:40:00Z\nextra\n", 1),
-                5,
-            ),
+            (text.replacen("2024-07-30T00:40:00Z\n", "2024-07-30T00:40:00Z\nextra\n", 1), 5),
             (text.trim_end_matches('\n').to_owned(), 6),
             (format!("{text}\n"), 7),
             (format!("{text}— nhiguard.nantou !!!!\n"), 7),
@@ -443,11 +350,6 @@ mod tests {
         assert!(Checkpoint::new("", 0, Hash::default(), 0).is_err());
         assert!(Checkpoint::new("a b", 0, Hash::default(), 0).is_err());
         assert!(Checkpoint::new("ok", 0, Hash::default(), -1).is_err());
-        assert_eq!(
-            Checkpoint::new("ok", 0, Hash::default(), 0)
-                .unwrap()
-                .origin(),
-            "nhiguard.ok"
-        );
+        assert_eq!(Checkpoint::new("ok", 0, Hash::default(), 0).unwrap().origin(), "nhiguard.ok");
     }
 }

@@ -95,13 +95,10 @@ impl EntryKind {
 
     /// The kind with this code.
     pub fn from_code(code: &str) -> Result<EntryKind> {
-        EntryKind::ALL
-            .into_iter()
-            .find(|k| k.code() == code)
-            .ok_or_else(|| LedgerError::UnknownEntryKind {
-                // The code comes from stored bytes that may be corrupt: keep what is echoed short.
-                code: code.chars().take(40).collect(),
-            })
+        EntryKind::ALL.into_iter().find(|k| k.code() == code).ok_or_else(|| LedgerError::UnknownEntryKind {
+            // The code comes from stored bytes that may be corrupt: keep what is echoed short.
+            code: code.chars().take(40).collect(),
+        })
     }
 }
 
@@ -136,27 +133,16 @@ impl Entry {
         fields.sort_by(|a, b| a.0.cmp(&b.0));
         for pair in fields.windows(2) {
             if pair[0].0 == pair[1].0 {
-                return Err(LedgerError::DuplicateField {
-                    key: pair[0].0.clone(),
-                });
+                return Err(LedgerError::DuplicateField { key: pair[0].0.clone() });
             }
         }
         if fields.first().is_some_and(|(k, _)| k.is_empty()) {
             return Err(LedgerError::EmptyFieldKey);
         }
-        let entry = Entry {
-            seq,
-            at_micros,
-            kind,
-            actor: actor.into(),
-            fields,
-        };
+        let entry = Entry { seq, at_micros, kind, actor: actor.into(), fields };
         let len = entry.encoded_len();
         if len > MAX_ENTRY_BYTES {
-            return Err(LedgerError::EntryTooLong {
-                len,
-                max: MAX_ENTRY_BYTES,
-            });
+            return Err(LedgerError::EntryTooLong { len, max: MAX_ENTRY_BYTES });
         }
         Ok(entry)
     }
@@ -188,10 +174,7 @@ impl Entry {
 
     /// The value of one field.
     pub fn field(&self, key: &str) -> Option<&str> {
-        self.fields
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| self.fields[i].1.as_str())
+        self.fields.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok().map(|i| self.fields[i].1.as_str())
     }
 
     fn encoded_len(&self) -> usize {
@@ -202,11 +185,7 @@ impl Entry {
             + 4
             + self.actor.len()
             + 4
-            + self
-                .fields
-                .iter()
-                .map(|(k, v)| 8 + k.len() + v.len())
-                .sum::<usize>()
+            + self.fields.iter().map(|(k, v)| 8 + k.len() + v.len()).sum::<usize>()
     }
 
     /// The canonical bytes (format version 1, see the module doc).
@@ -233,18 +212,9 @@ impl Entry {
         let actor = utf8(head.actor, "actor")?.to_owned();
         let mut fields = Vec::with_capacity(raw_fields.len());
         for (k, v) in raw_fields {
-            fields.push((
-                utf8(k, "field key")?.to_owned(),
-                utf8(v, "field value")?.to_owned(),
-            ));
+            fields.push((utf8(k, "field key")?.to_owned(), utf8(v, "field value")?.to_owned()));
         }
-        Ok(Entry {
-            seq: head.seq,
-            at_micros: head.at_micros,
-            kind: head.kind,
-            actor,
-            fields,
-        })
+        Ok(Entry { seq: head.seq, at_micros: head.at_micros, kind: head.kind, actor, fields })
     }
 
     /// Checks that `bytes` are a canonical entry encoding, as [`Entry::decode`] does but without building
@@ -265,9 +235,7 @@ impl Entry {
             buf.extend_from_slice(head.actor);
             if simdutf8::basic::from_utf8(buf).is_err() {
                 // Rare: take the slow path that names the part.
-                return Err(Entry::decode(bytes)
-                    .err()
-                    .unwrap_or(LedgerError::EntryUtf8 { part: "entry" }));
+                return Err(Entry::decode(bytes).err().unwrap_or(LedgerError::EntryUtf8 { part: "entry" }));
             }
             Ok(head.seq)
         })
@@ -352,10 +320,7 @@ impl<'a> Reader<'a> {
 /// about what is canonical. Keys are compared as bytes, which is also the order of `str`.
 fn walk<'a>(bytes: &'a [u8], mut on_field: impl FnMut(&'a [u8], &'a [u8])) -> Result<Head<'a>> {
     if bytes.len() > MAX_ENTRY_BYTES {
-        return Err(LedgerError::EntryTooLong {
-            len: bytes.len(),
-            max: MAX_ENTRY_BYTES,
-        });
+        return Err(LedgerError::EntryTooLong { len: bytes.len(), max: MAX_ENTRY_BYTES });
     }
     let mut r = Reader { buf: bytes, pos: 0 };
     let [version] = r.array::<1>("version")?;
@@ -366,10 +331,7 @@ fn walk<'a>(bytes: &'a [u8], mut on_field: impl FnMut(&'a [u8], &'a [u8])) -> Re
     let at_micros = i64::from_be_bytes(r.array("time")?);
     let code = r.string("kind")?;
     // Every code is ASCII, so a byte match is a full check, UTF-8 included.
-    let Some(kind) = EntryKind::ALL
-        .into_iter()
-        .find(|k| k.code().as_bytes() == code)
-    else {
+    let Some(kind) = EntryKind::ALL.into_iter().find(|k| k.code().as_bytes() == code) else {
         // The code comes from stored bytes that may be corrupt: keep what is echoed short.
         let code = String::from_utf8_lossy(code).chars().take(40).collect();
         return Err(LedgerError::UnknownEntryKind { code });
@@ -399,16 +361,9 @@ fn walk<'a>(bytes: &'a [u8], mut on_field: impl FnMut(&'a [u8], &'a [u8])) -> Re
         on_field(key, value);
     }
     if r.pos != bytes.len() {
-        return Err(LedgerError::EntryTrailingBytes {
-            extra: bytes.len() - r.pos,
-        });
+        return Err(LedgerError::EntryTrailingBytes { extra: bytes.len() - r.pos });
     }
-    Ok(Head {
-        seq,
-        at_micros,
-        kind,
-        actor,
-    })
+    Ok(Head { seq, at_micros, kind, actor })
 }
 
 #[cfg(test)]
@@ -425,11 +380,7 @@ mod tests {
             1_722_300_000_123_456,
             EntryKind::Query,
             "clerk01",
-            [
-                s("reason", "家訪前確認投保"),
-                s("case_no", "113-0042"),
-                s("national_id", "A123456789"),
-            ],
+            [s("reason", "家訪前確認投保"), s("case_no", "113-0042"), s("national_id", "A123456789")],
         )
         .unwrap()
     }
@@ -498,10 +449,7 @@ mod tests {
             let e = Entry::new(3, 4, k, "x", []).unwrap();
             assert_eq!(Entry::decode(&e.encode()).unwrap().kind(), k);
         }
-        assert!(matches!(
-            EntryKind::from_code("other"),
-            Err(LedgerError::UnknownEntryKind { .. })
-        ));
+        assert!(matches!(EntryKind::from_code("other"), Err(LedgerError::UnknownEntryKind { .. })));
     }
 
     #[test]
@@ -510,13 +458,7 @@ mod tests {
         assert!(matches!(dup, Err(LedgerError::DuplicateField { key }) if key == "a"));
         let empty = Entry::new(0, 0, EntryKind::Query, "x", [s("", "1")]);
         assert!(matches!(empty, Err(LedgerError::EmptyFieldKey)));
-        let long = Entry::new(
-            0,
-            0,
-            EntryKind::Query,
-            "x",
-            [s("a", &"x".repeat(MAX_ENTRY_BYTES))],
-        );
+        let long = Entry::new(0, 0, EntryKind::Query, "x", [s("a", &"x".repeat(MAX_ENTRY_BYTES))]);
         assert!(matches!(long, Err(LedgerError::EntryTooLong { .. })));
     }
 
@@ -526,27 +468,15 @@ mod tests {
 
         let mut trailing = good.clone();
         trailing.push(0);
-        assert!(matches!(
-            Entry::decode(&trailing),
-            Err(LedgerError::EntryTrailingBytes { extra: 1 })
-        ));
+        assert!(matches!(Entry::decode(&trailing), Err(LedgerError::EntryTrailingBytes { extra: 1 })));
 
         for cut in 0..good.len() {
-            assert!(
-                matches!(
-                    Entry::decode(&good[..cut]),
-                    Err(LedgerError::EntryTruncated { .. })
-                ),
-                "cut at {cut}"
-            );
+            assert!(matches!(Entry::decode(&good[..cut]), Err(LedgerError::EntryTruncated { .. })), "cut at {cut}");
         }
 
         let mut version = good.clone();
         version[0] = 2;
-        assert!(matches!(
-            Entry::decode(&version),
-            Err(LedgerError::EntryVersion { found: 2 })
-        ));
+        assert!(matches!(Entry::decode(&version), Err(LedgerError::EntryVersion { found: 2 })));
 
         assert!(matches!(
             Entry::decode(&raw(1, "query", &[("b", "1"), ("a", "2")])),
@@ -556,38 +486,23 @@ mod tests {
             Entry::decode(&raw(1, "query", &[("a", "1"), ("a", "2")])),
             Err(LedgerError::DuplicateField { .. })
         ));
-        assert!(matches!(
-            Entry::decode(&raw(1, "query", &[("", "1")])),
-            Err(LedgerError::EmptyFieldKey)
-        ));
-        assert!(matches!(
-            Entry::decode(&raw(1, "Query", &[])),
-            Err(LedgerError::UnknownEntryKind { .. })
-        ));
+        assert!(matches!(Entry::decode(&raw(1, "query", &[("", "1")])), Err(LedgerError::EmptyFieldKey)));
+        assert!(matches!(Entry::decode(&raw(1, "Query", &[])), Err(LedgerError::UnknownEntryKind { .. })));
         assert!(Entry::decode(&raw(1, "query", &[("a", "1")])).is_ok());
 
         // Bad UTF-8 in the actor.
         let mut bad = raw(1, "query", &[]);
         let actor_at = 1 + 8 + 8 + 4 + "query".len() + 4;
         bad[actor_at] = 0xff;
-        assert!(matches!(
-            Entry::decode(&bad),
-            Err(LedgerError::EntryUtf8 { part: "actor" })
-        ));
+        assert!(matches!(Entry::decode(&bad), Err(LedgerError::EntryUtf8 { part: "actor" })));
 
         // A length prefix pointing far past the end must fail cleanly, not allocate.
         let mut huge = raw(1, "query", &[]);
         huge[1 + 8 + 8..1 + 8 + 8 + 4].copy_from_slice(&u32::MAX.to_be_bytes());
-        assert!(matches!(
-            Entry::decode(&huge),
-            Err(LedgerError::EntryTruncated { .. })
-        ));
+        assert!(matches!(Entry::decode(&huge), Err(LedgerError::EntryTruncated { .. })));
 
         let too_long = vec![1u8; MAX_ENTRY_BYTES + 1];
-        assert!(matches!(
-            Entry::decode(&too_long),
-            Err(LedgerError::EntryTooLong { .. })
-        ));
+        assert!(matches!(Entry::decode(&too_long), Err(LedgerError::EntryTooLong { .. })));
     }
 
     /// `check_bytes` (one UTF-8 pass over a scratch copy) and `decode` (string by string) must accept and
@@ -604,14 +519,8 @@ mod tests {
         split_char[a_len..a_len + 4].copy_from_slice(&2u32.to_be_bytes());
         let b_key = split_char.iter().rposition(|&b| b == b'b').unwrap();
         split_char[b_key] = zh[2];
-        assert!(matches!(
-            Entry::decode(&split_char),
-            Err(LedgerError::EntryUtf8 { .. })
-        ));
-        assert!(matches!(
-            Entry::check_bytes(&split_char),
-            Err(LedgerError::EntryUtf8 { .. })
-        ));
+        assert!(matches!(Entry::decode(&split_char), Err(LedgerError::EntryUtf8 { .. })));
+        assert!(matches!(Entry::check_bytes(&split_char), Err(LedgerError::EntryUtf8 { .. })));
 
         let good = sample().encode();
         for i in 0..good.len() {

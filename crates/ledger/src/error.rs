@@ -61,18 +61,10 @@ pub enum LedgerError {
     SizesOutOfOrder { old: u64, new: u64 },
     /// An inclusion proof does not prove the leaf is in the tree with that root.
     #[error("inclusion proof for leaf {index} in tree of size {size} does not verify: {reason}")]
-    InclusionProofInvalid {
-        index: u64,
-        size: u64,
-        reason: &'static str,
-    },
+    InclusionProofInvalid { index: u64, size: u64, reason: &'static str },
     /// A consistency proof does not prove the new tree extends the old one.
     #[error("consistency proof from size {old} to size {new} does not verify: {reason}")]
-    ConsistencyProofInvalid {
-        old: u64,
-        new: u64,
-        reason: &'static str,
-    },
+    ConsistencyProofInvalid { old: u64, new: u64, reason: &'static str },
     /// Serialised frontier bytes are not valid.
     #[error("frontier bytes are malformed: {reason}")]
     FrontierMalformed { reason: &'static str },

@@ -18,8 +18,8 @@ pub struct Hash(pub [u8; 32]);
 /// The root of the empty tree: SHA-256 of the empty string (RFC 9162 §2.1.1),
 /// `e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855`.
 pub const EMPTY_ROOT: Hash = Hash([
-    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24,
-    0x27, 0xae, 0x41, 0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
+    0xe3, 0xb0, 0xc4, 0x42, 0x98, 0xfc, 0x1c, 0x14, 0x9a, 0xfb, 0xf4, 0xc8, 0x99, 0x6f, 0xb9, 0x24, 0x27, 0xae, 0x41,
+    0xe4, 0x64, 0x9b, 0x93, 0x4c, 0xa4, 0x95, 0x99, 0x1b, 0x78, 0x52, 0xb8, 0x55,
 ]);
 
 /// Hash of one leaf: SHA-256(0x00 || entry bytes) (RFC 9162 §2.1.1).
@@ -61,9 +61,7 @@ impl Hash {
     pub fn from_hex(text: &str) -> Result<Hash> {
         let bytes = text.as_bytes();
         if bytes.len() != 64 {
-            return Err(LedgerError::HashMalformed {
-                reason: "hex form must be 64 digits",
-            });
+            return Err(LedgerError::HashMalformed { reason: "hex form must be 64 digits" });
         }
         let mut out = [0u8; 32];
         for (slot, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
@@ -80,23 +78,15 @@ impl Hash {
     /// Reads the base64 form; only the canonical 44-character encoding is accepted, so one hash has one text.
     pub fn from_base64(text: &str) -> Result<Hash> {
         if text.len() != 44 {
-            return Err(LedgerError::HashMalformed {
-                reason: "base64 form must be 44 characters",
-            });
+            return Err(LedgerError::HashMalformed { reason: "base64 form must be 44 characters" });
         }
-        let bytes = BASE64
-            .decode(text)
-            .map_err(|_| LedgerError::HashMalformed {
-                reason: "not valid base64",
-            })?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| LedgerError::HashMalformed {
-            reason: "base64 does not decode to 32 bytes",
-        })?;
+        let bytes = BASE64.decode(text).map_err(|_| LedgerError::HashMalformed { reason: "not valid base64" })?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| LedgerError::HashMalformed { reason: "base64 does not decode to 32 bytes" })?;
         let hash = Hash(arr);
         if hash.to_base64() != text {
-            return Err(LedgerError::HashMalformed {
-                reason: "base64 is not in canonical form",
-            });
+            return Err(LedgerError::HashMalformed { reason: "base64 is not in canonical form" });
         }
         Ok(hash)
     }
@@ -107,9 +97,7 @@ fn hex_digit(c: u8) -> Result<u8> {
         b'0'..=b'9' => Ok(c - b'0'),
         b'a'..=b'f' => Ok(c - b'a' + 10),
         b'A'..=b'F' => Ok(c - b'A' + 10),
-        _ => Err(LedgerError::HashMalformed {
-            reason: "not a hex digit",
-        }),
+        _ => Err(LedgerError::HashMalformed { reason: "not a hex digit" }),
     }
 }
 
@@ -129,18 +117,13 @@ impl fmt::Debug for Hash {
 }
 
 impl serde::Serialize for Hash {
-    fn serialize<S: serde::Serializer>(
-        &self,
-        serializer: S,
-    ) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_hex())
     }
 }
 
 impl<'de> serde::Deserialize<'de> for Hash {
-    fn deserialize<D: serde::Deserializer<'de>>(
-        deserializer: D,
-    ) -> std::result::Result<Hash, D::Error> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Hash, D::Error> {
         let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
         Hash::from_hex(&text).map_err(serde::de::Error::custom)
     }
@@ -153,18 +136,12 @@ mod tests {
     #[test]
     fn r_log_2_empty_root_is_sha256_of_nothing() {
         assert_eq!(Hash::from_digest(&Sha256::digest(b"")), EMPTY_ROOT);
-        assert_eq!(
-            EMPTY_ROOT.to_string(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(EMPTY_ROOT.to_string(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]
     fn r_log_2_leaf_hash_of_empty_entry_is_the_ct_vector() {
-        assert_eq!(
-            leaf_hash(b"").to_hex(),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
+        assert_eq!(leaf_hash(b"").to_hex(), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
     }
 
     #[test]

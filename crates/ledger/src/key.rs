@@ -37,10 +37,7 @@ pub(crate) fn check_key_name(name: &str) -> Result<()> {
     if name.len() > 128 {
         return bad("longer than 128 bytes");
     }
-    if name
-        .chars()
-        .any(|c| c.is_whitespace() || c.is_control() || c == '+')
-    {
+    if name.chars().any(|c| c.is_whitespace() || c.is_control() || c == '+') {
         return bad("contains whitespace, a control character or '+'");
     }
     Ok(())
@@ -75,11 +72,7 @@ fn split_key_text(text: &str) -> Result<KeyText<'_>> {
         return Err(bad("expected <name>+<key id>+<key data>"));
     };
     check_key_name(name)?;
-    if id_hex.len() != 8
-        || !id_hex
-            .bytes()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-    {
+    if id_hex.len() != 8 || !id_hex.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')) {
         return Err(bad("key id must be 8 lowercase hex digits"));
     }
     let mut id = [0u8; 4];
@@ -87,15 +80,9 @@ fn split_key_text(text: &str) -> Result<KeyText<'_>> {
         let pair = std::str::from_utf8(pair).map_err(|_| bad("key id is not hex"))?;
         *slot = u8::from_str_radix(pair, 16).map_err(|_| bad("key id is not hex"))?;
     }
-    let raw = Zeroizing::new(
-        BASE64
-            .decode(data)
-            .map_err(|_| bad("key data is not base64"))?,
-    );
+    let raw = Zeroizing::new(BASE64.decode(data).map_err(|_| bad("key data is not base64"))?);
     if raw.len() != 33 || raw[0] != ALG_ED25519 {
-        return Err(bad(
-            "key data is not an Ed25519 key (type byte 0x01 and 32 bytes)",
-        ));
+        return Err(bad("key data is not an Ed25519 key (type byte 0x01 and 32 bytes)"));
     }
     let mut key = Zeroizing::new([0u8; 32]);
     key.copy_from_slice(&raw[1..]);
@@ -115,9 +102,7 @@ impl SigningKey {
     /// `nhiguard.nantou`.
     pub fn generate(name: &str) -> Result<SigningKey> {
         let mut seed = Zeroizing::new([0u8; 32]);
-        getrandom::fill(seed.as_mut_slice()).map_err(|e| LedgerError::Randomness {
-            reason: e.to_string(),
-        })?;
+        getrandom::fill(seed.as_mut_slice()).map_err(|e| LedgerError::Randomness { reason: e.to_string() })?;
         SigningKey::from_seed(name, &seed)
     }
 
@@ -127,11 +112,7 @@ impl SigningKey {
         check_key_name(name)?;
         let inner = ed25519_dalek::SigningKey::from_bytes(seed);
         let key_id = key_id(name, inner.verifying_key().as_bytes());
-        Ok(SigningKey {
-            name: name.to_owned(),
-            key_id,
-            inner,
-        })
+        Ok(SigningKey { name: name.to_owned(), key_id, inner })
     }
 
     /// The key's name.
@@ -141,11 +122,7 @@ impl SigningKey {
 
     /// The public half, for verifiers and the integrity page.
     pub fn public_key(&self) -> PublicKey {
-        PublicKey {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            inner: self.inner.verifying_key(),
-        }
+        PublicKey { name: self.name.clone(), key_id: self.key_id, inner: self.inner.verifying_key() }
     }
 
     /// Signs `message`; the caller is the checkpoint module, which alone decides what gets signed.
@@ -163,12 +140,7 @@ impl SigningKey {
         let mut raw = Zeroizing::new([0u8; 33]);
         raw[0] = ALG_ED25519;
         raw[1..].copy_from_slice(self.inner.as_bytes());
-        Zeroizing::new(format!(
-            "{SECRET_PREFIX}{}+{}+{}",
-            self.name,
-            hex4(&self.key_id),
-            BASE64.encode(*raw)
-        ))
+        Zeroizing::new(format!("{SECRET_PREFIX}{}+{}+{}", self.name, hex4(&self.key_id), BASE64.encode(*raw)))
     }
 
     /// Reads the secret text form; the key id must match the name and key.
@@ -176,15 +148,11 @@ impl SigningKey {
         let rest = text
             .trim()
             .strip_prefix(SECRET_PREFIX)
-            .ok_or(LedgerError::KeyMalformed {
-                reason: "secret key text must start with PRIVATE+KEY+",
-            })?;
+            .ok_or(LedgerError::KeyMalformed { reason: "secret key text must start with PRIVATE+KEY+" })?;
         let parts = split_key_text(rest)?;
         let key = SigningKey::from_seed(parts.name, &parts.key)?;
         if key.key_id != parts.id {
-            return Err(LedgerError::KeyMalformed {
-                reason: "key id does not match the name and key",
-            });
+            return Err(LedgerError::KeyMalformed { reason: "key id does not match the name and key" });
         }
         Ok(key)
     }
@@ -192,19 +160,10 @@ impl SigningKey {
     /// Writes the key to a new file with mode 0600. Fails if the file exists: a signing key is never
     /// silently replaced, since checkpoints signed by the old one could then no longer be checked.
     pub fn write_key_file(&self, path: &Path) -> Result<()> {
-        let io_err = |source| LedgerError::KeyFileIo {
-            path: path.to_owned(),
-            source,
-        };
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| match e.kind() {
-                io::ErrorKind::AlreadyExists => LedgerError::KeyFileExists {
-                    path: path.to_owned(),
-                },
+        let io_err = |source| LedgerError::KeyFileIo { path: path.to_owned(), source };
+        let mut file =
+            OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(|e| match e.kind() {
+                io::ErrorKind::AlreadyExists => LedgerError::KeyFileExists { path: path.to_owned() },
                 _ => io_err(e),
             })?;
         let mut text = self.to_secret_text();
@@ -216,10 +175,7 @@ impl SigningKey {
     /// Reads a key file written by [`SigningKey::write_key_file`]. Refuses a file that group or others may
     /// read: a leaked signing key lets anyone sign a rewritten log.
     pub fn read_key_file(path: &Path) -> Result<SigningKey> {
-        let io_err = |source| LedgerError::KeyFileIo {
-            path: path.to_owned(),
-            source,
-        };
+        let io_err = |source| LedgerError::KeyFileIo { path: path.to_owned(), source };
         let file = File::open(path).map_err(io_err)?;
         // Check the opened file itself, so the mode we judge is the mode of what we read.
         let meta = file.metadata().map_err(io_err)?;
@@ -228,15 +184,10 @@ impl SigningKey {
         }
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
-            return Err(LedgerError::KeyFilePermissions {
-                path: path.to_owned(),
-                mode,
-            });
+            return Err(LedgerError::KeyFilePermissions { path: path.to_owned(), mode });
         }
         let mut text = Zeroizing::new(String::new());
-        file.take(KEY_FILE_MAX)
-            .read_to_string(&mut text)
-            .map_err(io_err)?;
+        file.take(KEY_FILE_MAX).read_to_string(&mut text).map_err(io_err)?;
         SigningKey::from_secret_text(&text)
     }
 }
@@ -280,42 +231,22 @@ impl PublicKey {
         let mut raw = [0u8; 33];
         raw[0] = ALG_ED25519;
         raw[1..].copy_from_slice(self.inner.as_bytes());
-        format!(
-            "{}+{}+{}",
-            self.name,
-            hex4(&self.key_id),
-            BASE64.encode(raw)
-        )
+        format!("{}+{}+{}", self.name, hex4(&self.key_id), BASE64.encode(raw))
     }
 
     /// Reads the text form (surrounding whitespace, such as a file's final newline, is ignored). Refuses a
     /// key id that does not match, an invalid curve point and a weak (small-order) key.
     pub fn parse(text: &str) -> Result<PublicKey> {
-        let KeyText {
-            name,
-            id,
-            key: bytes,
-        } = split_key_text(text.trim())?;
-        let inner = ed25519_dalek::VerifyingKey::from_bytes(&bytes).map_err(|_| {
-            LedgerError::KeyMalformed {
-                reason: "not a valid Ed25519 public key",
-            }
-        })?;
+        let KeyText { name, id, key: bytes } = split_key_text(text.trim())?;
+        let inner = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+            .map_err(|_| LedgerError::KeyMalformed { reason: "not a valid Ed25519 public key" })?;
         if inner.is_weak() {
-            return Err(LedgerError::KeyMalformed {
-                reason: "a weak (small-order) Ed25519 public key",
-            });
+            return Err(LedgerError::KeyMalformed { reason: "a weak (small-order) Ed25519 public key" });
         }
         if key_id(name, &bytes) != id {
-            return Err(LedgerError::KeyMalformed {
-                reason: "key id does not match the name and key",
-            });
+            return Err(LedgerError::KeyMalformed { reason: "key id does not match the name and key" });
         }
-        Ok(PublicKey {
-            name: name.to_owned(),
-            key_id: id,
-            inner,
-        })
+        Ok(PublicKey { name: name.to_owned(), key_id: id, inner })
     }
 
     /// True when `signature` is a valid strict Ed25519 signature of `message` by this key.
@@ -342,8 +273,7 @@ mod tests {
     use super::*;
 
     /// The key pair of Go's sumdb/note documentation, a fixed vector for the text forms and the key id.
-    const GO_SECRET: &str =
-        "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
+    const GO_SECRET: &str = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz";
     const GO_PUBLIC: &str = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW";
 
     fn temp_path(tag: &str) -> std::path::PathBuf {
@@ -382,12 +312,7 @@ mod tests {
         let secret_b64 = secret.rsplit('+').next().unwrap();
         assert!(!shown.contains(secret_b64), "{shown}");
         assert!(shown.contains("redacted"));
-        assert_ne!(
-            key.to_secret_text(),
-            SigningKey::generate("nhiguard.test")
-                .unwrap()
-                .to_secret_text()
-        );
+        assert_ne!(key.to_secret_text(), SigningKey::generate("nhiguard.test").unwrap().to_secret_text());
     }
 
     #[test]
@@ -400,27 +325,16 @@ mod tests {
         let back = SigningKey::read_key_file(&path).unwrap();
         assert_eq!(back.public_key(), key.public_key());
 
-        let again = SigningKey::generate("nhiguard.test")
-            .unwrap()
-            .write_key_file(&path);
+        let again = SigningKey::generate("nhiguard.test").unwrap().write_key_file(&path);
         assert!(matches!(again, Err(LedgerError::KeyFileExists { .. })));
-        assert_eq!(
-            SigningKey::read_key_file(&path).unwrap().public_key(),
-            key.public_key()
-        );
+        assert_eq!(SigningKey::read_key_file(&path).unwrap().public_key(), key.public_key());
 
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
         let err = SigningKey::read_key_file(&path).unwrap_err();
-        assert!(
-            matches!(err, LedgerError::KeyFilePermissions { mode: 0o640, .. }),
-            "{err}"
-        );
+        assert!(matches!(err, LedgerError::KeyFilePermissions { mode: 0o640, .. }), "{err}");
         assert!(err.to_string().contains("chmod 600"));
         std::fs::remove_file(&path).unwrap();
 
-        assert!(matches!(
-            SigningKey::read_key_file(&path),
-            Err(LedgerError::KeyFileIo { .. })
-        ));
+        assert!(matches!(SigningKey::read_key_file(&path), Err(LedgerError::KeyFileIo { .. })));
     }
 }

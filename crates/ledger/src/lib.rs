@@ -24,7 +24,6 @@ pub use error::{LedgerError, Result};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
 pub use key::{PublicKey, SigningKey};
 pub use merkle::{
-    Frontier, consistency_proof, inclusion_proof, root_from_leaves, verify_consistency,
-    verify_inclusion,
+    Frontier, consistency_proof, inclusion_proof, root_from_leaves, verify_consistency, verify_inclusion,
 };
 pub use verify::{StoredEntry, Verifier, VerifyFailure, VerifyReport};

@@ -87,23 +87,17 @@ impl Frontier {
             return Err(LedgerError::FrontierMalformed { reason: "empty" });
         };
         if version != FRONTIER_FORMAT_VERSION {
-            return Err(LedgerError::FrontierMalformed {
-                reason: "unknown version",
-            });
+            return Err(LedgerError::FrontierMalformed { reason: "unknown version" });
         }
         if rest.len() < 8 {
-            return Err(LedgerError::FrontierMalformed {
-                reason: "too short for the size",
-            });
+            return Err(LedgerError::FrontierMalformed { reason: "too short for the size" });
         }
         let (size_bytes, hashes) = rest.split_at(8);
         let mut size = [0u8; 8];
         size.copy_from_slice(size_bytes);
         let size = u64::from_be_bytes(size);
         if hashes.len() != 32 * size.count_ones() as usize {
-            return Err(LedgerError::FrontierMalformed {
-                reason: "hash count does not match the size",
-            });
+            return Err(LedgerError::FrontierMalformed { reason: "hash count does not match the size" });
         }
         let nodes = hashes
             .chunks_exact(32)
@@ -138,11 +132,7 @@ pub(crate) fn pieces(start: u64, end: u64) -> Vec<Piece> {
     while pos < end {
         let room = end - pos;
         let max_by_room = u64::BITS - 1 - room.leading_zeros();
-        let height = if pos == 0 {
-            max_by_room
-        } else {
-            pos.trailing_zeros().min(max_by_room)
-        };
+        let height = if pos == 0 { max_by_room } else { pos.trailing_zeros().min(max_by_room) };
         out.push(Piece { start: pos, height });
         pos += 1u64 << height;
     }
@@ -182,12 +172,7 @@ pub fn root_from_leaves(leaves: &[Hash]) -> Hash {
     let (left, right) = std::thread::scope(|scope| {
         let right = scope.spawn(|| hash_range(mid, n));
         let left = hash_range(0, mid);
-        (
-            left,
-            right
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-        )
+        (left, right.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
     });
     let mut f = Frontier::new();
     for (h, height) in left.into_iter().chain(right) {
@@ -209,10 +194,7 @@ fn check_size(size: u64, available: usize) -> Result<usize> {
 pub fn inclusion_proof(leaves: &[Hash], index: u64, tree_size: u64) -> Result<Vec<Hash>> {
     let n = check_size(tree_size, leaves.len())?;
     if index >= tree_size {
-        return Err(LedgerError::IndexOutOfRange {
-            index,
-            size: tree_size,
-        });
+        return Err(LedgerError::IndexOutOfRange { index, size: tree_size });
     }
     let mut out = Vec::new();
     path(index as usize, &leaves[..n], &mut out);
@@ -236,20 +218,8 @@ fn path(m: usize, d: &[Hash], out: &mut Vec<Hash>) {
 
 /// Checks that `leaf` is at `index` in the tree of `tree_size` leaves whose head is `root`
 /// (RFC 9162 §2.1.3.2).
-pub fn verify_inclusion(
-    leaf: &Hash,
-    index: u64,
-    tree_size: u64,
-    proof: &[Hash],
-    root: &Hash,
-) -> Result<()> {
-    let fail = |reason| {
-        Err(LedgerError::InclusionProofInvalid {
-            index,
-            size: tree_size,
-            reason,
-        })
-    };
+pub fn verify_inclusion(leaf: &Hash, index: u64, tree_size: u64, proof: &[Hash], root: &Hash) -> Result<()> {
+    let fail = |reason| Err(LedgerError::InclusionProofInvalid { index, size: tree_size, reason });
     if index >= tree_size {
         return fail("the index is not inside the tree");
     }
@@ -284,10 +254,7 @@ pub fn verify_inclusion(
 /// `old_size` (RFC 9162 §2.1.4.1). Empty when `old_size` is 0 or equals `new_size`.
 pub fn consistency_proof(leaves: &[Hash], old_size: u64, new_size: u64) -> Result<Vec<Hash>> {
     if old_size > new_size {
-        return Err(LedgerError::SizesOutOfOrder {
-            old: old_size,
-            new: new_size,
-        });
+        return Err(LedgerError::SizesOutOfOrder { old: old_size, new: new_size });
     }
     let n = check_size(new_size, leaves.len())?;
     let mut out = Vec::new();
@@ -325,18 +292,9 @@ pub fn verify_consistency(
     new_root: &Hash,
     proof: &[Hash],
 ) -> Result<()> {
-    let fail = |reason| {
-        Err(LedgerError::ConsistencyProofInvalid {
-            old: old_size,
-            new: new_size,
-            reason,
-        })
-    };
+    let fail = |reason| Err(LedgerError::ConsistencyProofInvalid { old: old_size, new: new_size, reason });
     if old_size > new_size {
-        return Err(LedgerError::SizesOutOfOrder {
-            old: old_size,
-            new: new_size,
-        });
+        return Err(LedgerError::SizesOutOfOrder { old: old_size, new: new_size });
     }
     if old_size == new_size || old_size == 0 {
         if !proof.is_empty() {
@@ -354,11 +312,7 @@ pub fn verify_consistency(
         return fail("the proof is empty");
     };
     // When the old tree is a complete subtree its root is the proof's implicit first node.
-    let (seed, rest) = if old_size.is_power_of_two() {
-        (old_root, proof)
-    } else {
-        (first, rest)
-    };
+    let (seed, rest) = if old_size.is_power_of_two() { (old_root, proof) } else { (first, rest) };
     let (mut fnode, mut snode) = (old_size - 1, new_size - 1);
     while fnode & 1 == 1 {
         fnode >>= 1;
@@ -485,11 +439,7 @@ mod tests {
                     "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
                 ],
             ),
-            (
-                2,
-                3,
-                &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"],
-            ),
+            (2, 3, &["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
             (
                 1,
                 5,
@@ -502,19 +452,8 @@ mod tests {
         ];
         for (index, size, want) in cases {
             let want: Vec<Hash> = want.iter().map(|x| h(x)).collect();
-            assert_eq!(
-                inclusion_proof(&leaves, index, size).unwrap(),
-                want,
-                "{index}/{size}"
-            );
-            verify_inclusion(
-                &leaves[index as usize],
-                index,
-                size,
-                &want,
-                &h(CT_ROOTS[size as usize]),
-            )
-            .unwrap();
+            assert_eq!(inclusion_proof(&leaves, index, size).unwrap(), want, "{index}/{size}");
+            verify_inclusion(&leaves[index as usize], index, size, &want, &h(CT_ROOTS[size as usize])).unwrap();
         }
     }
 
@@ -551,19 +490,8 @@ mod tests {
         ];
         for (old, new, want) in cases {
             let want: Vec<Hash> = want.iter().map(|x| h(x)).collect();
-            assert_eq!(
-                consistency_proof(&leaves, old, new).unwrap(),
-                want,
-                "{old}->{new}"
-            );
-            verify_consistency(
-                old,
-                new,
-                &h(CT_ROOTS[old as usize]),
-                &h(CT_ROOTS[new as usize]),
-                &want,
-            )
-            .unwrap();
+            assert_eq!(consistency_proof(&leaves, old, new).unwrap(), want, "{old}->{new}");
+            verify_consistency(old, new, &h(CT_ROOTS[old as usize]), &h(CT_ROOTS[new as usize]), &want).unwrap();
         }
     }
 
@@ -591,12 +519,7 @@ mod tests {
 
     #[test]
     fn r_log_2_parallel_root_matches_serial_root() {
-        for n in [
-            PARALLEL_MIN,
-            PARALLEL_MIN + 1,
-            3 * PARALLEL_MIN + 17,
-            1 << 16,
-        ] {
+        for n in [PARALLEL_MIN, PARALLEL_MIN + 1, 3 * PARALLEL_MIN + 17, 1 << 16] {
             let leaves = synthetic(n);
             assert_eq!(root_from_leaves(&leaves), mth_reference(&leaves), "n = {n}");
         }
@@ -642,10 +565,7 @@ mod tests {
         let mut bytes = f.to_bytes();
         bytes.pop();
         assert!(Frontier::from_bytes(&bytes).is_err());
-        assert_eq!(
-            Frontier::from_bytes(&Frontier::new().to_bytes()).unwrap(),
-            Frontier::new()
-        );
+        assert_eq!(Frontier::from_bytes(&Frontier::new().to_bytes()).unwrap(), Frontier::new());
     }
 
     /// Brute force over every size 1..=64 and every index: each proof verifies, and a single flipped byte
@@ -663,10 +583,7 @@ mod tests {
                     for byte in [0, 17, 31] {
                         let mut bad = proof.clone();
                         bad[j] = flip(p, byte);
-                        assert!(
-                            verify_inclusion(&leaf, i, n, &bad, &root).is_err(),
-                            "proof {i}/{n}"
-                        );
+                        assert!(verify_inclusion(&leaf, i, n, &bad, &root).is_err(), "proof {i}/{n}");
                     }
                 }
                 for byte in [0, 31] {
@@ -674,9 +591,7 @@ mod tests {
                     assert!(verify_inclusion(&leaf, i, n, &proof, &flip(&root, byte)).is_err());
                 }
                 if !proof.is_empty() {
-                    assert!(
-                        verify_inclusion(&leaf, i, n, &proof[..proof.len() - 1], &root).is_err()
-                    );
+                    assert!(verify_inclusion(&leaf, i, n, &proof[..proof.len() - 1], &root).is_err());
                 }
                 let mut longer = proof.clone();
                 longer.push(leaf);
@@ -684,21 +599,12 @@ mod tests {
                 assert!(verify_inclusion(&leaf, n, n, &proof, &root).is_err());
                 if n > 1 {
                     let other = (i + 1) % n;
-                    assert!(
-                        verify_inclusion(&leaf, other, n, &proof, &root).is_err(),
-                        "{other}/{n}"
-                    );
+                    assert!(verify_inclusion(&leaf, other, n, &proof, &root).is_err(), "{other}/{n}");
                 }
             }
         }
-        assert!(matches!(
-            inclusion_proof(&leaves, 5, 5),
-            Err(LedgerError::IndexOutOfRange { .. })
-        ));
-        assert!(matches!(
-            inclusion_proof(&leaves, 0, 65),
-            Err(LedgerError::SizeOutOfRange { .. })
-        ));
+        assert!(matches!(inclusion_proof(&leaves, 5, 5), Err(LedgerError::IndexOutOfRange { .. })));
+        assert!(matches!(inclusion_proof(&leaves, 0, 65), Err(LedgerError::SizeOutOfRange { .. })));
     }
 
     /// Brute force over every pair old ≤ new ≤ 64: each proof verifies, and any flipped byte in the proof or
@@ -716,10 +622,7 @@ mod tests {
                     for byte in [0, 13, 31] {
                         let mut bad = proof.clone();
                         bad[j] = flip(p, byte);
-                        assert!(
-                            verify_consistency(old, new, &r1, &r2, &bad).is_err(),
-                            "{old}->{new}"
-                        );
+                        assert!(verify_consistency(old, new, &r1, &r2, &bad).is_err(), "{old}->{new}");
                     }
                 }
                 // Any new root is consistent with the empty tree, so only old > 0 pins the new root.
@@ -728,19 +631,14 @@ mod tests {
                     assert!(verify_consistency(old, new, &r1, &flip(&r2, 30), &proof).is_err());
                 }
                 if !proof.is_empty() {
-                    assert!(
-                        verify_consistency(old, new, &r1, &r2, &proof[..proof.len() - 1]).is_err()
-                    );
+                    assert!(verify_consistency(old, new, &r1, &r2, &proof[..proof.len() - 1]).is_err());
                 }
                 let mut longer = proof.clone();
                 longer.push(r1);
                 assert!(verify_consistency(old, new, &r1, &r2, &longer).is_err());
             }
         }
-        assert!(matches!(
-            consistency_proof(&leaves, 5, 3),
-            Err(LedgerError::SizesOutOfOrder { old: 5, new: 3 })
-        ));
+        assert!(matches!(consistency_proof(&leaves, 5, 3), Err(LedgerError::SizesOutOfOrder { old: 5, new: 3 })));
         assert!(verify_consistency(5, 3, &roots[5], &roots[3], &[]).is_err());
     }
 }

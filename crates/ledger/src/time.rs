@@ -11,9 +11,7 @@ use crate::error::{LedgerError, Result};
 const MAX_SECS: i64 = 253_402_300_799;
 
 fn range_error() -> LedgerError {
-    LedgerError::Time {
-        reason: "outside 1970-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z",
-    }
+    LedgerError::Time { reason: "outside 1970-01-01T00:00:00Z ..= 9999-12-31T23:59:59Z" }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
@@ -48,25 +46,14 @@ pub(crate) fn format_rfc3339(secs: i64) -> Result<String> {
     }
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, mo, d) = civil_from_days(days);
-    Ok(format!(
-        "{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    ))
+    Ok(format!("{y:04}-{mo:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem / 60 % 60, rem % 60))
 }
 
 /// Reads exactly the form [`format_rfc3339`] writes.
 pub(crate) fn parse_rfc3339(text: &str) -> Result<i64> {
     let bad = |reason| LedgerError::Time { reason };
     let b = text.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
         return Err(bad("not of the form YYYY-MM-DDTHH:MM:SSZ"));
     }
     if b[19] != b'Z' {
@@ -74,11 +61,7 @@ pub(crate) fn parse_rfc3339(text: &str) -> Result<i64> {
     }
     let num = |from: usize, to: usize| -> Result<i64> {
         b[from..to].iter().try_fold(0i64, |acc, &c| {
-            if c.is_ascii_digit() {
-                Ok(acc * 10 + i64::from(c - b'0'))
-            } else {
-                Err(bad("expected a digit"))
-            }
+            if c.is_ascii_digit() { Ok(acc * 10 + i64::from(c - b'0')) } else { Err(bad("expected a digit")) }
         })
     };
     let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
@@ -112,10 +95,7 @@ mod tests {
     fn known_instants() {
         assert_eq!(format_rfc3339(0).unwrap(), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(951_782_400).unwrap(), "2000-02-29T00:00:00Z");
-        assert_eq!(
-            format_rfc3339(1_722_300_000).unwrap(),
-            "2024-07-30T00:40:00Z"
-        );
+        assert_eq!(format_rfc3339(1_722_300_000).unwrap(), "2024-07-30T00:40:00Z");
         assert_eq!(format_rfc3339(MAX_SECS).unwrap(), "9999-12-31T23:59:59Z");
         assert!(format_rfc3339(-1).is_err());
         assert!(format_rfc3339(MAX_SECS + 1).is_err());
@@ -151,9 +131,6 @@ mod tests {
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }
-        assert_eq!(
-            parse_rfc3339("2024-02-29T12:00:00Z").unwrap(),
-            1_709_208_000
-        );
+        assert_eq!(parse_rfc3339("2024-02-29T12:00:00Z").unwrap(), 1_709_208_000);
     }
 }

@@ -61,11 +61,7 @@ pub enum VerifyFailure {
     /// The bytes do not hash to the stored leaf hash: the content was changed.
     EntryHashMismatch { seq: u64 },
     /// A checkpoint belongs to another log.
-    CheckpointWrongOrigin {
-        size: u64,
-        found: String,
-        expected: String,
-    },
+    CheckpointWrongOrigin { size: u64, found: String, expected: String },
     /// A checkpoint's signature is missing, invalid or by another key.
     CheckpointBadSignature { size: u64, reason: String },
     /// The first `size` entries do not hash to the checkpoint's root: some were changed, removed or inserted.
@@ -104,10 +100,7 @@ impl fmt::Display for VerifyFailure {
                 write!(f, "第 {seq} 筆紀錄遺失 / entry {seq} is missing")
             }
             VerifyFailure::EntryDuplicated { seq } => {
-                write!(
-                    f,
-                    "第 {seq} 筆紀錄重複出現 / entry {seq} appears more than once"
-                )
+                write!(f, "第 {seq} 筆紀錄重複出現 / entry {seq} appears more than once")
             }
             VerifyFailure::EntryOutOfOrder { seq, after } => write!(
                 f,
@@ -123,16 +116,9 @@ impl fmt::Display for VerifyFailure {
                  entry {encoded}: an entry was moved or inserted"
             ),
             VerifyFailure::EntryHashMismatch { seq } => {
-                write!(
-                    f,
-                    "第 {seq} 筆紀錄內容與雜湊不符 / entry {seq}: content does not match its hash"
-                )
+                write!(f, "第 {seq} 筆紀錄內容與雜湊不符 / entry {seq}: content does not match its hash")
             }
-            VerifyFailure::CheckpointWrongOrigin {
-                size,
-                found,
-                expected,
-            } => write!(
+            VerifyFailure::CheckpointWrongOrigin { size, found, expected } => write!(
                 f,
                 "大小為 {size} 的檢查點屬於 {found}，不是本系統的 {expected} / checkpoint at size {size} belongs to \
                  log {found}, not {expected}"
@@ -147,10 +133,7 @@ impl fmt::Display for VerifyFailure {
                 "前 {size} 筆紀錄與大小為 {size} 的檢查點不符，有紀錄被修改、刪除或插入 / the first {size} entries do \
                  not match the checkpoint at size {size}: entries were changed, removed or inserted"
             ),
-            VerifyFailure::TailCut {
-                checkpoint_size,
-                entries,
-            } => write!(
+            VerifyFailure::TailCut { checkpoint_size, entries } => write!(
                 f,
                 "日誌只有 {entries} 筆紀錄，但已簽署的檢查點涵蓋 {checkpoint_size} 筆：自第 {entries} 筆起的紀錄遭截除 / \
                  the log holds {entries} entries but a signed checkpoint covers {checkpoint_size}: entries from \
@@ -201,11 +184,7 @@ pub struct Verifier {
 
 impl Verifier {
     /// A verifier for the log of `deployment_id`, checking `checkpoints` (any order) against `key`.
-    pub fn new(
-        deployment_id: &str,
-        key: PublicKey,
-        mut checkpoints: Vec<SignedCheckpoint>,
-    ) -> Result<Verifier> {
+    pub fn new(deployment_id: &str, key: PublicKey, mut checkpoints: Vec<SignedCheckpoint>) -> Result<Verifier> {
         let origin = origin_for(deployment_id)?;
         checkpoints.sort_by_key(|c| c.checkpoint().size());
         let mut v = Verifier {
@@ -278,21 +257,14 @@ impl Verifier {
             let failure = self
                 .check_signature(pending)
                 .err()
-                .unwrap_or(VerifyFailure::TailCut {
-                    checkpoint_size: pending.checkpoint().size(),
-                    entries,
-                });
+                .unwrap_or(VerifyFailure::TailCut { checkpoint_size: pending.checkpoint().size(), entries });
             self.fail(entries, failure);
         }
         VerifyReport {
             entries_checked: self.stopped_at.unwrap_or(self.frontier.size()),
             checkpoints_checked: self.checkpoints_checked,
             signed_size: self.signed_size,
-            root: if self.failure.is_none() {
-                Some(self.frontier.root())
-            } else {
-                None
-            },
+            root: if self.failure.is_none() { Some(self.frontier.root()) } else { None },
             failure: self.failure,
         }
     }
@@ -306,11 +278,7 @@ impl Verifier {
 
     /// Checks and hashes a stretch of entries starting at leaf `pos` and adds it to the frontier; on
     /// failure returns the position of the failing entry with what is wrong.
-    fn absorb(
-        &mut self,
-        stretch: &[StoredEntry<'_>],
-        pos: u64,
-    ) -> Result<(), (u64, VerifyFailure)> {
+    fn absorb(&mut self, stretch: &[StoredEntry<'_>], pos: u64) -> Result<(), (u64, VerifyFailure)> {
         let n = stretch.len();
         let parts = if n < PARALLEL_MIN {
             hash_pieces(stretch, pos)?
@@ -320,11 +288,7 @@ impl Verifier {
             let (a, b) = std::thread::scope(|scope| {
                 let b = scope.spawn(|| hash_pieces(right, pos + mid as u64));
                 let a = hash_pieces(left, pos);
-                (
-                    a,
-                    b.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-                )
+                (a, b.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             });
             // The left half's failure comes first in sequence order.
             let mut a = a?;
@@ -346,15 +310,13 @@ impl Verifier {
                 expected: self.origin.clone(),
             });
         }
-        signed
-            .verify(&self.key)
-            .map_err(|e| VerifyFailure::CheckpointBadSignature {
-                size: cp.size(),
-                reason: match e {
-                    LedgerError::CheckpointUnsigned { .. } => "no signature by this key".to_owned(),
-                    other => other.to_string(),
-                },
-            })
+        signed.verify(&self.key).map_err(|e| VerifyFailure::CheckpointBadSignature {
+            size: cp.size(),
+            reason: match e {
+                LedgerError::CheckpointUnsigned { .. } => "no signature by this key".to_owned(),
+                other => other.to_string(),
+            },
+        })
     }
 
     /// Checks every checkpoint whose size the tree has just reached.
@@ -389,20 +351,15 @@ fn sequence_failure(got: u64, expected: u64) -> VerifyFailure {
     } else if got + 1 == expected {
         VerifyFailure::EntryDuplicated { seq: got }
     } else {
-        VerifyFailure::EntryOutOfOrder {
-            seq: got,
-            after: expected - 1,
-        }
+        VerifyFailure::EntryOutOfOrder { seq: got, after: expected - 1 }
     }
 }
 
 /// Checks one row and returns its leaf hash.
 fn check_entry(e: &StoredEntry<'_>) -> Result<Hash, VerifyFailure> {
     let seq = e.seq;
-    let encoded = Entry::check_bytes(e.bytes).map_err(|err| VerifyFailure::EntryUnreadable {
-        seq,
-        reason: err.to_string(),
-    })?;
+    let encoded =
+        Entry::check_bytes(e.bytes).map_err(|err| VerifyFailure::EntryUnreadable { seq, reason: err.to_string() })?;
     if encoded != seq {
         return Err(VerifyFailure::EntrySeqMismatch { seq, encoded });
     }
@@ -414,10 +371,7 @@ fn check_entry(e: &StoredEntry<'_>) -> Result<Hash, VerifyFailure> {
 }
 
 /// Checks a stretch whose first entry is leaf `pos` and returns the roots of its aligned pieces.
-fn hash_pieces(
-    stretch: &[StoredEntry<'_>],
-    pos: u64,
-) -> Result<Vec<(Hash, u32)>, (u64, VerifyFailure)> {
+fn hash_pieces(stretch: &[StoredEntry<'_>], pos: u64) -> Result<Vec<(Hash, u32)>, (u64, VerifyFailure)> {
     let mut out = Vec::new();
     for piece in pieces(pos, pos + stretch.len() as u64) {
         let from = (piece.start - pos) as usize;
@@ -461,51 +415,25 @@ mod tests {
                         ("national_id".to_owned(), "A123456789".to_owned()),
                         ("reason".to_owned(), "家訪".to_owned()),
                     ];
-                    Entry::new(
-                        i,
-                        1_700_000_000_000_000 + i as i64,
-                        EntryKind::Query,
-                        "clerk",
-                        fields,
-                    )
-                    .unwrap()
-                    .encode()
+                    Entry::new(i, 1_700_000_000_000_000 + i as i64, EntryKind::Query, "clerk", fields).unwrap().encode()
                 })
                 .collect();
             let hashes = bytes.iter().map(|b| Some(leaf_hash(b))).collect();
-            Log {
-                bytes,
-                hashes,
-                seqs: (0..n).collect(),
-            }
+            Log { bytes, hashes, seqs: (0..n).collect() }
         }
 
         fn root(&self, size: u64) -> Hash {
-            let leaves: Vec<Hash> = self.bytes[..size as usize]
-                .iter()
-                .map(|b| leaf_hash(b))
-                .collect();
+            let leaves: Vec<Hash> = self.bytes[..size as usize].iter().map(|b| leaf_hash(b)).collect();
             root_from_leaves(&leaves)
         }
 
         fn checkpoint(&self, size: u64) -> SignedCheckpoint {
-            Checkpoint::new(
-                DEPLOYMENT,
-                size,
-                self.root(size),
-                1_722_300_000 + size as i64,
-            )
-            .unwrap()
-            .sign(&key())
+            Checkpoint::new(DEPLOYMENT, size, self.root(size), 1_722_300_000 + size as i64).unwrap().sign(&key())
         }
 
         fn rows(&self) -> Vec<StoredEntry<'_>> {
             (0..self.bytes.len())
-                .map(|i| StoredEntry {
-                    seq: self.seqs[i],
-                    bytes: &self.bytes[i],
-                    leaf_hash: self.hashes[i],
-                })
+                .map(|i| StoredEntry { seq: self.seqs[i], bytes: &self.bytes[i], leaf_hash: self.hashes[i] })
                 .collect()
         }
 
@@ -533,12 +461,7 @@ mod tests {
     #[test]
     fn r_log_2_intact_log_verifies_whatever_the_batch_size() {
         let log = Log::new(300);
-        let cps = vec![
-            log.checkpoint(300),
-            log.checkpoint(0),
-            log.checkpoint(1),
-            log.checkpoint(128),
-        ];
+        let cps = vec![log.checkpoint(300), log.checkpoint(0), log.checkpoint(1), log.checkpoint(128)];
         for batch in [1, 2, 7, 64, 100, 300, 1000] {
             let r = log.verify_in_batches(cps.clone(), batch);
             assert!(r.is_ok(), "batch {batch}: {:?}", r.failure);
@@ -553,22 +476,14 @@ mod tests {
     fn r_log_2_large_batches_take_the_two_thread_path() {
         let log = Log::new(3 * PARALLEL_MIN as u64 + 5);
         let n = log.bytes.len() as u64;
-        let r = log.verify_in_batches(
-            vec![log.checkpoint(n), log.checkpoint(PARALLEL_MIN as u64 + 3)],
-            100_000,
-        );
+        let r = log.verify_in_batches(vec![log.checkpoint(n), log.checkpoint(PARALLEL_MIN as u64 + 3)], 100_000);
         assert!(r.is_ok(), "{:?}", r.failure);
         assert_eq!(r.root, Some(log.root(n)));
 
         let mut bad = log;
         bad.bytes[2 * PARALLEL_MIN + 1][30] ^= 1;
         let r = bad.verify_in_batches(vec![], 100_000);
-        assert_eq!(
-            r.failure,
-            Some(VerifyFailure::EntryHashMismatch {
-                seq: 2 * PARALLEL_MIN as u64 + 1
-            })
-        );
+        assert_eq!(r.failure, Some(VerifyFailure::EntryHashMismatch { seq: 2 * PARALLEL_MIN as u64 + 1 }));
         assert_eq!(r.entries_checked, 2 * PARALLEL_MIN as u64 + 1);
     }
 
@@ -579,20 +494,9 @@ mod tests {
         let changed = Entry::decode(&log.bytes[41]).unwrap();
         let mut fields = changed.fields().to_vec();
         fields[0].1 = "113-99999".to_owned();
-        log.bytes[41] = Entry::new(
-            41,
-            changed.at_micros(),
-            changed.kind(),
-            changed.actor(),
-            fields,
-        )
-        .unwrap()
-        .encode();
+        log.bytes[41] = Entry::new(41, changed.at_micros(), changed.kind(), changed.actor(), fields).unwrap().encode();
         let r = log.verify(cps.clone());
-        assert_eq!(
-            r.failure,
-            Some(VerifyFailure::EntryHashMismatch { seq: 41 })
-        );
+        assert_eq!(r.failure, Some(VerifyFailure::EntryHashMismatch { seq: 41 }));
         assert_eq!(r.entries_checked, 41);
         assert_eq!(
             r.failure.unwrap().message(),
@@ -602,18 +506,12 @@ mod tests {
         // With the stored hash recomputed too, the signed checkpoint still catches it.
         log.hashes[41] = Some(leaf_hash(&log.bytes[41]));
         let r = log.verify(cps.clone());
-        assert_eq!(
-            r.failure,
-            Some(VerifyFailure::CheckpointRootMismatch { size: 100 })
-        );
+        assert_eq!(r.failure, Some(VerifyFailure::CheckpointRootMismatch { size: 100 }));
         assert_eq!(r.root, None);
 
         // A store that keeps no leaf hashes is checked by the checkpoint alone.
         log.hashes.iter_mut().for_each(|h| *h = None);
-        assert_eq!(
-            log.verify(cps).failure,
-            Some(VerifyFailure::CheckpointRootMismatch { size: 100 })
-        );
+        assert_eq!(log.verify(cps).failure, Some(VerifyFailure::CheckpointRootMismatch { size: 100 }));
     }
 
     #[test]
@@ -633,13 +531,7 @@ mod tests {
         for s in log.seqs.iter_mut().skip(17) {
             *s -= 1;
         }
-        assert_eq!(
-            log.verify(vec![]).failure,
-            Some(VerifyFailure::EntrySeqMismatch {
-                seq: 17,
-                encoded: 18
-            })
-        );
+        assert_eq!(log.verify(vec![]).failure, Some(VerifyFailure::EntrySeqMismatch { seq: 17, encoded: 18 }));
     }
 
     #[test]
@@ -649,28 +541,19 @@ mod tests {
         rows.insert(5, rows[4]);
         let mut v = Verifier::new(DEPLOYMENT, key().public_key(), vec![]).unwrap();
         assert!(!v.feed(&rows));
-        assert_eq!(
-            v.finish().failure,
-            Some(VerifyFailure::EntryDuplicated { seq: 4 })
-        );
+        assert_eq!(v.finish().failure, Some(VerifyFailure::EntryDuplicated { seq: 4 }));
 
         let mut rows = log.rows();
         rows.swap(3, 6);
         let mut v = Verifier::new(DEPLOYMENT, key().public_key(), vec![]).unwrap();
         v.feed(&rows);
-        assert_eq!(
-            v.finish().failure,
-            Some(VerifyFailure::EntryMissing { seq: 3 })
-        );
+        assert_eq!(v.finish().failure, Some(VerifyFailure::EntryMissing { seq: 3 }));
 
         let mut rows = log.rows();
         rows.insert(7, rows[2]);
         let mut v = Verifier::new(DEPLOYMENT, key().public_key(), vec![]).unwrap();
         v.feed(&rows);
-        assert_eq!(
-            v.finish().failure,
-            Some(VerifyFailure::EntryOutOfOrder { seq: 2, after: 6 })
-        );
+        assert_eq!(v.finish().failure, Some(VerifyFailure::EntryOutOfOrder { seq: 2, after: 6 }));
     }
 
     #[test]
@@ -679,10 +562,7 @@ mod tests {
         let mut log = Log::new(20);
         log.bytes.swap(3, 6);
         log.hashes.swap(3, 6);
-        assert_eq!(
-            log.verify(vec![]).failure,
-            Some(VerifyFailure::EntrySeqMismatch { seq: 3, encoded: 6 })
-        );
+        assert_eq!(log.verify(vec![]).failure, Some(VerifyFailure::EntrySeqMismatch { seq: 3, encoded: 6 }));
     }
 
     #[test]
@@ -692,35 +572,18 @@ mod tests {
         let log = Log::new(30);
         let cps = vec![log.checkpoint(30)];
         let mut forged = Log::new(31);
-        forged.bytes[10] = Entry::new(10, 0, EntryKind::Export, "intruder", [])
-            .unwrap()
-            .encode();
+        forged.bytes[10] = Entry::new(10, 0, EntryKind::Export, "intruder", []).unwrap().encode();
         forged.hashes[10] = Some(leaf_hash(&forged.bytes[10]));
         let r = forged.verify(cps.clone());
-        assert_eq!(
-            r.failure,
-            Some(VerifyFailure::CheckpointRootMismatch { size: 30 })
-        );
+        assert_eq!(r.failure, Some(VerifyFailure::CheckpointRootMismatch { size: 30 }));
 
         // Inserted without renumbering: the numbers give it away.
         let mut rows = log.rows();
-        let extra = Entry::new(10, 0, EntryKind::Export, "intruder", [])
-            .unwrap()
-            .encode();
-        rows.insert(
-            11,
-            StoredEntry {
-                seq: 10,
-                bytes: &extra,
-                leaf_hash: None,
-            },
-        );
+        let extra = Entry::new(10, 0, EntryKind::Export, "intruder", []).unwrap().encode();
+        rows.insert(11, StoredEntry { seq: 10, bytes: &extra, leaf_hash: None });
         let mut v = Verifier::new(DEPLOYMENT, key().public_key(), cps).unwrap();
         v.feed(&rows);
-        assert_eq!(
-            v.finish().failure,
-            Some(VerifyFailure::EntryDuplicated { seq: 10 })
-        );
+        assert_eq!(v.finish().failure, Some(VerifyFailure::EntryDuplicated { seq: 10 }));
     }
 
     #[test]
@@ -732,22 +595,11 @@ mod tests {
         cut.hashes.truncate(33);
         cut.seqs.truncate(33);
         let r = cut.verify(cps);
-        assert_eq!(
-            r.failure,
-            Some(VerifyFailure::TailCut {
-                checkpoint_size: 40,
-                entries: 33
-            })
-        );
+        assert_eq!(r.failure, Some(VerifyFailure::TailCut { checkpoint_size: 40, entries: 33 }));
         assert_eq!(r.entries_checked, 33);
         assert_eq!(r.checkpoints_checked, 1);
         assert_eq!(r.signed_size, 20);
-        assert!(
-            r.failure
-                .unwrap()
-                .message()
-                .contains("entries from 33 on were cut off")
-        );
+        assert!(r.failure.unwrap().message().contains("entries from 33 on were cut off"));
     }
 
     #[test]
@@ -755,9 +607,7 @@ mod tests {
         // Someone rewrote the log and signed nothing new, but swapped in a checkpoint signed by their own key.
         let log = Log::new(40);
         let mallory = SigningKey::from_seed("nhiguard.nantou", &[4u8; 32]).unwrap();
-        let fake = Checkpoint::new(DEPLOYMENT, 40, log.root(40), 1_722_300_000)
-            .unwrap()
-            .sign(&mallory);
+        let fake = Checkpoint::new(DEPLOYMENT, 40, log.root(40), 1_722_300_000).unwrap().sign(&mallory);
         let r = log.verify(vec![fake]);
         assert!(
             matches!(&r.failure, Some(VerifyFailure::CheckpointBadSignature { size: 40, reason }) if reason == "no signature by this key"),
@@ -766,20 +616,11 @@ mod tests {
         );
 
         // A genuine checkpoint of another deployment.
-        let other = Checkpoint::new("taipei", 40, log.root(40), 1_722_300_000)
-            .unwrap()
-            .sign(&key());
-        assert!(matches!(
-            log.verify(vec![other]).failure,
-            Some(VerifyFailure::CheckpointWrongOrigin { .. })
-        ));
+        let other = Checkpoint::new("taipei", 40, log.root(40), 1_722_300_000).unwrap().sign(&key());
+        assert!(matches!(log.verify(vec![other]).failure, Some(VerifyFailure::CheckpointWrongOrigin { .. })));
 
         // A genuine checkpoint whose root line was edited.
-        let text = log.checkpoint(40).to_text().replacen(
-            &log.root(40).to_base64(),
-            &log.root(39).to_base64(),
-            1,
-        );
+        let text = log.checkpoint(40).to_text().replacen(&log.root(40).to_base64(), &log.root(39).to_base64(), 1);
         let edited = SignedCheckpoint::parse(&text).unwrap();
         assert!(matches!(
             log.verify(vec![edited]).failure,
@@ -796,21 +637,13 @@ mod tests {
         let mut bytes = text.into_bytes();
         bytes[sig_start] = if bytes[sig_start] == b'A' { b'B' } else { b'A' };
         let forged = SignedCheckpoint::parse(&String::from_utf8(bytes).unwrap()).unwrap();
-        assert!(matches!(
-            log.verify(vec![forged]).failure,
-            Some(VerifyFailure::CheckpointBadSignature { .. })
-        ));
+        assert!(matches!(log.verify(vec![forged]).failure, Some(VerifyFailure::CheckpointBadSignature { .. })));
 
-        let wrong = SigningKey::from_seed("nhiguard.nantou", &[5u8; 32])
-            .unwrap()
-            .public_key();
+        let wrong = SigningKey::from_seed("nhiguard.nantou", &[5u8; 32]).unwrap().public_key();
         let mut v = Verifier::new(DEPLOYMENT, wrong, vec![log.checkpoint(16)]).unwrap();
         v.feed(&log.rows());
         let r = v.finish();
-        assert!(matches!(
-            r.failure,
-            Some(VerifyFailure::CheckpointBadSignature { size: 16, .. })
-        ));
+        assert!(matches!(r.failure, Some(VerifyFailure::CheckpointBadSignature { size: 16, .. })));
         assert_eq!(r.checkpoints_checked, 0);
     }
 
@@ -818,13 +651,8 @@ mod tests {
     fn r_log_2_forged_checkpoint_beyond_the_log_is_not_a_cut_tail() {
         let log = Log::new(10);
         let mallory = SigningKey::from_seed("nhiguard.nantou", &[6u8; 32]).unwrap();
-        let fake = Checkpoint::new(DEPLOYMENT, 99, log.root(10), 1_722_300_000)
-            .unwrap()
-            .sign(&mallory);
-        assert!(matches!(
-            log.verify(vec![fake]).failure,
-            Some(VerifyFailure::CheckpointBadSignature { size: 99, .. })
-        ));
+        let fake = Checkpoint::new(DEPLOYMENT, 99, log.root(10), 1_722_300_000).unwrap().sign(&mallory);
+        assert!(matches!(log.verify(vec![fake]).failure, Some(VerifyFailure::CheckpointBadSignature { size: 99, .. })));
     }
 
     #[test]
@@ -832,14 +660,7 @@ mod tests {
         let mut log = Log::new(10);
         log.bytes[6] = vec![1, 2, 3];
         let r = log.verify(vec![]);
-        assert!(
-            matches!(
-                r.failure,
-                Some(VerifyFailure::EntryUnreadable { seq: 6, .. })
-            ),
-            "{:?}",
-            r.failure
-        );
+        assert!(matches!(r.failure, Some(VerifyFailure::EntryUnreadable { seq: 6, .. })), "{:?}", r.failure);
     }
 
     #[test]
@@ -852,41 +673,20 @@ mod tests {
         let full = Log::new(5);
         assert_eq!(
             log.verify(vec![full.checkpoint(5)]).failure,
-            Some(VerifyFailure::TailCut {
-                checkpoint_size: 5,
-                entries: 0
-            })
+            Some(VerifyFailure::TailCut { checkpoint_size: 5, entries: 0 })
         );
     }
 
     #[test]
     fn r_log_2_failures_never_show_entry_contents() {
         let mut log = Log::new(5);
-        let mut broken = Entry::new(
-            2,
-            0,
-            EntryKind::Query,
-            "clerk",
-            [("id".to_owned(), "A123456789".to_owned())],
-        )
-        .unwrap()
-        .encode();
+        let mut broken =
+            Entry::new(2, 0, EntryKind::Query, "clerk", [("id".to_owned(), "A123456789".to_owned())]).unwrap().encode();
         broken.push(0);
         log.bytes[2] = broken;
         let r = log.verify(vec![]);
-        assert!(
-            matches!(
-                r.failure,
-                Some(VerifyFailure::EntryUnreadable { seq: 2, .. })
-            ),
-            "{:?}",
-            r.failure
-        );
-        let shown = format!(
-            "{:?} {}",
-            r,
-            r.failure.as_ref().map(|f| f.message()).unwrap_or_default()
-        );
+        assert!(matches!(r.failure, Some(VerifyFailure::EntryUnreadable { seq: 2, .. })), "{:?}", r.failure);
+        let shown = format!("{:?} {}", r, r.failure.as_ref().map(|f| f.message()).unwrap_or_default());
         assert!(!shown.contains("A123456789"), "{shown}");
         assert!(!shown.contains("clerk"), "{shown}");
     }
@@ -896,9 +696,6 @@ mod tests {
         let mut log = Log::new(5);
         log.remove(1);
         let r = log.verify(vec![]);
-        assert_eq!(
-            r.failure.as_ref().map(VerifyFailure::code),
-            Some("entry_missing")
-        );
+        assert_eq!(r.failure.as_ref().map(VerifyFailure::code), Some("entry_missing"));
     }
 }

@@ -5,7 +5,7 @@ use nhiguard_domain::role::Role;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Db, Result, StoreError, from_micros, micros};
+use crate::{Db, Result, StoreError, Tx, from_micros, micros};
 
 type Time = chrono::DateTime<chrono::Utc>;
 
@@ -104,31 +104,6 @@ impl Db {
         Ok(accounts)
     }
 
-    /// Creates an account with its roles in one transaction.
-    pub async fn insert_account(&self, a: &NewAccount, at: Time) -> Result<i64> {
-        let mut tx = self.begin_write().await?;
-        let id: i64 = sqlx::query(
-            "INSERT INTO accounts (username, person_ref, status, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(&a.username)
-        .bind(a.person_ref)
-        .bind(&a.status)
-        .bind(micros(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on("username"))?
-        .try_get("id")?;
-        for role in &a.roles {
-            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
-                .bind(id)
-                .bind(role.code())
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(id)
-    }
-
     pub async fn account(&self, id: i64) -> Result<AccountRow> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE a.id = $1")))
             .bind(id)
@@ -163,50 +138,6 @@ impl Db {
         Ok(sqlx::query("SELECT COUNT(*) AS n FROM accounts").fetch_one(self.pool()).await?.try_get("n")?)
     }
 
-    /// A failed sign-in: the new count and, when the limit was reached, the lock's end.
-    pub async fn record_sign_in_failure(
-        &self,
-        id: i64,
-        failed_attempts: i64,
-        locked_until: Option<Time>,
-    ) -> Result<()> {
-        sqlx::query("UPDATE accounts SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
-            .bind(failed_attempts)
-            .bind(locked_until.map(micros))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn record_sign_in_success(&self, id: i64, at: Time) -> Result<()> {
-        sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = $1 WHERE id = $2")
-            .bind(micros(at))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn insert_activation_token(
-        &self,
-        token_hash: &str,
-        account_id: i64,
-        at: Time,
-        expires: Time,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO activation_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(token_hash)
-        .bind(account_id)
-        .bind(micros(at))
-        .bind(micros(expires))
-        .execute(self.pool())
-        .await?;
-        Ok(())
-    }
-
     /// Which account an unused, unexpired activation token is for (without using it up).
     pub async fn check_activation_token(
         &self,
@@ -225,65 +156,6 @@ impl Db {
             return Ok(Err(TokenProblem::Expired));
         }
         Ok(Ok(row.try_get("account_id")?))
-    }
-
-    /// Uses up the token and sets the account's first password in one transaction; a token used
-    /// twice at the same moment succeeds once.
-    pub async fn activate_with_token(
-        &self,
-        token_hash: &str,
-        password_hash: &str,
-        now: Time,
-    ) -> Result<std::result::Result<i64, TokenProblem>> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "UPDATE activation_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
-             RETURNING account_id",
-        )
-        .bind(micros(now))
-        .bind(token_hash)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some(row) = row else {
-            tx.rollback().await?;
-            return Ok(Err(self.check_activation_token(token_hash, now).await?.err().unwrap_or(TokenProblem::Used)));
-        };
-        let account_id: i64 = row.try_get("account_id")?;
-        sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active', failed_attempts = 0, \
-             locked_until = NULL WHERE id = $3",
-        )
-        .bind(password_hash)
-        .bind(micros(now))
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(Ok(account_id))
-    }
-
-    pub async fn insert_session(
-        &self,
-        token_hash: &str,
-        account_id: i64,
-        kind: &str,
-        csrf: &str,
-        at: Time,
-        addr: &str,
-    ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO sessions (token_hash, account_id, kind, csrf_token, created_at, last_seen_at, client_addr) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6)",
-        )
-        .bind(token_hash)
-        .bind(account_id)
-        .bind(kind)
-        .bind(csrf)
-        .bind(micros(at))
-        .bind(addr)
-        .execute(self.pool())
-        .await?;
-        Ok(())
     }
 
     pub async fn session(&self, token_hash: &str) -> Result<Option<SessionRow>> {
@@ -330,25 +202,145 @@ impl Db {
     }
 }
 
-impl Db {
+impl Tx {
+    /// Creates an account with its roles in one transaction.
+    pub async fn insert_account(&mut self, a: &NewAccount, at: Time) -> Result<i64> {
+        let id: i64 = sqlx::query(
+            "INSERT INTO accounts (username, person_ref, status, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&a.username)
+        .bind(a.person_ref)
+        .bind(&a.status)
+        .bind(micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("username"))?
+        .try_get("id")?;
+        for role in &a.roles {
+            sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, $2)")
+                .bind(id)
+                .bind(role.code())
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(id)
+    }
+
+    /// A failed sign-in: the new count and, when the limit was reached, the lock's end.
+    pub async fn record_sign_in_failure(
+        &mut self,
+        id: i64,
+        failed_attempts: i64,
+        locked_until: Option<Time>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE accounts SET failed_attempts = $1, locked_until = $2 WHERE id = $3")
+            .bind(failed_attempts)
+            .bind(locked_until.map(micros))
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_sign_in_success(&mut self, id: i64, at: Time) -> Result<()> {
+        sqlx::query("UPDATE accounts SET failed_attempts = 0, locked_until = NULL, last_sign_in_at = $1 WHERE id = $2")
+            .bind(micros(at))
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_activation_token(
+        &mut self,
+        token_hash: &str,
+        account_id: i64,
+        at: Time,
+        expires: Time,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO activation_tokens (token_hash, account_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(micros(at))
+        .bind(micros(expires))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Uses up the token and sets the account's first password in one transaction; a token used
+    /// twice at the same moment succeeds once.
+    pub async fn activate_with_token(
+        &mut self,
+        token_hash: &str,
+        password_hash: &str,
+        now: Time,
+    ) -> Result<std::result::Result<i64, TokenProblem>> {
+        let row = sqlx::query(
+            "UPDATE activation_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL AND expires_at > $1 \
+             RETURNING account_id",
+        )
+        .bind(micros(now))
+        .bind(token_hash)
+        .fetch_optional(self.conn())
+        .await?;
+        // The caller checked the token just before; losing it now means another request used it.
+        let Some(row) = row else { return Ok(Err(TokenProblem::Used)) };
+        let account_id: i64 = row.try_get("account_id")?;
+        sqlx::query(
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active', failed_attempts = 0, \
+             locked_until = NULL WHERE id = $3",
+        )
+        .bind(password_hash)
+        .bind(micros(now))
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        Ok(Ok(account_id))
+    }
+
+    pub async fn insert_session(
+        &mut self,
+        token_hash: &str,
+        account_id: i64,
+        kind: &str,
+        csrf: &str,
+        at: Time,
+        addr: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, account_id, kind, csrf_token, created_at, last_seen_at, client_addr) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6)",
+        )
+        .bind(token_hash)
+        .bind(account_id)
+        .bind(kind)
+        .bind(csrf)
+        .bind(micros(at))
+        .bind(addr)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
     /// Demo only: gives a freshly created demo account a known password and activates it.
-    pub async fn set_demo_password(&self, account_id: i64, password_hash: &str, at: Time) -> Result<()> {
+    pub async fn set_demo_password(&mut self, account_id: i64, password_hash: &str, at: Time) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active' WHERE id = $3",
         )
         .bind(password_hash)
         .bind(micros(at))
         .bind(account_id)
-        .execute(self.pool())
+        .execute(self.conn())
         .await?;
         Ok(())
     }
-}
 
-impl Db {
     /// Sets an account's status (`active`, `disabled`, `pending`) and optional disable date.
     pub async fn set_account_status(
-        &self,
+        &mut self,
         account_id: i64,
         status: &str,
         disable_on: Option<chrono::NaiveDate>,
@@ -357,7 +349,7 @@ impl Db {
             .bind(status)
             .bind(disable_on.map(|d| d.to_string()))
             .bind(account_id)
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);

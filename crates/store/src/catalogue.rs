@@ -5,7 +5,7 @@ use nhiguard_domain::catalogue::{Linkage, Operation, Purpose, ResultField, Statu
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Db, Result, StoreError, micros};
+use crate::{Db, Result, StoreError, Tx, micros};
 
 type Time = chrono::DateTime<chrono::Utc>;
 
@@ -149,7 +149,7 @@ struct History<'a> {
     after: Option<String>,
 }
 
-async fn history(tx: &mut sqlx::Transaction<'static, sqlx::Any>, h: History<'_>) -> Result<()> {
+async fn history(conn: &mut sqlx::AnyConnection, h: History<'_>) -> Result<()> {
     sqlx::query(
         "INSERT INTO catalogue_history (at, actor_account_id, entity, entity_id, action, before_json, after_json) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -161,7 +161,7 @@ async fn history(tx: &mut sqlx::Transaction<'static, sqlx::Any>, h: History<'_>)
     .bind(h.action)
     .bind(h.before)
     .bind(h.after)
-    .execute(&mut **tx)
+    .execute(conn)
     .await?;
     Ok(())
 }
@@ -207,177 +207,6 @@ impl Db {
         linkage(&sqlx::query("SELECT * FROM linkages WHERE id = $1").bind(id).fetch_one(self.pool()).await?)
     }
 
-    pub async fn insert_purpose(&self, p: &NewPurpose, actor: Option<i64>, at: Time) -> Result<Purpose> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO purposes (number, name_zh, name_en, legal_basis, nhia_approval_ref, nhia_approval_date, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
-        )
-        .bind(p.number)
-        .bind(&p.name_zh)
-        .bind(&p.name_en)
-        .bind(&p.legal_basis)
-        .bind(&p.nhia_approval_ref)
-        .bind(p.nhia_approval_date.map(|d| d.to_string()))
-        .bind(p.status.code())
-        .bind(micros(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on("purpose number"))?;
-        let created = purpose(&row)?;
-        history(
-            &mut tx,
-            History {
-                entity: Entity::Purpose,
-                id: created.id,
-                action: "create",
-                actor,
-                at,
-                before: None,
-                after: json(&created),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    /// Replaces a purpose's editable fields (the number stays).
-    pub async fn update_purpose(&self, id: i64, p: &NewPurpose, actor: Option<i64>, at: Time) -> Result<Purpose> {
-        let mut tx = self.begin_write().await?;
-        let before = purpose(&sqlx::query("SELECT * FROM purposes WHERE id = $1").bind(id).fetch_one(&mut *tx).await?)?;
-        let row = sqlx::query(
-            "UPDATE purposes SET name_zh = $1, name_en = $2, legal_basis = $3, nhia_approval_ref = $4, \
-             nhia_approval_date = $5, updated_at = $6 WHERE id = $7 RETURNING *",
-        )
-        .bind(&p.name_zh)
-        .bind(&p.name_en)
-        .bind(&p.legal_basis)
-        .bind(&p.nhia_approval_ref)
-        .bind(p.nhia_approval_date.map(|d| d.to_string()))
-        .bind(micros(at))
-        .bind(id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let after = purpose(&row)?;
-        history(
-            &mut tx,
-            History {
-                entity: Entity::Purpose,
-                id,
-                action: "update",
-                actor,
-                at,
-                before: json(&before),
-                after: json(&after),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
-    }
-
-    pub async fn insert_operation(&self, o: &NewOperation, actor: Option<i64>, at: Time) -> Result<Operation> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO operations (code, name_zh, name_en, conditions, results, status, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING *",
-        )
-        .bind(&o.code)
-        .bind(&o.name_zh)
-        .bind(&o.name_en)
-        .bind(join_codes(&o.conditions, SubjectCondition::code))
-        .bind(join_codes(&o.results, ResultField::code))
-        .bind(micros(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on("operation code"))?;
-        let created = operation(&row)?;
-        history(
-            &mut tx,
-            History {
-                entity: Entity::Operation,
-                id: created.id,
-                action: "create",
-                actor,
-                at,
-                before: None,
-                after: json(&created),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    pub async fn insert_linkage(&self, l: &NewLinkage, actor: Option<i64>, at: Time) -> Result<Linkage> {
-        let mut tx = self.begin_write().await?;
-        let row = sqlx::query(
-            "INSERT INTO linkages (agency_id, purpose_id, operation_id, nhia_approval_ref, nhia_approval_date, status, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING *",
-        )
-        .bind(l.agency_id)
-        .bind(l.purpose_id)
-        .bind(l.operation_id)
-        .bind(&l.nhia_approval_ref)
-        .bind(l.nhia_approval_date.map(|d| d.to_string()))
-        .bind(micros(at))
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on("agency, purpose and operation"))?;
-        let created = linkage(&row)?;
-        history(
-            &mut tx,
-            History {
-                entity: Entity::Linkage,
-                id: created.id,
-                action: "create",
-                actor,
-                at,
-                before: None,
-                after: json(&created),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(created)
-    }
-
-    async fn set_status(&self, entity: Entity, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
-        let mut tx = self.begin_write().await?;
-        let table = entity.table();
-        let before: String = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT status FROM {table} WHERE id = $1")))
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get("status")?;
-        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET status = $1, updated_at = $2 WHERE id = $3")))
-            .bind(to.code())
-            .bind(micros(at))
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        let action = if to == Status::Retired { "retire" } else { "reactivate" };
-        let wrap = |s: &str| Some(format!("{{\"status\":\"{s}\"}}"));
-        history(&mut tx, History { entity, id, action, actor, at, before: wrap(&before), after: wrap(to.code()) })
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Retires or reactivates a purpose; old log entries keep naming it (R-PUR-2).
-    pub async fn set_purpose_status(&self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
-        self.set_status(Entity::Purpose, id, to, actor, at).await
-    }
-
-    pub async fn set_operation_status(&self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
-        self.set_status(Entity::Operation, id, to, actor, at).await
-    }
-
-    pub async fn set_linkage_status(&self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
-        self.set_status(Entity::Linkage, id, to, actor, at).await
-    }
-
     /// The history of one catalogue record, oldest first.
     pub async fn catalogue_history(&self, entity: &str, id: i64) -> Result<Vec<CatalogueChange>> {
         let rows = sqlx::query(
@@ -401,5 +230,169 @@ impl Db {
                 })
             })
             .collect()
+    }
+}
+
+impl Tx {
+    pub async fn insert_purpose(&mut self, p: &NewPurpose, actor: Option<i64>, at: Time) -> Result<Purpose> {
+        let row = sqlx::query(
+            "INSERT INTO purposes (number, name_zh, name_en, legal_basis, nhia_approval_ref, nhia_approval_date, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8) RETURNING *",
+        )
+        .bind(p.number)
+        .bind(&p.name_zh)
+        .bind(&p.name_en)
+        .bind(&p.legal_basis)
+        .bind(&p.nhia_approval_ref)
+        .bind(p.nhia_approval_date.map(|d| d.to_string()))
+        .bind(p.status.code())
+        .bind(micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("purpose number"))?;
+        let created = purpose(&row)?;
+        history(
+            self.conn(),
+            History {
+                entity: Entity::Purpose,
+                id: created.id,
+                action: "create",
+                actor,
+                at,
+                before: None,
+                after: json(&created),
+            },
+        )
+        .await?;
+        Ok(created)
+    }
+
+    /// Replaces a purpose's editable fields (the number stays).
+    pub async fn update_purpose(&mut self, id: i64, p: &NewPurpose, actor: Option<i64>, at: Time) -> Result<Purpose> {
+        let before =
+            purpose(&sqlx::query("SELECT * FROM purposes WHERE id = $1").bind(id).fetch_one(self.conn()).await?)?;
+        let row = sqlx::query(
+            "UPDATE purposes SET name_zh = $1, name_en = $2, legal_basis = $3, nhia_approval_ref = $4, \
+             nhia_approval_date = $5, updated_at = $6 WHERE id = $7 RETURNING *",
+        )
+        .bind(&p.name_zh)
+        .bind(&p.name_en)
+        .bind(&p.legal_basis)
+        .bind(&p.nhia_approval_ref)
+        .bind(p.nhia_approval_date.map(|d| d.to_string()))
+        .bind(micros(at))
+        .bind(id)
+        .fetch_one(self.conn())
+        .await?;
+        let after = purpose(&row)?;
+        history(
+            self.conn(),
+            History {
+                entity: Entity::Purpose,
+                id,
+                action: "update",
+                actor,
+                at,
+                before: json(&before),
+                after: json(&after),
+            },
+        )
+        .await?;
+        Ok(after)
+    }
+
+    pub async fn insert_operation(&mut self, o: &NewOperation, actor: Option<i64>, at: Time) -> Result<Operation> {
+        let row = sqlx::query(
+            "INSERT INTO operations (code, name_zh, name_en, conditions, results, status, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING *",
+        )
+        .bind(&o.code)
+        .bind(&o.name_zh)
+        .bind(&o.name_en)
+        .bind(join_codes(&o.conditions, SubjectCondition::code))
+        .bind(join_codes(&o.results, ResultField::code))
+        .bind(micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("operation code"))?;
+        let created = operation(&row)?;
+        history(
+            self.conn(),
+            History {
+                entity: Entity::Operation,
+                id: created.id,
+                action: "create",
+                actor,
+                at,
+                before: None,
+                after: json(&created),
+            },
+        )
+        .await?;
+        Ok(created)
+    }
+
+    pub async fn insert_linkage(&mut self, l: &NewLinkage, actor: Option<i64>, at: Time) -> Result<Linkage> {
+        let row = sqlx::query(
+            "INSERT INTO linkages (agency_id, purpose_id, operation_id, nhia_approval_ref, nhia_approval_date, status, \
+             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'active', $6, $6) RETURNING *",
+        )
+        .bind(l.agency_id)
+        .bind(l.purpose_id)
+        .bind(l.operation_id)
+        .bind(&l.nhia_approval_ref)
+        .bind(l.nhia_approval_date.map(|d| d.to_string()))
+        .bind(micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("agency, purpose and operation"))?;
+        let created = linkage(&row)?;
+        history(
+            self.conn(),
+            History {
+                entity: Entity::Linkage,
+                id: created.id,
+                action: "create",
+                actor,
+                at,
+                before: None,
+                after: json(&created),
+            },
+        )
+        .await?;
+        Ok(created)
+    }
+
+    async fn set_status(&mut self, entity: Entity, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
+        let table = entity.table();
+        let before: String = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT status FROM {table} WHERE id = $1")))
+            .bind(id)
+            .fetch_one(self.conn())
+            .await?
+            .try_get("status")?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("UPDATE {table} SET status = $1, updated_at = $2 WHERE id = $3")))
+            .bind(to.code())
+            .bind(micros(at))
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        let action = if to == Status::Retired { "retire" } else { "reactivate" };
+        let wrap = |s: &str| Some(format!("{{\"status\":\"{s}\"}}"));
+        history(self.conn(), History { entity, id, action, actor, at, before: wrap(&before), after: wrap(to.code()) })
+            .await?;
+        Ok(())
+    }
+
+    /// Retires or reactivates a purpose; old log entries keep naming it (R-PUR-2).
+    pub async fn set_purpose_status(&mut self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
+        self.set_status(Entity::Purpose, id, to, actor, at).await
+    }
+
+    pub async fn set_operation_status(&mut self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
+        self.set_status(Entity::Operation, id, to, actor, at).await
+    }
+
+    pub async fn set_linkage_status(&mut self, id: i64, to: Status, actor: Option<i64>, at: Time) -> Result<()> {
+        self.set_status(Entity::Linkage, id, to, actor, at).await
     }
 }

@@ -8,7 +8,7 @@
 mod accounts;
 mod catalogue;
 mod error;
-mod events;
+mod ledger;
 mod migrate;
 mod org;
 pub mod testdb;
@@ -22,11 +22,32 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
-pub use events::{EventRow, NewEvent};
+pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A write transaction (see [`Db::begin`]). Dropped without [`Tx::commit`], it rolls back.
+#[derive(Debug)]
+pub struct Tx {
+    inner: sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
+}
+
+impl Tx {
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        &mut self.inner
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.inner.commit().await.map_err(StoreError::from)
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -64,6 +85,22 @@ pub fn from_micros(v: i64) -> chrono::DateTime<chrono::Utc> {
 impl Db {
     /// Opens `url` (`sqlite://PATH` or `postgres://…`), without migrating.
     pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, false).await
+    }
+
+    /// Opens `url` so that no connection can write (`ledger verify` and other read-only checks):
+    /// SQLite connections are `query_only`, PostgreSQL sessions read-only. The schema must be one
+    /// this binary knows; nothing is migrated.
+    pub async fn open_read_only(url: &str) -> Result<Self> {
+        let db = Self::connect_with(url, true).await?;
+        let found = db.schema_version().await?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew { found, known: SCHEMA_VERSION });
+        }
+        Ok(db)
+    }
+
+    async fn connect_with(url: &str, read_only: bool) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = if url.starts_with("sqlite:") {
             Backend::Sqlite
@@ -82,14 +119,23 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; FULL sync makes a commit durable
-                        // (the ledger relies on it); foreign keys are off by default in SQLite.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                        )
-                        .await?;
+                    match (backend, read_only) {
+                        (Backend::Sqlite, false) => {
+                            // WAL lets readers run beside the writer; FULL sync makes a commit
+                            // durable (the ledger relies on it); foreign keys are off by default.
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                            )
+                            .await?;
+                        }
+                        (Backend::Sqlite, true) => {
+                            conn.execute("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;").await?;
+                        }
+                        (Backend::Postgres, true) => {
+                            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await?;
+                        }
+                        (Backend::Postgres, false) => {}
                     }
                     Ok(())
                 })
@@ -115,14 +161,17 @@ impl Db {
         &self.pool
     }
 
-    /// A transaction that will write. SQLite takes the write lock at once (`BEGIN IMMEDIATE`) so
-    /// that two writers queue on the busy timeout instead of failing when one upgrades a read.
-    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+    /// A transaction that will write. Every change goes through one, together with the ledger entry
+    /// that records it, so that a change and its record commit or fail together. SQLite takes the
+    /// write lock at once (`BEGIN IMMEDIATE`) so that two writers queue on the busy timeout instead
+    /// of failing when one upgrades a read.
+    pub async fn begin(&self) -> Result<Tx> {
         let stmt = match self.backend {
             Backend::Sqlite => "BEGIN IMMEDIATE",
             Backend::Postgres => "BEGIN",
         };
-        self.pool.begin_with(stmt).await.map_err(StoreError::from)
+        let inner = self.pool.begin_with(stmt).await?;
+        Ok(Tx { inner, backend: self.backend })
     }
 
     /// For `/healthz`: can the database answer?

@@ -6,11 +6,34 @@ use sqlx::{AssertSqlSafe, Executor, Row};
 
 use crate::{Backend, Db, Result, StoreError};
 
-/// (version, name, SQL with dialect placeholders).
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", include_str!("migrations/0001_foundation.sql"))];
+/// One schema step: SQL both dialects share (with placeholders), and what only one of them needs.
+struct Migration {
+    version: i64,
+    name: &'static str,
+    common: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "foundation",
+        common: include_str!("migrations/0001_foundation.sql"),
+        sqlite: "",
+        postgres: "",
+    },
+    Migration {
+        version: 2,
+        name: "ledger",
+        common: include_str!("migrations/0002_ledger.sql"),
+        sqlite: include_str!("migrations/0002_ledger.sqlite.sql"),
+        postgres: include_str!("migrations/0002_ledger.postgres.sql"),
+    },
+];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {
@@ -40,8 +63,13 @@ impl Db {
             if current > SCHEMA_VERSION {
                 return Err(StoreError::SchemaTooNew { found: current, known: SCHEMA_VERSION });
             }
-            for &(version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
-                let sql = dialect(sql, self.backend());
+            for m in MIGRATIONS.iter().filter(|m| m.version > current) {
+                let (version, name) = (m.version, m.name);
+                let own = match self.backend() {
+                    Backend::Sqlite => m.sqlite,
+                    Backend::Postgres => m.postgres,
+                };
+                let sql = format!("{}\n{own}", dialect(m.common, self.backend()));
                 let begin = if self.backend() == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
                 conn.execute(begin).await?;
                 let step = async {

@@ -6,7 +6,7 @@ use nhiguard_domain::person::{HrStatus, Person, Rank};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use crate::{Db, Result, StoreError};
+use crate::{Db, Result, StoreError, Tx};
 
 #[derive(Debug, Clone)]
 pub struct NewOrgNode {
@@ -71,44 +71,6 @@ impl Db {
         OrgTree::new(nodes).map_err(|_| corrupt("org tree"))
     }
 
-    pub async fn insert_org_node(&self, n: &NewOrgNode, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
-        let id: i64 = sqlx::query(
-            "INSERT INTO org_nodes (parent_id, kind, code, name_zh, name_en, has_sections, active, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7) RETURNING id",
-        )
-        .bind(n.parent_id)
-        .bind(n.kind.code())
-        .bind(&n.code)
-        .bind(&n.name_zh)
-        .bind(&n.name_en)
-        .bind(i64::from(n.has_sections))
-        .bind(crate::micros(at))
-        .fetch_one(self.pool())
-        .await
-        .map_err(StoreError::conflict_on("org code"))?
-        .try_get("id")?;
-        Ok(id)
-    }
-
-    pub async fn insert_person(&self, p: &NewPerson, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
-        let id: i64 = sqlx::query(
-            "INSERT INTO people (person_id, name, title, rank, hr_status, org_node_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
-        )
-        .bind(p.person_id.as_str())
-        .bind(&p.name)
-        .bind(&p.title)
-        .bind(p.rank.code())
-        .bind(p.hr_status.code())
-        .bind(p.org_node_id)
-        .bind(crate::micros(at))
-        .fetch_one(self.pool())
-        .await
-        .map_err(StoreError::conflict_on("employee number"))?
-        .try_get("id")?;
-        Ok(id)
-    }
-
     pub async fn person(&self, id: i64) -> Result<Person> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(self.pool()).await?;
@@ -121,13 +83,53 @@ impl Db {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org_node_id).fetch_all(self.pool()).await?;
         rows.iter().map(person).collect()
     }
+}
 
-    pub async fn set_hr_status(&self, id: i64, status: HrStatus, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
+impl Tx {
+    pub async fn insert_org_node(&mut self, n: &NewOrgNode, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
+        let id: i64 = sqlx::query(
+            "INSERT INTO org_nodes (parent_id, kind, code, name_zh, name_en, has_sections, active, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 1, $7) RETURNING id",
+        )
+        .bind(n.parent_id)
+        .bind(n.kind.code())
+        .bind(&n.code)
+        .bind(&n.name_zh)
+        .bind(&n.name_en)
+        .bind(i64::from(n.has_sections))
+        .bind(crate::micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("org code"))?
+        .try_get("id")?;
+        Ok(id)
+    }
+
+    pub async fn insert_person(&mut self, p: &NewPerson, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
+        let id: i64 = sqlx::query(
+            "INSERT INTO people (person_id, name, title, rank, hr_status, org_node_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+        )
+        .bind(p.person_id.as_str())
+        .bind(&p.name)
+        .bind(&p.title)
+        .bind(p.rank.code())
+        .bind(p.hr_status.code())
+        .bind(p.org_node_id)
+        .bind(crate::micros(at))
+        .fetch_one(self.conn())
+        .await
+        .map_err(StoreError::conflict_on("employee number"))?
+        .try_get("id")?;
+        Ok(id)
+    }
+
+    pub async fn set_hr_status(&mut self, id: i64, status: HrStatus, at: chrono::DateTime<chrono::Utc>) -> Result<()> {
         let done = sqlx::query("UPDATE people SET hr_status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.code())
             .bind(crate::micros(at))
             .bind(id)
-            .execute(self.pool())
+            .execute(self.conn())
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);

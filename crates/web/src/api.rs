@@ -36,6 +36,10 @@ pub fn routes() -> Router<AppState> {
         .route("/operations/{id}/status", put(operation_status))
         .route("/linkages", get(linkages).post(linkage_create))
         .route("/linkages/{id}/status", put(linkage_status))
+        .route("/ledger/integrity", get(ledger_integrity))
+        .route("/ledger/verify", post(ledger_verify))
+        .route("/ledger/checkpoints", post(ledger_checkpoint))
+        .route("/ledger/entries/{seq}/proof", get(ledger_proof))
         .fallback(api_not_found)
 }
 
@@ -629,4 +633,112 @@ async fn linkage_status(
     let to = status_of(&json_body(body)?)?;
     s.app.set_linkage_status(&u.current, id, to).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- ledger (R-LOG-2) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct CheckpointDto {
+    size: u64,
+    /// ISO 8601, UTC.
+    at: String,
+    /// Base64 Merkle root.
+    root: String,
+    /// The signed checkpoint as text (C2SP signed note).
+    text: String,
+}
+
+fn checkpoint_dto(c: nhiguard_app::StoredCheckpoint) -> CheckpointDto {
+    CheckpointDto { size: c.size, at: nhiguard_app::from_micros(c.at).to_rfc3339(), root: c.root, text: c.text }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IntegrityDto {
+    deployment_id: String,
+    public_key: String,
+    ledger_size: u64,
+    checkpoints: usize,
+    latest_checkpoint: Option<CheckpointDto>,
+}
+
+/// The public key and the latest signed checkpoint (auditors, ethics officers, planning department).
+#[utoipa::path(get, path = "/api/v1/ledger/integrity", responses((status = 200, body = IntegrityDto), (status = 403, body = ErrorBody)))]
+async fn ledger_integrity(State(s): State<AppState>, u: ApiUser) -> ApiResult<IntegrityDto> {
+    let v = s.app.integrity(&u.current).await?;
+    Ok(Json(IntegrityDto {
+        deployment_id: v.deployment_id,
+        public_key: v.public_key,
+        ledger_size: v.ledger_size,
+        checkpoints: v.checkpoints,
+        latest_checkpoint: v.latest.map(checkpoint_dto),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VerifyDto {
+    ok: bool,
+    entries_checked: u64,
+    checkpoints_checked: u64,
+    signed_size: u64,
+    root: Option<String>,
+    failure_code: Option<String>,
+    failure_message: Option<String>,
+}
+
+/// Verify the whole log against every signed checkpoint; the reading is recorded.
+#[utoipa::path(post, path = "/api/v1/ledger/verify", responses((status = 200, body = VerifyDto), (status = 403, body = ErrorBody)))]
+async fn ledger_verify(State(s): State<AppState>, u: ApiUser) -> ApiResult<VerifyDto> {
+    let v = s.app.verify_for(&u.current).await?;
+    let r = v.report;
+    Ok(Json(VerifyDto {
+        ok: r.is_ok(),
+        entries_checked: r.entries_checked,
+        checkpoints_checked: r.checkpoints_checked,
+        signed_size: r.signed_size,
+        root: r.root.map(|h| h.to_base64()),
+        failure_code: r.failure.as_ref().map(|f| f.code().to_owned()),
+        failure_message: r.failure.map(|f| f.message()),
+    }))
+}
+
+/// Sign a checkpoint now; 200 with `null` when nothing was added since the last one.
+#[utoipa::path(post, path = "/api/v1/ledger/checkpoints", responses((status = 201, body = CheckpointDto), (status = 200), (status = 403, body = ErrorBody)))]
+async fn ledger_checkpoint(State(s): State<AppState>, u: ApiUser) -> Result<Response, ApiError> {
+    Ok(match s.app.checkpoint_for(&u.current).await? {
+        Some(c) => (StatusCode::CREATED, Json(checkpoint_dto(c))).into_response(),
+        None => (StatusCode::OK, Json(serde_json::Value::Null)).into_response(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProofDto {
+    seq: u64,
+    kind: String,
+    actor: String,
+    at: String,
+    fields: Vec<(String, String)>,
+    /// Hex SHA-256 leaf hash (RFC 9162).
+    leaf_hash: String,
+    tree_size: u64,
+    /// Hex hashes, from the leaf up.
+    proof: Vec<String>,
+    checkpoint: String,
+}
+
+/// One entry and the proof that it is in the log as of the latest checkpoint covering it.
+#[utoipa::path(get, path = "/api/v1/ledger/entries/{seq}/proof", params(("seq" = u64, Path)),
+    responses((status = 200, body = ProofDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn ledger_proof(State(s): State<AppState>, u: ApiUser, Path(seq): Path<u64>) -> ApiResult<ProofDto> {
+    let inc = s.app.inclusion_for(&u.current, seq).await?;
+    Ok(Json(ProofDto {
+        seq,
+        kind: inc.entry.kind().code().to_owned(),
+        actor: inc.entry.actor().to_owned(),
+        at: nhiguard_app::from_micros(inc.entry.at_micros()).to_rfc3339(),
+        fields: inc.entry.fields().to_vec(),
+        leaf_hash: inc.leaf.to_hex(),
+        tree_size: inc.tree_size,
+        proof: inc.proof.iter().map(|h| h.to_hex()).collect(),
+        checkpoint: inc.checkpoint,
+    }))
 }

@@ -154,7 +154,12 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                 username: current.map(|c| c.username.as_str()).unwrap_or(""),
                 client_addr: &ctx.addr,
             };
-            state.app.record(kind::CSRF_REFUSED, actor, parts.uri.path(), "missing or wrong CSRF token").await;
+            if let Err(e) =
+                state.app.record(kind::CSRF_REFUSED, actor, parts.uri.path(), "missing or wrong CSRF token").await
+            {
+                // The form is refused either way; an unrecorded refusal is reported as the fault it is.
+                return Err(PageError::new(e, ctx.lang));
+            }
             return Err(PageError::new(
                 AppError::forbidden(
                     "表單已失效或來源不明（CSRF 檢查未通過），請重新整理頁面後再送出",

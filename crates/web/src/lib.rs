@@ -6,6 +6,7 @@
 mod api;
 mod ctx;
 mod error;
+mod integrity;
 mod metrics;
 mod pages;
 mod view;
@@ -31,6 +32,7 @@ pub fn router(app: App) -> Router {
     let state = AppState { app, metrics: Metrics::default() };
     Router::new()
         .merge(pages::routes())
+        .merge(integrity::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", axum::routing::get(metrics::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))

@@ -46,20 +46,22 @@ pub fn routes() -> Router<AppState> {
         .route("/linkages/{id}/status", post(linkage_status))
         .route("/assets/app.css", get(css))
         .route("/assets/app.js", get(js))
+        .route("/assets/icon.svg", get(icon))
+        .route("/favicon.ico", get(icon))
 }
 
-fn render(t: &impl Template) -> Response {
+pub(crate) fn render(t: &impl Template) -> Response {
     match t.render() {
         Ok(html) => Html(html).into_response(),
         Err(e) => render_error(&AppError::Internal(format!("template: {e}")), Lang::Zh),
     }
 }
 
-fn see_other(to: &str) -> Response {
+pub(crate) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-trait OrPage<T> {
+pub(crate) trait OrPage<T> {
     fn page(self, lang: Lang) -> Result<T, PageError>;
 }
 
@@ -85,6 +87,14 @@ async fn js() -> Response {
     (
         [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
         include_str!("../assets/app.js"),
+    )
+        .into_response()
+}
+
+async fn icon() -> Response {
+    (
+        [(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "public, max-age=86400")],
+        include_str!("../assets/icon.svg"),
     )
         .into_response()
 }

@@ -3,6 +3,7 @@
 
 use nhiguard_app::Current;
 use nhiguard_app::i18n::Lang;
+use nhiguard_domain::access;
 
 /// The frame of every page.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct Badge {
     pub username: String,
     pub name: String,
     pub roles: String,
+    /// May open the integrity page (R-LOG-2).
+    pub ledger: bool,
 }
 
 impl Base {
@@ -32,6 +35,7 @@ impl Base {
                 username: c.username.clone(),
                 name: c.person_name.clone(),
                 roles: c.roles.iter().map(|r| lang.t(r.zh(), r.en())).collect::<Vec<_>>().join("、"),
+                ledger: c.roles.iter().any(|r| access::role_allows(*r, access::Action::VerifyLedger)),
             }),
             csrf: current.map(|c| c.csrf.clone()).unwrap_or_default(),
             here: here.to_owned(),

@@ -1,4 +1,4 @@
--- 0001 foundation: organisation, people, accounts, sessions, the catalogue, security events.
+-- 0001 foundation: organisation, people, accounts, sessions, the catalogue.
 -- Written once for SQLite and PostgreSQL: {{ID}} is the identity primary key of each dialect.
 -- Times are UTC microseconds (BIGINT); calendar dates are ISO text (YYYY-MM-DD); flags are 0/1.
 
@@ -121,16 +121,3 @@ CREATE TABLE catalogue_history (
     after_json TEXT
 );
 CREATE INDEX catalogue_history_entity ON catalogue_history (entity, entity_id);
-
--- Sign-ins, refusals and account actions (R-ACC-10): never a password, token or NHI datum.
-CREATE TABLE security_events (
-    id {{ID}},
-    at BIGINT NOT NULL,
-    kind TEXT NOT NULL,
-    actor_account_id BIGINT,
-    username TEXT NOT NULL,
-    target TEXT NOT NULL,
-    detail TEXT NOT NULL,
-    client_addr TEXT NOT NULL
-);
-CREATE INDEX security_events_at ON security_events (at);

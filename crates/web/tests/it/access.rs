@@ -61,7 +61,7 @@ async fn r_acc_1_each_role_sees_exactly_its_branch_over_the_api() {
         want.sort();
         assert_eq!(codes, want, "{user}'s overview");
     }
-    let refusals = t.app.db().recent_events(1000).await.unwrap().into_iter().filter(|e| e.kind == "forbidden").count();
+    let refusals = t.app.recent_events(1000).await.unwrap().into_iter().filter(|e| e.event == "forbidden").count();
     let expected: usize = VIEW.iter().map(|(_, a)| ALL.len() - a.len()).sum();
     assert_eq!(refusals, expected, "every refusal is recorded");
 }

@@ -3,7 +3,7 @@
 use crate::support::{PASSWORD, TestApp};
 
 async fn events(t: &TestApp) -> Vec<(String, String, String)> {
-    t.app.db().recent_events(200).await.unwrap().into_iter().map(|e| (e.kind, e.username, e.detail)).collect()
+    t.app.recent_events(200).await.unwrap().into_iter().map(|e| (e.event, e.username, e.detail)).collect()
 }
 
 #[tokio::test]
@@ -54,11 +54,10 @@ async fn r_acc_6_five_failures_lock_the_account_for_fifteen_minutes() {
 #[tokio::test]
 async fn disabled_pending_and_past_disable_date_accounts_cannot_sign_in() {
     let t = TestApp::demo().await;
-    let db = t.app.db();
-    db.set_account_status(t.account_id("civ.user").await, "disabled", None).await.unwrap();
-    db.set_account_status(t.account_id("pl.user").await, "pending", None).await.unwrap();
+    t.set_account_status("civ.user", "disabled", None).await;
+    t.set_account_status("pl.user", "pending", None).await;
     let today = nhiguard_domain::roc::taipei_date(t.clock_now());
-    db.set_account_status(t.account_id("ct.user").await, "active", Some(today)).await.unwrap();
+    t.set_account_status("ct.user", "active", Some(today)).await;
     let mut c = t.client();
     for (user, word) in [("civ.user", "停用"), ("pl.user", "尚未啟用"), ("ct.user", "停用日")] {
         let r = c.post_json("/api/v1/session", &serde_json::json!({"username": user, "password": PASSWORD})).await;
@@ -73,7 +72,7 @@ async fn r_acc_7_a_session_stops_working_when_the_account_is_disabled_or_reaches
     let mut c = t.api_as("soc.user").await;
     assert_eq!(c.get("/api/v1/me").await.status, 200);
     let tomorrow = nhiguard_domain::roc::taipei_date(t.clock_now()).succ_opt().unwrap();
-    t.app.db().set_account_status(t.account_id("soc.user").await, "active", Some(tomorrow)).await.unwrap();
+    t.set_account_status("soc.user", "active", Some(tomorrow)).await;
     assert_eq!(c.get("/api/v1/me").await.status, 200);
     // 00:00 Taipei on the disable date is 16:00 UTC the day before: at 23:50 it still works.
     t.clock.advance(chrono::Duration::hours(13) + chrono::Duration::minutes(50));

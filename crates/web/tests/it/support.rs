@@ -44,7 +44,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let settings = Settings { listen: addr, ..Settings::default() };
-        let app = App::new(store, settings, clock.clone());
+        let keys = nhiguard_app::ledger::LedgerKeys {
+            deployment_id: "test".into(),
+            signing: nhiguard_ledger::SigningKey::generate("nhiguard.test").unwrap(),
+            export_dir: None,
+        };
+        let app = App::new(store, settings, clock.clone(), keys);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
         tokio::spawn(async move {
@@ -94,6 +99,14 @@ impl TestApp {
             .find(|(_, n)| n.code == code)
             .map(|(_, n)| n.id)
             .unwrap_or_else(|| panic!("no node {code}"))
+    }
+
+    /// Sets an account's status and disable date directly (what the account-governance pages will do).
+    pub async fn set_account_status(&self, username: &str, status: &str, disable_on: Option<chrono::NaiveDate>) {
+        let id = self.account_id(username).await;
+        let mut tx = self.app.db().begin().await.unwrap();
+        tx.set_account_status(id, status, disable_on).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     pub async fn account_id(&self, username: &str) -> i64 {

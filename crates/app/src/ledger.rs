@@ -1,0 +1,373 @@
+//! The ledger in use (R-LOG-2, R-ACC-10): appending entries — inside the transaction of the change
+//! they record, or group-committed when they stand alone —, signing checkpoints, verifying the
+//! whole log, and inclusion proofs. An entry is durable before the caller goes on: a change and its
+//! entry commit together, and a standalone append answers only after its transaction committed.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use nhiguard_ledger::{
+    Checkpoint, Entry, EntryKind, Frontier, Hash, PublicKey, SignedCheckpoint, SigningKey, StoredEntry, Verifier,
+    VerifyFailure, VerifyReport, inclusion_proof, leaf_hash,
+};
+use nhiguard_store::{Db, LedgerHead, LedgerRow, StoredCheckpoint, Tx};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{App, AppError, Result};
+
+/// An entry to be appended: what, by whom, and its fields (sorted and encoded by the ledger crate).
+#[derive(Debug, Clone)]
+pub struct Draft {
+    pub kind: EntryKind,
+    pub actor: String,
+    pub at_micros: i64,
+    pub fields: Vec<(String, String)>,
+}
+
+/// What the ledger needs that is not in the database: who signs, and for which log.
+pub struct LedgerKeys {
+    pub deployment_id: String,
+    pub signing: SigningKey,
+    /// Where signed checkpoints are also written as small text files (none in tests).
+    pub export_dir: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for LedgerKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LedgerKeys").field("deployment_id", &self.deployment_id).finish_non_exhaustive()
+    }
+}
+
+fn ledger_err(e: nhiguard_ledger::LedgerError) -> AppError {
+    AppError::Internal(format!("ledger: {e}"))
+}
+
+/// Appends drafts inside `tx`, continuing from the locked head.
+pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>> {
+    let head = tx.ledger_head().await?;
+    let mut frontier = if head.frontier.is_empty() {
+        Frontier::new()
+    } else {
+        Frontier::from_bytes(&head.frontier).map_err(ledger_err)?
+    };
+    if frontier.size() != head.size {
+        return Err(AppError::Internal("ledger head and frontier disagree".into()));
+    }
+    let mut rows = Vec::with_capacity(drafts.len());
+    for d in drafts {
+        let seq = frontier.size();
+        let entry = Entry::new(seq, d.at_micros, d.kind, d.actor.clone(), d.fields.clone()).map_err(ledger_err)?;
+        let body = entry.encode();
+        let leaf = leaf_hash(&body);
+        frontier.push(leaf);
+        rows.push(LedgerRow {
+            seq,
+            at: d.at_micros,
+            kind: d.kind.code().to_owned(),
+            actor: d.actor.clone(),
+            body,
+            leaf_hash: leaf.as_bytes().to_vec(),
+        });
+    }
+    let new_head = LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() };
+    tx.ledger_append(&rows, &new_head).await?;
+    Ok(rows.iter().map(|r| r.seq).collect())
+}
+
+type Request = (Draft, oneshot::Sender<Result<u64, String>>);
+
+/// Group commit: appends that arrive while one transaction is being written wait and go together
+/// into the next, each answered only after its transaction committed. One sync serves many.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupWriter {
+    tx: mpsc::Sender<Request>,
+}
+
+/// The most appends written in one transaction.
+const GROUP_MAX: usize = 1000;
+
+impl GroupWriter {
+    pub(crate) fn spawn(db: Db) -> Option<Self> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, mut rx) = mpsc::channel::<Request>(8192);
+        handle.spawn(async move {
+            let mut batch: Vec<Request> = Vec::with_capacity(GROUP_MAX);
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < GROUP_MAX {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(_) => break,
+                    }
+                }
+                let drafts: Vec<Draft> = batch.iter().map(|(d, _)| d.clone()).collect();
+                let outcome = async {
+                    let mut t = db.begin().await?;
+                    let seqs = append_in(&mut t, &drafts).await?;
+                    t.commit().await?;
+                    Ok::<_, AppError>(seqs)
+                }
+                .await;
+                match outcome {
+                    Ok(seqs) => {
+                        for ((_, reply), seq) in batch.drain(..).zip(seqs) {
+                            reply.send(Ok(seq)).ok();
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, entries = batch.len(), "ledger append failed");
+                        for (_, reply) in batch.drain(..) {
+                            reply.send(Err(e.to_string())).ok();
+                        }
+                    }
+                }
+            }
+        });
+        Some(Self { tx })
+    }
+
+    async fn append(&self, draft: Draft) -> Result<u64> {
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((draft, reply)).await.map_err(|_| AppError::Unavailable("ledger writer stopped".into()))?;
+        match answer.await {
+            Ok(Ok(seq)) => Ok(seq),
+            Ok(Err(e)) => Err(AppError::Unavailable(format!("ledger append failed: {e}"))),
+            Err(_) => Err(AppError::Unavailable("ledger writer stopped".into())),
+        }
+    }
+}
+
+/// The result of `verify`, with what was checked.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    pub report: VerifyReport,
+    pub checkpoints_found: usize,
+}
+
+/// Reads the whole log in large ordered batches and checks it against every stored checkpoint and
+/// any given from outside (R-LOG-2). Needs only read access.
+pub async fn verify(
+    db: &Db,
+    deployment_id: &str,
+    key: &PublicKey,
+    extra: Vec<SignedCheckpoint>,
+) -> Result<Verification> {
+    let stored = db.checkpoints().await?;
+    let mut checkpoints = extra;
+    let mut unreadable: Option<VerifyFailure> = None;
+    for c in &stored {
+        match SignedCheckpoint::parse(&c.text) {
+            Ok(p) => checkpoints.push(p),
+            Err(e) => {
+                unreadable.get_or_insert(VerifyFailure::CheckpointBadSignature { size: c.size, reason: e.to_string() });
+            }
+        }
+    }
+    let found = checkpoints.len();
+    let mut verifier = Verifier::new(deployment_id, key.clone(), checkpoints).map_err(ledger_err)?;
+    const BATCH: u64 = 20_000;
+    let mut from = 0u64;
+    loop {
+        let rows = db.ledger_rows(from, BATCH).await?;
+        if rows.is_empty() {
+            break;
+        }
+        let mut hashes = Vec::with_capacity(rows.len());
+        for r in &rows {
+            hashes.push(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).ok().map(Hash));
+        }
+        let batch: Vec<StoredEntry<'_>> = rows
+            .iter()
+            .zip(&hashes)
+            .map(|(r, h)| StoredEntry {
+                seq: r.seq,
+                bytes: &r.body,
+                // A stored hash of the wrong length cannot match: give one that will not.
+                leaf_hash: Some(h.unwrap_or(Hash([0; 32]))),
+            })
+            .collect();
+        let go_on = verifier.feed(&batch);
+        from = rows.last().map(|r| r.seq + 1).unwrap_or(from);
+        if !go_on {
+            break;
+        }
+    }
+    let mut report = verifier.finish();
+    if report.failure.is_none()
+        && let Some(f) = unreadable
+    {
+        report.failure = Some(f);
+        report.root = None;
+    }
+    Ok(Verification { report, checkpoints_found: found })
+}
+
+/// An entry, whether it is in the log, and the proof against a signed checkpoint.
+#[derive(Debug, Clone)]
+pub struct Inclusion {
+    pub entry: Entry,
+    pub leaf: Hash,
+    pub checkpoint: String,
+    pub tree_size: u64,
+    pub proof: Vec<Hash>,
+}
+
+impl App {
+    pub(crate) fn ledger_keys(&self) -> &Arc<LedgerKeys> {
+        &self.inner.ledger
+    }
+
+    /// The public key checkpoints are signed with, as text (for the integrity page and handing out).
+    pub fn ledger_public_key(&self) -> String {
+        self.ledger_keys().signing.public_key().to_text()
+    }
+
+    pub fn deployment_id(&self) -> &str {
+        &self.ledger_keys().deployment_id
+    }
+
+    /// Appends one entry on its own (group-committed); returns its sequence number once durable.
+    pub async fn append(&self, draft: Draft) -> Result<u64> {
+        match &self.inner.writer {
+            Some(w) => w.append(draft).await,
+            None => {
+                let mut tx = self.db().begin().await?;
+                let seq = append_in(&mut tx, std::slice::from_ref(&draft)).await?;
+                tx.commit().await?;
+                seq.first().copied().ok_or_else(|| AppError::Internal("no sequence number".into()))
+            }
+        }
+    }
+
+    /// Signs a checkpoint of the log as it is now, unless nothing was added since the last one.
+    pub async fn checkpoint_now(&self) -> Result<Option<StoredCheckpoint>> {
+        let keys = self.ledger_keys();
+        let mut tx = self.db().begin().await?;
+        let head = tx.ledger_head().await?;
+        let latest = self.db().latest_checkpoint().await?;
+        if head.size == 0 || latest.as_ref().is_some_and(|c| c.size >= head.size) {
+            return Ok(None);
+        }
+        let frontier = if head.frontier.is_empty() {
+            Frontier::new()
+        } else {
+            Frontier::from_bytes(&head.frontier).map_err(ledger_err)?
+        };
+        let now = self.now();
+        let checkpoint =
+            Checkpoint::new(&keys.deployment_id, head.size, frontier.root(), now.timestamp()).map_err(ledger_err)?;
+        let signed = checkpoint.sign(&keys.signing);
+        let stored = StoredCheckpoint {
+            size: head.size,
+            at: nhiguard_store::micros(now),
+            root: frontier.root().to_base64(),
+            text: signed.to_text(),
+        };
+        tx.insert_checkpoint(&stored).await?;
+        tx.commit().await?;
+        if let Some(dir) = &keys.export_dir {
+            let path = dir.join(format!("checkpoint-{:012}.txt", stored.size));
+            if let Err(e) = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&path, &stored.text)) {
+                tracing::warn!(path = %path.display(), error = %e, "could not export a checkpoint file");
+            }
+        }
+        tracing::info!(size = stored.size, "ledger checkpoint signed");
+        Ok(Some(stored))
+    }
+
+    /// Verifies the whole log with this deployment's own key.
+    pub async fn verify_ledger(&self, extra: Vec<SignedCheckpoint>) -> Result<Verification> {
+        verify(self.db(), self.deployment_id(), &self.ledger_keys().signing.public_key(), extra).await
+    }
+
+    /// The proof that entry `seq` is in the log as of the latest checkpoint that covers it.
+    pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
+        let checkpoints = self.db().checkpoints().await?;
+        let Some(cp) = checkpoints.into_iter().find(|c| c.size > seq) else {
+            return Err(AppError::conflict(
+                "此筆紀錄尚未納入已簽章的檢查點，請先建立檢查點",
+                "this entry is not yet covered by a signed checkpoint; make a checkpoint first",
+            ));
+        };
+        let row = self.db().ledger_row(seq).await?;
+        let entry = Entry::decode(&row.body).map_err(ledger_err)?;
+        let mut leaves = Vec::with_capacity(usize::try_from(cp.size).unwrap_or(0));
+        let mut from = 0;
+        while from < cp.size {
+            let rows = self.db().ledger_rows(from, (cp.size - from).min(50_000)).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
+            }
+            from = rows.last().map(|r| r.seq + 1).unwrap_or(cp.size);
+        }
+        let proof = inclusion_proof(&leaves, seq, cp.size).map_err(ledger_err)?;
+        Ok(Inclusion { leaf: leaf_hash(&row.body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
+    }
+}
+
+/// What the integrity page shows.
+#[derive(Debug, Clone)]
+pub struct IntegrityView {
+    pub public_key: String,
+    pub deployment_id: String,
+    pub ledger_size: u64,
+    pub latest: Option<StoredCheckpoint>,
+    pub checkpoints: usize,
+}
+
+impl App {
+    async fn check_ledger_access(&self, current: &crate::Current, what: &str) -> Result<()> {
+        let tree = self.db().org_tree().await?;
+        if let Err(e) = nhiguard_domain::access::authorize(
+            &tree,
+            &current.actor(),
+            nhiguard_domain::access::Action::VerifyLedger,
+            None,
+        ) {
+            self.record(crate::events::kind::FORBIDDEN, current.event_actor(), "ledger", what).await?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The public key and the latest checkpoint, for auditors to copy and hand out.
+    pub async fn integrity(&self, current: &crate::Current) -> Result<IntegrityView> {
+        self.check_ledger_access(current, "integrity page").await?;
+        Ok(IntegrityView {
+            public_key: self.ledger_public_key(),
+            deployment_id: self.deployment_id().to_owned(),
+            ledger_size: self.db().ledger_size().await?,
+            latest: self.db().latest_checkpoint().await?,
+            checkpoints: self.db().checkpoints().await?.len(),
+        })
+    }
+
+    /// Verifies the whole log for an auditor; the reading itself is recorded first (R-LOG-2).
+    pub async fn verify_for(&self, current: &crate::Current) -> Result<Verification> {
+        self.check_ledger_access(current, "verify").await?;
+        self.record(crate::events::kind::LEDGER_READ, current.event_actor(), "ledger", "verify").await?;
+        self.verify_ledger(Vec::new()).await
+    }
+
+    /// An entry and its inclusion proof, for an auditor; the reading is recorded first.
+    pub async fn inclusion_for(&self, current: &crate::Current, seq: u64) -> Result<Inclusion> {
+        self.check_ledger_access(current, "inclusion proof").await?;
+        self.record(
+            crate::events::kind::LEDGER_READ,
+            current.event_actor(),
+            &format!("entry {seq}"),
+            "inclusion proof",
+        )
+        .await?;
+        self.inclusion(seq).await
+    }
+
+    /// Signs a checkpoint on request (planning department, auditors).
+    pub async fn checkpoint_for(&self, current: &crate::Current) -> Result<Option<StoredCheckpoint>> {
+        self.check_ledger_access(current, "checkpoint").await?;
+        self.checkpoint_now().await
+    }
+}

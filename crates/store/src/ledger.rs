@@ -1,0 +1,194 @@
+//! The ledger's rows: entries (canonical bytes and leaf hash, with the time, kind and actor beside
+//! them for searching), the head (size and Merkle frontier), and signed checkpoints. This module
+//! only stores and reads; encoding, hashing and signing are the `ledger` crate's, sequencing is
+//! `app`'s. Nothing here updates or deletes an entry.
+
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+use crate::{Backend, Db, Result, StoreError, Tx};
+
+/// One entry row. `body` is the canonical encoding; the other columns repeat parts of it so that
+/// the log can be searched without decoding every entry (they are never trusted for display).
+#[derive(Debug, Clone)]
+pub struct LedgerRow {
+    pub seq: u64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub body: Vec<u8>,
+    pub leaf_hash: Vec<u8>,
+}
+
+/// The tree after the last entry: its size and its frontier (see `nhiguard_ledger::Frontier`).
+#[derive(Debug, Clone)]
+pub struct LedgerHead {
+    pub size: u64,
+    pub frontier: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredCheckpoint {
+    pub size: u64,
+    pub at: i64,
+    pub root: String,
+    pub text: String,
+}
+
+fn to_u64(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("negative ledger position".into()))
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
+}
+
+fn row(r: &AnyRow) -> Result<LedgerRow> {
+    Ok(LedgerRow {
+        seq: to_u64(r.try_get("seq")?)?,
+        at: r.try_get("at")?,
+        kind: r.try_get("kind")?,
+        actor: r.try_get("actor")?,
+        body: r.try_get("body")?,
+        leaf_hash: r.try_get("leaf_hash")?,
+    })
+}
+
+fn checkpoint(r: &AnyRow) -> Result<StoredCheckpoint> {
+    Ok(StoredCheckpoint {
+        size: to_u64(r.try_get("size")?)?,
+        at: r.try_get("at")?,
+        root: r.try_get("root")?,
+        text: r.try_get("text")?,
+    })
+}
+
+/// Rows per INSERT statement: well under both databases' limits on bound parameters.
+const INSERT_CHUNK: usize = 500;
+
+impl Tx {
+    /// The head, locked until this transaction ends so that appenders take turns — within one
+    /// process and across several sharing one PostgreSQL. (SQLite's `BEGIN IMMEDIATE` already holds
+    /// the database's single write lock.)
+    pub async fn ledger_head(&mut self) -> Result<LedgerHead> {
+        sqlx::query("INSERT INTO ledger_head (id, size, frontier) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING")
+            .bind(Vec::<u8>::new())
+            .execute(self.conn())
+            .await?;
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT size, frontier FROM ledger_head WHERE id = 1",
+            Backend::Postgres => "SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE",
+        };
+        let r = sqlx::query(sql).fetch_one(self.conn()).await?;
+        Ok(LedgerHead { size: to_u64(r.try_get("size")?)?, frontier: r.try_get("frontier")? })
+    }
+
+    /// Appends rows that continue the log from the head read in this transaction, and moves the
+    /// head. The rows' sequence numbers must start at the old size and be contiguous; the primary
+    /// key refuses a second writer's duplicate should the lock ever be bypassed.
+    pub async fn ledger_append(&mut self, rows: &[LedgerRow], new_head: &LedgerHead) -> Result<()> {
+        for chunk in rows.chunks(INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 6;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                q = q
+                    .bind(to_i64(r.seq)?)
+                    .bind(r.at)
+                    .bind(r.kind.clone())
+                    .bind(r.actor.clone())
+                    .bind(r.body.clone())
+                    .bind(r.leaf_hash.clone());
+            }
+            q.execute(self.conn()).await.map_err(StoreError::conflict_on("ledger sequence number"))?;
+        }
+        sqlx::query("UPDATE ledger_head SET size = $1, frontier = $2 WHERE id = 1")
+            .bind(to_i64(new_head.size)?)
+            .bind(new_head.frontier.clone())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_checkpoint(&mut self, c: &StoredCheckpoint) -> Result<()> {
+        sqlx::query("INSERT INTO ledger_checkpoints (size, at, root, text) VALUES ($1, $2, $3, $4)")
+            .bind(to_i64(c.size)?)
+            .bind(c.at)
+            .bind(&c.root)
+            .bind(&c.text)
+            .execute(self.conn())
+            .await
+            .map_err(StoreError::conflict_on("checkpoint size"))?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// How many entries the log holds, by its head.
+    pub async fn ledger_size(&self) -> Result<u64> {
+        let r = sqlx::query("SELECT size FROM ledger_head WHERE id = 1").fetch_optional(self.pool()).await?;
+        match r {
+            Some(r) => to_u64(r.try_get("size")?),
+            None => Ok(0),
+        }
+    }
+
+    /// Entries from `from` on, in sequence order, at most `limit` of them. Large ordered batches
+    /// are what makes verification fast: reading costs more than hashing.
+    pub async fn ledger_rows(&self, from: u64, limit: u64) -> Result<Vec<LedgerRow>> {
+        let rows = sqlx::query(
+            "SELECT seq, at, kind, actor, body, leaf_hash FROM ledger_entries WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(to_i64(from)?)
+        .bind(to_i64(limit)?)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// One entry by its sequence number.
+    pub async fn ledger_row(&self, seq: u64) -> Result<LedgerRow> {
+        let r = sqlx::query("SELECT seq, at, kind, actor, body, leaf_hash FROM ledger_entries WHERE seq = $1")
+            .bind(to_i64(seq)?)
+            .fetch_one(self.pool())
+            .await?;
+        row(&r)
+    }
+
+    /// The newest entries of the given kinds, newest first.
+    pub async fn ledger_recent(&self, kinds: &[&str], limit: u64) -> Result<Vec<LedgerRow>> {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 1)).collect();
+        let sql = format!(
+            "SELECT seq, at, kind, actor, body, leaf_hash FROM ledger_entries WHERE kind IN ({}) ORDER BY seq DESC LIMIT ${}",
+            placeholders.join(", "),
+            kinds.len() + 1
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let rows = q.bind(to_i64(limit)?).fetch_all(self.pool()).await?;
+        rows.iter().map(row).collect()
+    }
+
+    /// Every checkpoint, smallest first.
+    pub async fn checkpoints(&self) -> Result<Vec<StoredCheckpoint>> {
+        let rows = sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints ORDER BY size")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(checkpoint).collect()
+    }
+
+    pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
+        let r = sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(checkpoint).transpose()
+    }
+}
