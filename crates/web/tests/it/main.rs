@@ -7,5 +7,6 @@
 mod access;
 mod auth;
 mod catalogue;
+mod ledger;
 mod pages;
 mod support;

@@ -18,7 +18,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub app: App,
     pub clock: Arc<ManualClock>,
-    _db: TestDb,
+    pub db: TestDb,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -59,7 +59,7 @@ impl TestApp {
             .await
             .ok();
         });
-        TestApp { addr, app, clock, _db: db, shutdown: Some(tx) }
+        TestApp { addr, app, clock, db, shutdown: Some(tx) }
     }
 
     /// The demo county.
@@ -67,6 +67,16 @@ impl TestApp {
         let t = Self::empty().await;
         t.app.fill_demo().await.expect("demo data");
         t
+    }
+
+    /// A raw connection to the test database, as someone holding the database password has.
+    pub async fn raw(&self) -> sqlx::AnyConnection {
+        use sqlx::Connection;
+        sqlx::AnyConnection::connect(&self.db.url).await.unwrap()
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.db.url.starts_with("postgres")
     }
 
     pub fn client(&self) -> Client {

@@ -1,0 +1,271 @@
+//! The ledger under attack (R-LOG-2): each way someone with the database password could change
+//! the log — a field, a deleted entry, a reordering, an insertion, a cut tail, a replaced or forged
+//! checkpoint — done directly in the database, and `verify` naming it. The same tests run on SQLite
+//! and PostgreSQL.
+
+use nhiguard_ledger::{Checkpoint, Entry, SigningKey, leaf_hash};
+use sqlx::{AssertSqlSafe, Executor};
+
+use crate::support::{PASSWORD, TestApp};
+
+/// The demo county, a first checkpoint, then more entries and a second checkpoint, then a few
+/// entries after it. Returns (size at the last checkpoint, size now).
+async fn ledger_with_history() -> (TestApp, u64, u64) {
+    let t = TestApp::demo().await;
+    t.app.checkpoint_now().await.unwrap().expect("a first checkpoint");
+    let mut c = t.client();
+    for user in ["soc.user", "hlt.user", "tax.user", "civ.user"] {
+        c.post_json("/api/v1/session", &serde_json::json!({"username": user, "password": PASSWORD})).await;
+        c.post_json("/api/v1/session", &serde_json::json!({"username": user, "password": "Wrong-Pass-1"})).await;
+    }
+    let signed = t.app.checkpoint_now().await.unwrap().expect("a second checkpoint").size;
+    c.post_json("/api/v1/session", &serde_json::json!({"username": "nt.user", "password": PASSWORD})).await;
+    c.post_json("/api/v1/session", &serde_json::json!({"username": "pl.user", "password": PASSWORD})).await;
+    let size = t.app.db().ledger_size().await.unwrap();
+    assert!(size > signed && signed > 20, "{signed} {size}");
+    let v = t.app.verify_ledger(Vec::new()).await.unwrap();
+    assert!(v.report.is_ok(), "untouched, it verifies: {:?}", v.report.failure);
+    assert_eq!((v.report.entries_checked, v.report.checkpoints_checked, v.report.signed_size), (size, 2, signed));
+    (t, signed, size)
+}
+
+/// What an attacker does first: turn off the append-only triggers.
+async fn drop_guards(t: &TestApp, raw: &mut sqlx::AnyConnection) {
+    let sql = if t.is_postgres() {
+        "ALTER TABLE ledger_entries DISABLE TRIGGER USER; ALTER TABLE ledger_checkpoints DISABLE TRIGGER USER;"
+    } else {
+        "DROP TRIGGER ledger_entries_no_update; DROP TRIGGER ledger_entries_no_delete; \
+         DROP TRIGGER ledger_checkpoints_no_update; DROP TRIGGER ledger_checkpoints_no_delete;"
+    };
+    raw.execute(sql).await.unwrap();
+}
+
+async fn failure(t: &TestApp) -> (String, String) {
+    let v = t.app.verify_ledger(Vec::new()).await.unwrap();
+    let f = v.report.failure.expect("verification must fail");
+    (f.code().to_owned(), f.message())
+}
+
+/// Re-encodes entry `seq` with one field changed (and its leaf hash recomputed, as a careful
+/// attacker would), keeping its position.
+async fn rewrite(t: &TestApp, raw: &mut sqlx::AnyConnection, seq: u64, new_seq: u64, field: &str, value: &str) {
+    let row = t.app.db().ledger_row(seq).await.unwrap();
+    let e = Entry::decode(&row.body).unwrap();
+    let mut fields = e.fields().to_vec();
+    if let Some(f) = fields.iter_mut().find(|(k, _)| k == field) {
+        f.1 = value.to_owned();
+    }
+    let forged = Entry::new(new_seq, e.at_micros(), e.kind(), e.actor(), fields).unwrap().encode();
+    let leaf = leaf_hash(&forged).as_bytes().to_vec();
+    sqlx::query("UPDATE ledger_entries SET body = $1, leaf_hash = $2 WHERE seq = $3")
+        .bind(forged)
+        .bind(leaf)
+        .bind(i64::try_from(seq).unwrap())
+        .execute(&mut *raw)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn r_log_2_the_database_refuses_updates_and_deletes_of_entries() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    assert!(raw.execute("UPDATE ledger_entries SET actor = 'someone' WHERE seq = 3").await.is_err());
+    assert!(raw.execute("DELETE FROM ledger_entries WHERE seq = 3").await.is_err());
+    assert!(raw.execute("DELETE FROM ledger_checkpoints").await.is_err());
+    assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
+}
+
+#[tokio::test]
+async fn r_log_2_a_changed_field_is_named() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    // Changing the bytes alone breaks the stored hash of that very entry.
+    let row = t.app.db().ledger_row(5).await.unwrap();
+    let e = Entry::decode(&row.body).unwrap();
+    let fields: Vec<_> = e
+        .fields()
+        .iter()
+        .map(|(k, v)| (k.clone(), if k == "target" { "someone-else".into() } else { v.clone() }))
+        .collect();
+    let forged = Entry::new(5, e.at_micros(), e.kind(), e.actor(), fields).unwrap().encode();
+    sqlx::query("UPDATE ledger_entries SET body = $1 WHERE seq = 5").bind(forged).execute(&mut raw).await.unwrap();
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "entry_hash_mismatch");
+    assert!(msg.contains("第 5 筆") && msg.contains("entry 5"), "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_a_consistent_rewrite_is_caught_by_the_signed_checkpoint() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    rewrite(&t, &mut raw, 5, 5, "target", "someone-else").await;
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "checkpoint_root_mismatch", "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_a_deleted_entry_is_named() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    raw.execute("DELETE FROM ledger_entries WHERE seq = 7").await.unwrap();
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "entry_missing");
+    assert!(msg.contains("第 7 筆"), "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_reordered_entries_are_named() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    let (a, b) = (t.app.db().ledger_row(3).await.unwrap(), t.app.db().ledger_row(4).await.unwrap());
+    for (seq, row) in [(3i64, &b), (4, &a)] {
+        sqlx::query("UPDATE ledger_entries SET body = $1, leaf_hash = $2 WHERE seq = $3")
+            .bind(row.body.clone())
+            .bind(row.leaf_hash.clone())
+            .bind(seq)
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "entry_seq_mismatch", "{msg}");
+    assert!(msg.contains('3'), "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_an_inserted_entry_is_caught() {
+    let (t, _, size) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    // Shift entries 10.. up by one, re-encoding each for its new place, and put a forged one at 10.
+    for seq in (10..size).rev() {
+        rewrite(&t, &mut raw, seq, seq + 1, "detail", "moved").await;
+        sqlx::query("UPDATE ledger_entries SET seq = $1 WHERE seq = $2")
+            .bind(i64::try_from(seq + 1).unwrap())
+            .bind(i64::try_from(seq).unwrap())
+            .execute(&mut raw)
+            .await
+            .unwrap();
+    }
+    let row = t.app.db().ledger_row(9).await.unwrap();
+    let e = Entry::decode(&row.body).unwrap();
+    let forged = Entry::new(10, e.at_micros(), e.kind(), "plan.admin", e.fields().to_vec()).unwrap().encode();
+    sqlx::query(
+        "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) VALUES (10, $1, $2, 'plan.admin', $3, $4)",
+    )
+    .bind(e.at_micros())
+    .bind(e.kind().code())
+    .bind(forged.clone())
+    .bind(leaf_hash(&forged).as_bytes().to_vec())
+    .execute(&mut raw)
+    .await
+    .unwrap();
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "checkpoint_root_mismatch", "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_a_cut_tail_is_named() {
+    let (t, signed, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    // Remove everything from a little before the last checkpoint on.
+    let from = signed - 3;
+    raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_entries WHERE seq >= {from}"))).await.unwrap();
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "tail_cut", "{msg}");
+}
+
+#[tokio::test]
+async fn r_log_2_a_cut_tail_is_caught_by_a_checkpoint_kept_outside_even_when_its_copy_is_deleted() {
+    let (t, signed, _) = ledger_with_history().await;
+    let outside = t.app.db().latest_checkpoint().await.unwrap().unwrap().text;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_entries WHERE seq >= {}", signed - 2))).await.unwrap();
+    raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_checkpoints WHERE size >= {}", signed - 2))).await.unwrap();
+    let v = t.app.verify_ledger(Vec::new()).await.unwrap();
+    assert!(v.report.is_ok(), "without the outside copy the cut cannot be seen");
+    let paper = nhiguard_ledger::SignedCheckpoint::parse(&outside).unwrap();
+    let v = t.app.verify_ledger(vec![paper]).await.unwrap();
+    assert_eq!(v.report.failure.map(|f| f.code()), Some("tail_cut"));
+}
+
+#[tokio::test]
+async fn r_log_2_a_replaced_or_forged_checkpoint_is_named() {
+    let (t, signed, _) = ledger_with_history().await;
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    let stored = t.app.db().latest_checkpoint().await.unwrap().unwrap();
+    // Signed by another key (someone who made their own), for the true root.
+    let parsed = nhiguard_ledger::SignedCheckpoint::parse(&stored.text).unwrap();
+    let c = parsed.checkpoint();
+    let other = SigningKey::generate("nhiguard.test").unwrap();
+    let replaced = Checkpoint::new("test", c.size(), c.root(), c.at_secs()).unwrap().sign(&other).to_text();
+    sqlx::query("UPDATE ledger_checkpoints SET text = $1 WHERE size = $2")
+        .bind(replaced)
+        .bind(i64::try_from(signed).unwrap())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "checkpoint_bad_signature", "{msg}");
+
+    // The real signature with one byte of it changed.
+    let mut lines: Vec<String> = stored.text.lines().map(str::to_owned).collect();
+    let last = lines.last_mut().unwrap();
+    let flip = if last.ends_with('A') { 'B' } else { 'A' };
+    last.pop();
+    last.push(flip);
+    let forged = format!("{}\n", lines.join("\n"));
+    sqlx::query("UPDATE ledger_checkpoints SET text = $1 WHERE size = $2")
+        .bind(forged)
+        .bind(i64::try_from(signed).unwrap())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let (code, _) = failure(&t).await;
+    assert!(code == "checkpoint_bad_signature", "{code}");
+}
+
+#[tokio::test]
+async fn r_log_2_auditors_verify_and_read_proofs_and_their_reading_is_recorded() {
+    let (t, signed, _) = ledger_with_history().await;
+    let mut auditor = t.api_as("hlt.auditor").await;
+    let r = auditor.post_json("/api/v1/ledger/verify", &serde_json::json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["ok"], true);
+    let proof = auditor.get("/api/v1/ledger/entries/4/proof").await;
+    assert_eq!(proof.status, 200, "{}", proof.body);
+    let p = proof.json();
+    assert_eq!(p["tree_size"].as_u64(), Some(signed.min(p["tree_size"].as_u64().unwrap())));
+    // The proof checks out against the checkpoint's root.
+    let cp = nhiguard_ledger::SignedCheckpoint::parse(p["checkpoint"].as_str().unwrap()).unwrap();
+    let leaf = nhiguard_ledger::Hash::from_hex(p["leaf_hash"].as_str().unwrap()).unwrap();
+    let path: Vec<_> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| nhiguard_ledger::Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect();
+    nhiguard_ledger::verify_inclusion(&leaf, 4, cp.checkpoint().size(), &path, &cp.checkpoint().root()).unwrap();
+    let reads: Vec<_> =
+        t.app.recent_events(50).await.unwrap().into_iter().filter(|e| e.event == "ledger_read").collect();
+    assert_eq!(reads.len(), 2, "the verification and the proof were both recorded");
+    assert!(reads.iter().all(|e| e.username == "hlt.auditor"));
+    // Others may not.
+    let mut user = t.api_as("soc.user").await;
+    assert_eq!(user.post_json("/api/v1/ledger/verify", &serde_json::json!({})).await.status, 403);
+    assert_eq!(user.get("/api/v1/ledger/entries/4/proof").await.status, 403);
+    let mut web = t.browser_as("eth.officer").await;
+    let page = web.get("/integrity").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("nhiguard.test+"), "the public key is shown");
+    let r = web.submit("/integrity", "/integrity/verify", &[]).await;
+    assert!(r.body.contains("驗證通過"), "{}", r.body);
+}
