@@ -1,0 +1,209 @@
+//! The binary as an operator runs it: a crash in the middle of many appends, and several processes
+//! sharing one database (R-LOG-2). Runs on SQLite, and on PostgreSQL when
+//! `NHIGUARD_TEST_DATABASE_URL` is set.
+
+// A test that cannot set up or whose expectation fails should stop at once, loudly.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nhiguard_ledger::Entry;
+use nhiguard_store::Db;
+use nhiguard_store::testdb::TestDb;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+struct Deployment {
+    dir: PathBuf,
+    db: TestDb,
+}
+
+impl Deployment {
+    async fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("nhiguard-cli-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        std::fs::create_dir_all(&dir).unwrap();
+        Deployment { dir, db: TestDb::new().await.unwrap() }
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_nhiguard"));
+        c.args(args)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--database-url")
+            .arg(&self.db.url)
+            .env_remove("NHIGUARD_TEST_DATABASE_URL")
+            .env("NHIGUARD_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
+    /// Starts `demo` (first) or `serve` on a free port and waits until it answers.
+    async fn start(&self, subcommand: &str) -> (Child, SocketAddr) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let child = self.command(&[subcommand, "--listen", &addr.to_string()]).spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok((200, _)) = request(addr, "GET", "/healthz", "").await {
+                return (child, addr);
+            }
+            assert!(Instant::now() < deadline, "{subcommand} did not come up");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn verify(&self) -> (bool, String) {
+        let out = self.command(&["ledger", "verify"]).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        (out.status.success(), text)
+    }
+
+    /// Every entry's sequence number and actor.
+    async fn entries(&self) -> Vec<(u64, String)> {
+        let db = Db::open_read_only(&self.db.url).await.unwrap();
+        let rows = db.ledger_rows(0, 1_000_000).await.unwrap();
+        db.close().await;
+        rows.iter().map(|r| (r.seq, Entry::decode(&r.body).unwrap().actor().to_owned())).collect()
+    }
+}
+
+impl Drop for Deployment {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// A bare HTTP/1.1 request; returns the status and body.
+async fn request(addr: SocketAddr, method: &str, path: &str, json: &str) -> std::io::Result<(u16, String)> {
+    let mut s = tokio::net::TcpStream::connect(addr).await?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{json}",
+        json.len()
+    );
+    s.write_all(req.as_bytes()).await?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).ok_or(std::io::ErrorKind::InvalidData)?;
+    Ok((status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default()))
+}
+
+/// A failed sign-in by a made-up username: one ledger entry, acknowledged (401) only once durable.
+async fn failed_sign_in(addr: SocketAddr, who: &str) -> bool {
+    let body = serde_json::json!({"username": who, "password": "Not-The-Password-1"}).to_string();
+    matches!(request(addr, "POST", "/api/v1/session", &body).await, Ok((401, _)))
+}
+
+fn kill(child: &mut Child) {
+    // SIGKILL: no chance to flush or shut down cleanly.
+    child.kill().ok();
+    child.wait().ok();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_log_2_every_acknowledged_append_survives_a_sigkill_and_the_ledger_verifies() {
+    let d = Deployment::new("crash").await;
+    let (mut server, addr) = d.start("demo").await;
+    let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let acked = acked.clone();
+        tasks.push(tokio::spawn(async move {
+            let who = format!("crash-{i:04}");
+            let ok = failed_sign_in(addr, &who).await;
+            if ok {
+                acked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            ok.then_some(who)
+        }));
+    }
+    // Kill once some appends were acknowledged, while the rest are still in flight.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.load(std::sync::atomic::Ordering::SeqCst) < 40 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    kill(&mut server);
+    let mut acknowledged = BTreeSet::new();
+    for t in tasks {
+        if let Some(who) = t.await.unwrap() {
+            acknowledged.insert(who);
+        }
+    }
+    assert!(acknowledged.len() < 400, "the kill came while appends were in flight");
+    assert!(!acknowledged.is_empty(), "some appends were acknowledged before the kill");
+    // The restarted server recovers and keeps appending after what survived.
+    let (mut again, addr) = d.start("serve").await;
+    assert!(failed_sign_in(addr, "after-restart").await);
+    kill(&mut again);
+    let entries = d.entries().await;
+    let present: BTreeSet<String> = entries.iter().map(|(_, a)| a.clone()).collect();
+    let lost: Vec<_> = acknowledged.iter().filter(|w| !present.contains(*w)).collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert!(present.contains("after-restart"));
+    let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "no gaps");
+    let (ok, text) = d.verify();
+    assert!(ok, "{text}");
+    assert!(text.contains("驗證通過"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn r_log_2_two_processes_sharing_one_database_append_without_gaps_or_forks() {
+    let d = Deployment::new("pair").await;
+    let (mut first, a) = d.start("demo").await;
+    let (mut second, b) = d.start("serve").await;
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let addr = if i % 2 == 0 { a } else { b };
+        tasks.push(tokio::spawn(async move { failed_sign_in(addr, &format!("pair-{i:03}")).await }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap(), "every append is acknowledged");
+    }
+    kill(&mut first);
+    kill(&mut second);
+    let entries = d.entries().await;
+    let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
+    let pairs = entries.iter().filter(|(_, a)| a.starts_with("pair-")).count();
+    assert_eq!(pairs, 200);
+    let (ok, text) = d.verify();
+    assert!(ok, "{text}");
+}
+
+#[tokio::test]
+async fn ledger_verify_fails_with_a_message_when_the_key_file_is_missing_or_the_database_is_unreachable() {
+    let d = Deployment::new("nokey").await;
+    let (mut server, _) = d.start("demo").await;
+    kill(&mut server);
+    std::fs::rename(d.dir.join("ledger-signing.key"), d.dir.join("moved.key")).unwrap();
+    let (ok, text) = d.verify();
+    assert!(!ok && text.contains("ledger-signing.key"), "{text}");
+    // serve refuses to make a new key for a log that already has entries.
+    let out = d.command(&["serve", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("restore the original key file"));
+    let out = Command::new(env!("CARGO_BIN_EXE_nhiguard"))
+        .args(["ledger", "verify", "--database-url", "postgres://nobody@127.0.0.1:1/none", "--data-dir"])
+        .arg(&d.dir)
+        .env_remove("NHIGUARD_TEST_DATABASE_URL")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_nhiguard"))
+        .args(["serve", "--listen", "not-an-address"])
+        .env_remove("NHIGUARD_TEST_DATABASE_URL")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("listen") && err.contains("127.0.0.1:8080"), "names the setting and what is allowed: {err}");
+}
