@@ -44,16 +44,20 @@ impl Deployment {
     }
 
     /// Starts `demo` (first) or `serve` on a free port and waits until it answers.
+    #[expect(clippy::zombie_processes, reason = "the child goes to the caller, which kills and waits for it")]
     async fn start(&self, subcommand: &str) -> (Child, SocketAddr) {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let child = self.command(&[subcommand, "--listen", &addr.to_string()]).spawn().unwrap();
+        let mut child = self.command(&[subcommand, "--listen", &addr.to_string()]).spawn().unwrap();
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok((200, _)) = request(addr, "GET", "/healthz", "").await {
                 return (child, addr);
             }
-            assert!(Instant::now() < deadline, "{subcommand} did not come up");
+            if Instant::now() >= deadline {
+                kill(&mut child);
+                panic!("{subcommand} did not come up");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
