@@ -12,6 +12,7 @@ pub mod national_id;
 pub mod org;
 pub mod password;
 pub mod person;
+pub mod query;
 pub mod roc;
 pub mod role;
 
