@@ -6,11 +6,13 @@ pub mod auth;
 pub mod catalogue;
 pub mod error;
 pub mod events;
+pub mod gateway;
 pub mod i18n;
 pub mod ledger;
 pub mod org;
 pub mod seed;
 pub mod settings;
+pub mod vault;
 
 use std::sync::Arc;
 
@@ -35,13 +37,23 @@ struct Inner {
     clock: Arc<dyn Clock>,
     ledger: Arc<ledger::LedgerKeys>,
     writer: Option<ledger::GroupWriter>,
+    results_key: vault::ResultsKey,
+    nhi: gateway::Nhi,
+}
+
+/// The keys kept outside the database: the ledger's signing key and the results key.
+#[derive(Debug)]
+pub struct Keys {
+    pub ledger: ledger::LedgerKeys,
+    pub results: vault::ResultsKey,
 }
 
 impl App {
     /// Wires the parts. Inside a tokio runtime this also starts the ledger's group-commit writer.
-    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>, keys: ledger::LedgerKeys) -> Self {
+    pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>, keys: Keys, nhi: gateway::Nhi) -> Self {
         let writer = ledger::GroupWriter::spawn(db.clone());
-        Self { inner: Arc::new(Inner { db, settings, clock, ledger: Arc::new(keys), writer }) }
+        let ledger = Arc::new(keys.ledger);
+        Self { inner: Arc::new(Inner { db, settings, clock, ledger, writer, results_key: keys.results, nhi }) }
     }
 
     pub fn db(&self) -> &Db {

@@ -316,6 +316,29 @@ impl App {
             tx.insert_linkage(&new, None, now).await?;
             tx.commit().await?;
         }
+        // Users hold what their agency's linkages allow (through applications once the account
+        // governance flow exists; granted directly here so that the demo can query at once).
+        let linkages = self.db().linkages(None).await?;
+        let tree = self.db().org_tree().await?;
+        let mut tx = self.db().begin().await?;
+        for &(org, _, _, _, _, username, roles) in DEMO_PEOPLE {
+            if !roles.contains(&Role::User) {
+                continue;
+            }
+            let (Some(node), Some(account)) = (id_of(org), self.db().account_by_username(username).await?) else {
+                continue;
+            };
+            let Some(agency) = tree.agency_of(node) else { continue };
+            for l in linkages.iter().filter(|l| l.agency_id == agency && l.status == Status::Active) {
+                let g = nhiguard_store::Grant {
+                    account_id: account.id,
+                    purpose_id: l.purpose_id,
+                    operation_id: l.operation_id,
+                };
+                tx.insert_grant(g, None, now).await?;
+            }
+        }
+        tx.commit().await?;
         Ok(banner)
     }
 }

@@ -32,6 +32,21 @@ pub struct Settings {
     /// The checkpoint signing key; empty means `<data_dir>/ledger-signing.key`.
     pub ledger_key_file: String,
     pub checkpoint_minutes: i64,
+    /// The fewest letters or digits a query reason must have (R-QRY-1).
+    pub reason_min_chars: i64,
+    /// Days a retrieved result is kept before the scheduled purge (R-DAT-1).
+    pub result_retention_days: i64,
+    /// NHIA's data service; empty means the built-in sandbox with synthetic people.
+    pub nhi_endpoint: String,
+    /// The credential NHIA issued; never logged or shown.
+    pub nhi_credential: String,
+    pub nhi_client_cert: String,
+    pub nhi_client_key: String,
+    pub nhi_ca: String,
+    pub nhi_timeout_seconds: i64,
+    pub nhi_retries: i64,
+    /// The results key file; empty means `<data_dir>/results.key`.
+    pub results_key_file: String,
 }
 
 impl Default for Settings {
@@ -51,6 +66,16 @@ impl Default for Settings {
             deployment_id: "nantou".into(),
             ledger_key_file: String::new(),
             checkpoint_minutes: 10,
+            reason_min_chars: 8,
+            result_retention_days: 30,
+            nhi_endpoint: String::new(),
+            nhi_credential: String::new(),
+            nhi_client_cert: String::new(),
+            nhi_client_key: String::new(),
+            nhi_ca: String::new(),
+            nhi_timeout_seconds: 10,
+            nhi_retries: 2,
+            results_key_file: String::new(),
         }
     }
 }
@@ -72,6 +97,16 @@ impl fmt::Debug for Settings {
             .field("deployment_id", &self.deployment_id)
             .field("ledger_key_file", &self.ledger_key_file)
             .field("checkpoint_minutes", &self.checkpoint_minutes)
+            .field("reason_min_chars", &self.reason_min_chars)
+            .field("result_retention_days", &self.result_retention_days)
+            .field("nhi_endpoint", &self.nhi_endpoint)
+            .field("nhi_credential", &if self.nhi_credential.is_empty() { "" } else { "***" })
+            .field("nhi_client_cert", &self.nhi_client_cert)
+            .field("nhi_client_key", &self.nhi_client_key)
+            .field("nhi_ca", &self.nhi_ca)
+            .field("nhi_timeout_seconds", &self.nhi_timeout_seconds)
+            .field("nhi_retries", &self.nhi_retries)
+            .field("results_key_file", &self.results_key_file)
             .finish()
     }
 }
@@ -105,6 +140,14 @@ impl Settings {
             self.data_dir.join("ledger-signing.key")
         } else {
             PathBuf::from(&self.ledger_key_file)
+        }
+    }
+
+    pub fn effective_results_key_file(&self) -> PathBuf {
+        if self.results_key_file.is_empty() {
+            self.data_dir.join("results.key")
+        } else {
+            PathBuf::from(&self.results_key_file)
         }
     }
 
@@ -295,6 +338,100 @@ pub static SPECS: &[Spec] = &[
         default: "10",
         set: |s, v| {
             s.checkpoint_minutes = int_in(v, 1, 1440)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "reason_min_chars",
+        meaning: "the fewest letters or digits a query reason must have (R-QRY-1)",
+        default: "8",
+        set: |s, v| {
+            s.reason_min_chars = int_in(v, 2, 100)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "result_retention_days",
+        meaning: "days a retrieved result is kept before the scheduled purge, unless attached to a case (R-DAT-1)",
+        default: "30",
+        set: |s, v| {
+            s.result_retention_days = int_in(v, 1, 365)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_endpoint",
+        meaning: "NHIA data service, https://…; empty: the built-in sandbox with synthetic people",
+        default: "(empty)",
+        set: |s, v| {
+            let v = v.trim();
+            if !(v.is_empty() || v.starts_with("http://") || v.starts_with("https://")) {
+                return Err("must start with https:// (or http:// for a local sandbox)".into());
+            }
+            s.nhi_endpoint = v.to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_credential",
+        meaning: "the credential NHIA issued (sent as a bearer token; never logged)",
+        default: "(empty)",
+        set: |s, v| {
+            s.nhi_credential = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_client_cert",
+        meaning: "PEM file of the TLS client certificate for NHIA",
+        default: "(empty)",
+        set: |s, v| {
+            s.nhi_client_cert = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_client_key",
+        meaning: "PEM file of that certificate's private key",
+        default: "(empty)",
+        set: |s, v| {
+            s.nhi_client_key = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_ca",
+        meaning: "PEM file of the CA that signs NHIA's server certificate; empty: the system's",
+        default: "(empty)",
+        set: |s, v| {
+            s.nhi_ca = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_timeout_seconds",
+        meaning: "how long to wait for NHIA's answer (a lookup that timed out is never resent)",
+        default: "10",
+        set: |s, v| {
+            s.nhi_timeout_seconds = int_in(v, 1, 120)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "nhi_retries",
+        meaning: "retries when NHIA could not be reached at all (never after a request was sent)",
+        default: "2",
+        set: |s, v| {
+            s.nhi_retries = int_in(v, 0, 5)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "results_key_file",
+        meaning: "the key retrieved results are encrypted with (mode 0600, outside the database); empty: data_dir/results.key",
+        default: "(empty)",
+        set: |s, v| {
+            s.results_key_file = v.trim().to_owned();
             Ok(())
         },
     },

@@ -8,8 +8,11 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use nhiguard_app::App;
+use nhiguard_app::Keys;
+use nhiguard_app::gateway::Nhi;
 use nhiguard_app::ledger::LedgerKeys;
 use nhiguard_app::settings::{self, Settings, redact_url};
+use nhiguard_app::vault::ResultsKey;
 use nhiguard_domain::clock::SystemClock;
 use nhiguard_ledger::{PublicKey, SignedCheckpoint, SigningKey};
 use nhiguard_store::Db;
@@ -206,14 +209,51 @@ async fn open_db(s: &Settings) -> Result<Db, CliError> {
     Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })
 }
 
+/// Loads the key retrieved results are encrypted with, creating it where allowed.
+fn results_key(s: &Settings, missing: MissingKey, log_empty: bool) -> Result<ResultsKey, CliError> {
+    let path = s.effective_results_key_file();
+    if path.exists() {
+        return ResultsKey::read_file(&path).map_err(|e| key_error(&path, e));
+    }
+    if missing == MissingKey::CreateIfLogEmpty && !log_empty {
+        return Err(key_error(
+            &path,
+            "檔案不存在：請還原原金鑰檔，否則已保存之查詢結果無法開啟 / the file is missing: restore it, or the \
+             results kept so far cannot be opened",
+        ));
+    }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| key_error(&path, e))?;
+    }
+    let key = ResultsKey::generate()?;
+    key.write_file(&path).map_err(|e| key_error(&path, e))?;
+    Ok(key)
+}
+
+/// The NHIA side: the real connector when an endpoint is set, else the built-in sandbox.
+async fn nhi(s: &Settings) -> Result<Nhi, CliError> {
+    if s.nhi_endpoint.is_empty() {
+        tracing::warn!("nhi_endpoint is not set: lookups go to the built-in sandbox with synthetic people");
+        let today = nhiguard_domain::roc::taipei_date(chrono::Utc::now());
+        return Ok(nhiguard_app::gateway::sandbox_nhi(20_161_127, today).await?);
+    }
+    nhiguard_app::gateway::nhia_connector(s).map_err(|problem| {
+        CliError::Settings(settings::SettingsError { key: "nhi".into(), source_name: "settings".into(), problem })
+    })
+}
+
 async fn open(s: &Settings, missing: MissingKey) -> Result<App, CliError> {
     let db = open_db(s).await?;
-    let keys = LedgerKeys {
-        deployment_id: s.deployment_id.clone(),
-        signing: signing_key(s, &db, missing).await?,
-        export_dir: Some(s.checkpoint_dir()),
+    let log_empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
+    let keys = Keys {
+        ledger: LedgerKeys {
+            deployment_id: s.deployment_id.clone(),
+            signing: signing_key(s, &db, missing).await?,
+            export_dir: Some(s.checkpoint_dir()),
+        },
+        results: results_key(s, missing, log_empty)?,
     };
-    Ok(App::new(db, s.clone(), Arc::new(SystemClock), keys))
+    Ok(App::new(db, s.clone(), Arc::new(SystemClock), keys, nhi(s).await?))
 }
 
 async fn shutdown_signal() {
@@ -240,6 +280,11 @@ async fn run_due(app: &App) {
         Ok(Some(c)) => tracing::info!(size = c.size, "checkpoint signed"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "could not sign a ledger checkpoint"),
+    }
+    match app.purge_results().await {
+        Ok(n) if n > 0 => tracing::info!(purged = n, "retrieved results purged"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not purge retrieved results"),
     }
     match app.purge_idle_sessions().await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "idle sessions removed"),
@@ -364,6 +409,16 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             for a in &accounts {
                 let roles: Vec<&str> = a.roles.iter().map(|r| r.zh()).collect();
                 println!("  {:<14} {:<18} {}", a.username, roles.join("、"), a.who);
+            }
+            let examples = app.sandbox_examples(5);
+            if !examples.is_empty() {
+                println!(
+                    "\n沙盒健保署的虛構身分證號，可供查詢試用 / invented IDs the sandbox NHIA knows, to try a query:"
+                );
+                println!("  {}", examples.join("  "));
+                println!(
+                    "  例如以 soc.user 登入，於「查詢」頁選擇業務範圍、填寫案號與事由 / e.g. sign in as soc.user and open 查詢"
+                );
             }
             println!("\n按 Ctrl-C 結束 / press Ctrl-C to stop\n");
             serve(app).await

@@ -192,3 +192,22 @@ impl Db {
         r.as_ref().map(checkpoint).transpose()
     }
 }
+
+impl Db {
+    /// One actor's newest entries of the given kinds, newest first.
+    pub async fn ledger_by_actor(&self, actor: &str, kinds: &[&str], limit: u64) -> Result<Vec<LedgerRow>> {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT seq, at, kind, actor, body, leaf_hash FROM ledger_entries WHERE actor = $1 AND kind IN ({}) \
+             ORDER BY seq DESC LIMIT ${}",
+            placeholders.join(", "),
+            kinds.len() + 2
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(actor);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let rows = q.bind(to_i64(limit)?).fetch_all(self.pool()).await?;
+        rows.iter().map(row).collect()
+    }
+}

@@ -8,6 +8,7 @@
 mod accounts;
 mod catalogue;
 mod error;
+mod gateway;
 mod ledger;
 mod migrate;
 mod org;
@@ -22,6 +23,7 @@ use sqlx::{AnyPool, Executor};
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
+pub use gateway::{Grant, NewResult, ResultRow};
 pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};

@@ -30,10 +30,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0002_ledger.sqlite.sql"),
         postgres: include_str!("migrations/0002_ledger.postgres.sql"),
     },
+    Migration {
+        version: 3,
+        name: "gateway",
+        common: include_str!("migrations/0003_gateway.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

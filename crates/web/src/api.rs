@@ -36,6 +36,9 @@ pub fn routes() -> Router<AppState> {
         .route("/operations/{id}/status", put(operation_status))
         .route("/linkages", get(linkages).post(linkage_create))
         .route("/linkages/{id}/status", put(linkage_status))
+        .route("/query-options", get(query_options))
+        .route("/queries", get(queries).post(query_run))
+        .route("/results/{id}", get(result_get).delete(result_delete))
         .route("/ledger/integrity", get(ledger_integrity))
         .route("/ledger/verify", post(ledger_verify))
         .route("/ledger/checkpoints", post(ledger_checkpoint))
@@ -741,4 +744,167 @@ async fn ledger_proof(State(s): State<AppState>, u: ApiUser, Path(seq): Path<u64
         proof: inc.proof.iter().map(|h| h.to_hex()).collect(),
         checkpoint: inc.checkpoint,
     }))
+}
+
+// ---- queries (R-QRY-1 … R-QRY-6, R-LOG-1) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct QueryOptionDto {
+    purpose_id: i64,
+    purpose_number: i64,
+    purpose_name_zh: String,
+    operations: Vec<OperationDto>,
+}
+
+/// The purposes and operations the caller may query now.
+#[utoipa::path(get, path = "/api/v1/query-options", responses((status = 200, body = [QueryOptionDto])))]
+async fn query_options(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<QueryOptionDto>> {
+    let options = s.app.query_options(&u.current).await?;
+    Ok(Json(
+        options
+            .into_iter()
+            .map(|o| QueryOptionDto {
+                purpose_id: o.purpose.id,
+                purpose_number: o.purpose.number,
+                purpose_name_zh: o.purpose.name_zh,
+                operations: o.operations.into_iter().map(Into::into).collect(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct QueryBody {
+    purpose_id: i64,
+    operation_id: i64,
+    case_number: String,
+    reason: String,
+    /// For operations that take a national ID or resident certificate number.
+    #[serde(default)]
+    national_id: String,
+    /// For operations that take a name and date of birth.
+    #[serde(default)]
+    name: String,
+    /// YYYY-MM-DD or ROC 70/05/17.
+    #[serde(default)]
+    birth_date: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueryAnswerDto {
+    /// The query's entry in the ledger.
+    query_seq: u64,
+    /// answered, not_found or nhia_error (refusals are 403/422 errors, also recorded).
+    outcome: String,
+    result_id: Option<i64>,
+    /// One object per record: result field code → value.
+    records: Vec<std::collections::BTreeMap<String, String>>,
+    message_zh: Option<String>,
+    message_en: Option<String>,
+    /// ISO 8601: when the kept result will be purged.
+    purge_after: Option<String>,
+}
+
+fn records_dto(
+    records: &[Vec<(nhiguard_domain::catalogue::ResultField, String)>],
+) -> Vec<std::collections::BTreeMap<String, String>> {
+    records.iter().map(|r| r.iter().map(|(f, v)| (f.code().to_owned(), v.clone())).collect()).collect()
+}
+
+/// Run one query. Refusals (403) and bad input (422) are recorded in the ledger too.
+#[utoipa::path(post, path = "/api/v1/queries", request_body = QueryBody,
+    responses((status = 200, body = QueryAnswerDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn query_run(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<QueryBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<QueryAnswerDto> {
+    let b = json_body(body)?;
+    let input = nhiguard_app::gateway::QueryInput {
+        purpose_id: b.purpose_id,
+        operation_id: b.operation_id,
+        case_number: b.case_number,
+        reason: b.reason,
+        national_id: b.national_id,
+        name: b.name,
+        birth_date: b.birth_date,
+    };
+    let a = s.app.run_query(&u.current, &input).await?;
+    Ok(Json(QueryAnswerDto {
+        query_seq: a.query_seq,
+        outcome: a.outcome.code().to_owned(),
+        result_id: a.result_id,
+        records: records_dto(&a.records),
+        message_zh: a.message.as_ref().map(|m| m.zh.clone()),
+        message_en: a.message.map(|m| m.en),
+        purge_after: a.purge_after.map(|t| t.to_rfc3339()),
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HistoryDto {
+    seq: u64,
+    at: String,
+    purpose: String,
+    operation: String,
+    case_number: String,
+    reason: String,
+    /// Masked.
+    subject: String,
+    outcome: String,
+    detail: String,
+}
+
+/// The caller's own queries, newest first, subjects masked.
+#[utoipa::path(get, path = "/api/v1/queries", responses((status = 200, body = [HistoryDto])))]
+async fn queries(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<HistoryDto>> {
+    let rows = s.app.my_history(&u.current, 500).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|h| HistoryDto {
+                seq: h.seq,
+                at: h.at.to_rfc3339(),
+                purpose: h.purpose,
+                operation: h.operation,
+                case_number: h.case_number,
+                reason: h.reason,
+                subject: h.subject_masked,
+                outcome: h.outcome.code().to_owned(),
+                detail: h.detail,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResultDto {
+    id: i64,
+    query_seq: u64,
+    case_number: String,
+    operation: String,
+    purge_after: String,
+    records: Vec<std::collections::BTreeMap<String, String>>,
+}
+
+/// A kept result, for the person who asked only; opening it is recorded.
+#[utoipa::path(get, path = "/api/v1/results/{id}", params(("id" = i64, Path)),
+    responses((status = 200, body = ResultDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn result_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<ResultDto> {
+    let (row, records) = s.app.open_result(&u.current, id).await?;
+    Ok(Json(ResultDto {
+        id: row.id,
+        query_seq: row.query_seq,
+        case_number: row.case_number.clone(),
+        operation: row.operation_code.clone(),
+        purge_after: row.purge_after.to_rfc3339(),
+        records: records_dto(&records),
+    }))
+}
+
+/// Destroy a kept result now (recorded as a destruction, without the data).
+#[utoipa::path(delete, path = "/api/v1/results/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn result_delete(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    s.app.delete_result(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

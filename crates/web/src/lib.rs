@@ -9,6 +9,7 @@ mod error;
 mod integrity;
 mod metrics;
 mod pages;
+mod query;
 mod view;
 
 use std::net::SocketAddr;
@@ -33,6 +34,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .merge(pages::routes())
         .merge(integrity::routes())
+        .merge(query::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", axum::routing::get(metrics::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))

@@ -7,6 +7,7 @@
 mod access;
 mod auth;
 mod catalogue;
+mod gateway;
 mod ledger;
 mod pages;
 mod support;

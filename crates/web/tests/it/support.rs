@@ -19,6 +19,8 @@ pub struct TestApp {
     pub app: App,
     pub clock: Arc<ManualClock>,
     pub db: TestDb,
+    /// The sandbox NHIA's fault switches and request counter.
+    pub nhia: nhiguard_nhi::SandboxFaults,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -44,12 +46,20 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let settings = Settings { listen: addr, ..Settings::default() };
-        let keys = nhiguard_app::ledger::LedgerKeys {
-            deployment_id: "test".into(),
-            signing: nhiguard_ledger::SigningKey::generate("nhiguard.test").unwrap(),
-            export_dir: None,
+        let keys = nhiguard_app::Keys {
+            ledger: nhiguard_app::ledger::LedgerKeys {
+                deployment_id: "test".into(),
+                signing: nhiguard_ledger::SigningKey::generate("nhiguard.test").unwrap(),
+                export_dir: None,
+            },
+            results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
         };
-        let app = App::new(store, settings, clock.clone(), keys);
+        // The sandbox NHIA over HTTP, reached through the real connector.
+        let faults = nhiguard_nhi::SandboxFaults::new();
+        let nhi = nhiguard_app::gateway::sandbox_nhi_with_faults(7, start_time().date_naive(), Some(faults.clone()))
+            .await
+            .unwrap();
+        let app = App::new(store, settings, clock.clone(), keys, nhi);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
         tokio::spawn(async move {
@@ -59,7 +69,7 @@ impl TestApp {
             .await
             .ok();
         });
-        TestApp { addr, app, clock, db, shutdown: Some(tx) }
+        TestApp { addr, app, clock, db, nhia: faults, shutdown: Some(tx) }
     }
 
     /// The demo county.

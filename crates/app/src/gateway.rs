@@ -1,0 +1,564 @@
+//! The query gateway (R-PUR-3, R-QRY-1 … R-QRY-6, R-LOG-1, R-DAT-1): a user asks for one NHIA
+//! operation under one purpose, with a case number, a reason and the subject's conditions. The
+//! gateway checks everything before anything leaves, records the query in the ledger before
+//! sending it, records the outcome before showing it, seals what came back, and purges it when its
+//! time is up. Refusals are recorded too.
+
+use std::sync::Arc;
+
+use chrono::Duration;
+use nhiguard_domain::catalogue::{Operation, Purpose, ResultField, Status, SubjectCondition};
+use nhiguard_domain::national_id::NationalId;
+use nhiguard_domain::query::{CaseNumber, Outcome, Reason, Subject};
+use nhiguard_domain::role::Role;
+use nhiguard_ledger::{Entry, EntryKind};
+use nhiguard_nhi::{Connector, LookupAnswer, LookupRequest, SandboxData};
+use nhiguard_store::{Grant, NewResult, ResultRow};
+
+use crate::i18n::Text;
+use crate::ledger::{Draft, append_in};
+use crate::{App, AppError, Current, Result};
+
+/// The NHIA side: the connector every lookup goes through, and — in sandbox mode — the synthetic
+/// people, so that the demo can suggest subjects to try.
+#[derive(Debug, Clone)]
+pub struct Nhi {
+    pub connector: Arc<dyn Connector>,
+    pub sandbox: Option<Arc<SandboxData>>,
+    /// The built-in sandbox server, kept running as long as the app holds this.
+    pub sandbox_server: Option<Arc<nhiguard_nhi::SandboxHandle>>,
+}
+
+/// The query form as submitted (strings as typed; parsed here).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct QueryInput {
+    pub purpose_id: i64,
+    pub operation_id: i64,
+    #[serde(default)]
+    pub case_number: String,
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub national_id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub birth_date: String,
+}
+
+/// What the user may query: each purpose with the operations the user holds under it.
+#[derive(Debug, Clone)]
+pub struct QueryOption {
+    pub purpose: Purpose,
+    pub operations: Vec<Operation>,
+}
+
+/// The answer as shown to the user who asked (R-QRY-5).
+#[derive(Debug, Clone)]
+pub struct QueryAnswer {
+    pub query_seq: u64,
+    pub outcome: Outcome,
+    pub result_id: Option<i64>,
+    pub records: Vec<Vec<(ResultField, String)>>,
+    pub message: Option<Text>,
+    pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One line of a user's own history.
+#[derive(Debug, Clone)]
+pub struct HistoryRow {
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub purpose: String,
+    pub operation: String,
+    pub case_number: String,
+    pub reason: String,
+    pub subject_masked: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+fn field(pairs: &mut Vec<(String, String)>, k: &str, v: impl Into<String>) {
+    pairs.push((k.to_owned(), v.into()));
+}
+
+/// Cuts free text that goes into a refusal record: enough to see what was tried, bounded.
+fn clip(s: &str) -> String {
+    s.trim().chars().take(200).collect()
+}
+
+fn serialize_records(records: &[Vec<(ResultField, String)>]) -> Vec<u8> {
+    let list: Vec<Vec<(&str, &str)>> =
+        records.iter().map(|r| r.iter().map(|(f, v)| (f.code(), v.as_str())).collect()).collect();
+    serde_json::to_vec(&list).unwrap_or_default()
+}
+
+fn deserialize_records(bytes: &[u8]) -> Result<Vec<Vec<(ResultField, String)>>> {
+    let list: Vec<Vec<(String, String)>> =
+        serde_json::from_slice(bytes).map_err(|e| AppError::Internal(format!("stored result: {e}")))?;
+    Ok(list
+        .into_iter()
+        .map(|r| r.into_iter().filter_map(|(f, v)| ResultField::from_code(&f).map(|f| (f, v))).collect())
+        .collect())
+}
+
+fn result_aad(account_id: i64, query_seq: u64) -> Vec<u8> {
+    format!("nhiguard-result:{account_id}:{query_seq}").into_bytes()
+}
+
+impl App {
+    fn nhi(&self) -> &Nhi {
+        &self.inner.nhi
+    }
+
+    /// Sample subjects the sandbox knows, for the demo's query page; none against real NHIA.
+    pub fn sandbox_examples(&self, n: usize) -> Vec<String> {
+        self.nhi()
+            .sandbox
+            .as_ref()
+            .map(|d| d.sample_ids(n).iter().map(|id| id.expose().to_owned()).collect())
+            .unwrap_or_default()
+    }
+
+    /// What this user may query now: its grants, under active purposes and operations, for which
+    /// its agency holds an active linkage (R-PUR-3, R-ACC-3).
+    pub async fn query_options(&self, current: &Current) -> Result<Vec<QueryOption>> {
+        if !current.has(Role::User) {
+            return Ok(Vec::new());
+        }
+        let tree = self.db().org_tree().await?;
+        let Some(agency) = tree.agency_of(current.org_node_id) else { return Ok(Vec::new()) };
+        let linkages = self.db().linkages(Some(agency)).await?;
+        let grants = self.db().grants_of(current.account_id).await?;
+        let purposes = self.db().purposes().await?;
+        let operations = self.db().operations().await?;
+        let mut out: Vec<QueryOption> = Vec::new();
+        for p in purposes.into_iter().filter(|p| p.status == Status::Active) {
+            let ops: Vec<Operation> = operations
+                .iter()
+                .filter(|o| o.status == Status::Active)
+                .filter(|o| {
+                    grants.contains(&Grant { account_id: current.account_id, purpose_id: p.id, operation_id: o.id })
+                        && linkages
+                            .iter()
+                            .any(|l| l.purpose_id == p.id && l.operation_id == o.id && l.status == Status::Active)
+                })
+                .cloned()
+                .collect();
+            if !ops.is_empty() {
+                out.push(QueryOption { purpose: p, operations: ops });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records a refused query (R-LOG-1: refused ones too) and returns the error to show.
+    async fn refuse(&self, current: &Current, input: &QueryInput, why: &str, err: AppError) -> Result<QueryAnswer> {
+        let mut f = Vec::new();
+        field(&mut f, "account_id", current.account_id.to_string());
+        field(&mut f, "purpose_id", input.purpose_id.to_string());
+        field(&mut f, "operation_id", input.operation_id.to_string());
+        field(&mut f, "case_number", clip(&input.case_number));
+        field(&mut f, "reason", clip(&input.reason));
+        let conditions = match NationalId::parse(&input.national_id) {
+            Ok(id) => id.masked(),
+            Err(_) if !input.national_id.trim().is_empty() => "(invalid id)".to_owned(),
+            Err(_) => String::new(),
+        };
+        field(&mut f, "subject_masked", conditions);
+        field(&mut f, "outcome", Outcome::Refused.code());
+        field(&mut f, "refusal", why);
+        field(&mut f, "client_addr", current.client_addr.clone());
+        self.append(Draft {
+            kind: EntryKind::Query,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: f,
+        })
+        .await?;
+        Err(err)
+    }
+
+    /// Runs one query end to end.
+    pub async fn run_query(&self, current: &Current, input: &QueryInput) -> Result<QueryAnswer> {
+        // 1. Who may ask for what (R-PUR-3): checked before the input, so that nothing is parsed
+        //    for a query that may not happen at all.
+        let tree = self.db().org_tree().await?;
+        let agency = tree.agency_of(current.org_node_id);
+        let purpose = self.db().purpose(input.purpose_id).await.ok();
+        let operation = self.db().operation(input.operation_id).await.ok();
+        let (Some(purpose), Some(operation)) = (purpose, operation) else {
+            let e = AppError::invalid("purpose_id", "請選擇業務範圍與查詢作業", "choose a purpose and an operation");
+            return self.refuse(current, input, "unknown purpose or operation", e).await;
+        };
+        let refused = |zh: &str, en: &str| AppError::forbidden(zh, en);
+        if !current.has(Role::User) {
+            let e = refused("您的帳號沒有查詢健保資料的角色", "your account has no role that may query NHI data");
+            return self.refuse(current, input, "no user role", e).await;
+        }
+        if purpose.status != Status::Active {
+            let e = refused("此業務範圍已廢止，不得再以此查詢", "this purpose is retired: no new queries under it");
+            return self.refuse(current, input, "purpose retired", e).await;
+        }
+        if operation.status != Status::Active {
+            let e = refused("此查詢作業已廢止", "this operation is retired");
+            return self.refuse(current, input, "operation retired", e).await;
+        }
+        let linked =
+            match agency {
+                Some(a) => self.db().linkages(Some(a)).await?.iter().any(|l| {
+                    l.purpose_id == purpose.id && l.operation_id == operation.id && l.status == Status::Active
+                }),
+                None => false,
+            };
+        if !linked {
+            let e = refused(
+                "貴機關沒有此業務範圍與查詢作業之有效連結作業（健保署核准）",
+                "your agency holds no active NHIA-approved linkage for this purpose and operation",
+            );
+            return self.refuse(current, input, "no active linkage", e).await;
+        }
+        let grant = Grant { account_id: current.account_id, purpose_id: purpose.id, operation_id: operation.id };
+        if !self.db().grants_of(current.account_id).await?.contains(&grant) {
+            let e = refused(
+                "您未獲授權以此業務範圍執行此查詢作業，請依程序申請",
+                "you hold no grant for this operation under this purpose; apply for one",
+            );
+            return self.refuse(current, input, "no grant", e).await;
+        }
+
+        // 2. The input (R-QRY-1, R-QRY-2): nothing malformed goes out.
+        let min = usize::try_from(self.settings().reason_min_chars).unwrap_or(8);
+        let parsed = (|| {
+            let case = CaseNumber::parse(&input.case_number)?;
+            let reason = Reason::parse(&input.reason, min)?;
+            let subject = if operation.conditions.contains(&SubjectCondition::NationalId) {
+                Subject::NationalId(NationalId::parse(&input.national_id)?)
+            } else {
+                let name = nhiguard_domain::ids::parse_name("name", &input.name, 40)?;
+                let birth_date =
+                    nhiguard_domain::catalogue::parse_date("birth_date", &input.birth_date)?.ok_or_else(|| {
+                        nhiguard_domain::DomainError::invalid("birth_date", "請填寫出生日期", "enter the date of birth")
+                    })?;
+                Subject::NameBirthDate { name, birth_date }
+            };
+            Ok::<_, nhiguard_domain::DomainError>((case, reason, subject))
+        })();
+        let (case, reason, subject) = match parsed {
+            Ok(p) => p,
+            Err(e) => {
+                let why = match &e {
+                    nhiguard_domain::DomainError::Invalid { field, .. } => format!("invalid {field}"),
+                    nhiguard_domain::DomainError::Forbidden { .. } => "forbidden".to_owned(),
+                };
+                return self.refuse(current, input, &why, e.into()).await;
+            }
+        };
+
+        // 3. The query entry, durable before anything is sent (R-LOG-1).
+        let mut f = Vec::new();
+        field(&mut f, "account_id", current.account_id.to_string());
+        field(&mut f, "agency_id", agency.map(|a| a.to_string()).unwrap_or_default());
+        field(&mut f, "purpose", purpose.number.to_string());
+        field(&mut f, "purpose_id", purpose.id.to_string());
+        field(&mut f, "operation", operation.code.clone());
+        field(&mut f, "operation_id", operation.id.to_string());
+        field(&mut f, "case_number", case.as_str());
+        field(&mut f, "reason", reason.as_str());
+        field(&mut f, "conditions", subject.conditions());
+        field(&mut f, "subject_masked", subject.masked());
+        field(&mut f, "outcome", "sent");
+        field(&mut f, "client_addr", current.client_addr.clone());
+        let query_seq = self
+            .append(Draft {
+                kind: EntryKind::Query,
+                actor: current.username.clone(),
+                at_micros: self.now().timestamp_micros(),
+                fields: f,
+            })
+            .await?;
+
+        // 4. NHIA.
+        let request = LookupRequest {
+            operation_code: operation.code.clone(),
+            subject: subject.clone(),
+            request_id: format!("{}-{query_seq}", self.deployment_id()),
+        };
+        let answer = self.nhi().connector.lookup(&request).await;
+        let (outcome, records, error) = match answer {
+            Ok(LookupAnswer::Found(rs)) => {
+                (Outcome::Answered, rs.into_iter().map(|r| r.into_fields()).collect::<Vec<_>>(), None)
+            }
+            Ok(LookupAnswer::NotFound) => (Outcome::NotFound, Vec::new(), None),
+            Err(e) => {
+                tracing::warn!(query_seq, code = e.code(), detail = %e.detail(), "NHIA lookup failed");
+                (Outcome::NhiaError, Vec::new(), Some(e))
+            }
+        };
+
+        // 5. The outcome entry and the sealed result, in one transaction, before the answer is shown.
+        let now = self.now();
+        let purge_after = now + Duration::days(self.settings().result_retention_days);
+        let mut o = Vec::new();
+        field(&mut o, "query_seq", query_seq.to_string());
+        field(&mut o, "outcome", outcome.code());
+        field(&mut o, "records", records.len().to_string());
+        if let Some(e) = &error {
+            field(&mut o, "nhia_error", e.code());
+        }
+        let mut tx = self.db().begin().await?;
+        append_in(
+            &mut tx,
+            &[Draft {
+                kind: EntryKind::QueryOutcome,
+                actor: current.username.clone(),
+                at_micros: now.timestamp_micros(),
+                fields: o,
+            }],
+        )
+        .await?;
+        let result_id = if outcome == Outcome::Answered {
+            let (nonce, ciphertext) = self
+                .inner
+                .results_key
+                .seal(&serialize_records(&records), &result_aad(current.account_id, query_seq))?;
+            Some(
+                tx.insert_result(&NewResult {
+                    account_id: current.account_id,
+                    query_seq,
+                    operation_code: operation.code.clone(),
+                    case_number: case.as_str().to_owned(),
+                    subject_masked: subject.masked(),
+                    created_at: now,
+                    purge_after,
+                    nonce,
+                    ciphertext,
+                })
+                .await?,
+            )
+        } else {
+            None
+        };
+        tx.commit().await?;
+        let message = match (&outcome, &error) {
+            (Outcome::NotFound, _) => {
+                Some(Text::new("健保署查無符合條件之資料", "NHIA has no record matching these conditions"))
+            }
+            (_, Some(e)) => Some(Text::new(e.zh(), e.en())),
+            _ => None,
+        };
+        Ok(QueryAnswer { query_seq, outcome, result_id, records, message, purge_after: result_id.map(|_| purge_after) })
+    }
+
+    /// A retained result, for its owner only (R-QRY-5); reopening it is recorded.
+    pub async fn open_result(
+        &self,
+        current: &Current,
+        id: i64,
+    ) -> Result<(ResultRow, Vec<Vec<(ResultField, String)>>)> {
+        let row = self.db().result(id).await?;
+        if row.account_id != current.account_id {
+            self.record(
+                crate::events::kind::FORBIDDEN,
+                current.event_actor(),
+                &format!("result {id}"),
+                "not the owner",
+            )
+            .await?;
+            return Err(AppError::forbidden(
+                "查詢結果僅限查詢者本人檢視",
+                "a result is shown only to the person who asked",
+            ));
+        }
+        let (Some(nonce), Some(ct)) = (&row.nonce, &row.ciphertext) else {
+            return Err(AppError::conflict("此查詢結果已銷毀", "this result has been destroyed"));
+        };
+        let plain = self.inner.results_key.open(nonce, ct, &result_aad(row.account_id, row.query_seq))?;
+        let records = deserialize_records(&plain)?;
+        self.append(Draft {
+            kind: EntryKind::Export,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: vec![
+                ("event".into(), "result_viewed".into()),
+                ("result_id".into(), id.to_string()),
+                ("query_seq".into(), row.query_seq.to_string()),
+            ],
+        })
+        .await?;
+        Ok((row, records))
+    }
+
+    /// Destroys a result early, by its owner (R-DAT-1: 電子檔如無保留必要性，應即刪除).
+    pub async fn delete_result(&self, current: &Current, id: i64) -> Result<()> {
+        let row = self.db().result(id).await?;
+        if row.account_id != current.account_id {
+            return Err(AppError::forbidden(
+                "僅查詢者本人可刪除查詢結果",
+                "only the person who asked may delete a result",
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        if !tx.destroy_result(id, &current.username, now).await? {
+            return Err(AppError::conflict("此查詢結果已銷毀", "this result has already been destroyed"));
+        }
+        let fields = vec![
+            ("event".into(), "result_deleted".into()),
+            ("result_id".into(), id.to_string()),
+            ("query_seq".into(), row.query_seq.to_string()),
+            ("by".into(), current.username.clone()),
+        ];
+        append_in(
+            &mut tx,
+            &[Draft {
+                kind: EntryKind::Retention,
+                actor: current.username.clone(),
+                at_micros: now.timestamp_micros(),
+                fields,
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The scheduled purge (R-DAT-1): results past their date and not attached to a case are
+    /// destroyed, each with a destruction record.
+    pub async fn purge_results(&self) -> Result<usize> {
+        let now = self.now();
+        let due = self.db().results_due(now, 1000).await?;
+        let mut n = 0;
+        for row in due {
+            let mut tx = self.db().begin().await?;
+            if tx.destroy_result(row.id, "schedule", now).await? {
+                let fields = vec![
+                    ("event".into(), "result_purged".into()),
+                    ("result_id".into(), row.id.to_string()),
+                    ("query_seq".into(), row.query_seq.to_string()),
+                    ("by".into(), "schedule".into()),
+                ];
+                append_in(
+                    &mut tx,
+                    &[Draft {
+                        kind: EntryKind::Retention,
+                        actor: "system".into(),
+                        at_micros: now.timestamp_micros(),
+                        fields,
+                    }],
+                )
+                .await?;
+                n += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+
+    /// The user's own queries, newest first (allowed, refused and their outcomes), with
+    /// subjects masked.
+    pub async fn my_history(&self, current: &Current, limit: u64) -> Result<Vec<HistoryRow>> {
+        let rows = self.db().ledger_by_actor(&current.username, &["query", "query_outcome"], limit * 2).await?;
+        let purposes = self.db().purposes().await?;
+        let mut outcomes = std::collections::HashMap::new();
+        let mut queries = Vec::new();
+        for r in rows {
+            let e = Entry::decode(&r.body).map_err(|e| AppError::Internal(format!("ledger entry {}: {e}", r.seq)))?;
+            match e.kind() {
+                EntryKind::QueryOutcome => {
+                    if let Some(q) = e.field("query_seq").and_then(|s| s.parse::<u64>().ok()) {
+                        outcomes.insert(
+                            q,
+                            (
+                                e.field("outcome").unwrap_or_default().to_owned(),
+                                e.field("nhia_error").unwrap_or_default().to_owned(),
+                            ),
+                        );
+                    }
+                }
+                _ => queries.push(e),
+            }
+        }
+        let mut out = Vec::new();
+        for e in queries.into_iter().take(usize::try_from(limit).unwrap_or(100)) {
+            let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
+            let (outcome, detail) = match f("outcome").as_str() {
+                "refused" => (Outcome::Refused, f("refusal")),
+                _ => match outcomes.get(&e.seq()) {
+                    Some((o, err)) => (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone()),
+                    None => (Outcome::NhiaError, "no outcome recorded".to_owned()),
+                },
+            };
+            let purpose = f("purpose_id")
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| purposes.iter().find(|p| p.id == id))
+                .map(|p| format!("{}. {}", p.number, p.name_zh))
+                .unwrap_or_default();
+            out.push(HistoryRow {
+                seq: e.seq(),
+                at: nhiguard_store::from_micros(e.at_micros()),
+                purpose,
+                operation: f("operation"),
+                case_number: f("case_number"),
+                reason: f("reason"),
+                subject_masked: f("subject_masked"),
+                outcome,
+                detail,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The user's retained results, newest first.
+    pub async fn my_results(&self, current: &Current) -> Result<Vec<ResultRow>> {
+        Ok(self.db().results_of(current.account_id, 200).await?)
+    }
+}
+
+/// Starts the built-in sandbox NHIA on a local port and connects to it over HTTP with the real
+/// connector, so that the demo and the tests exercise the same path as production. The sandbox
+/// runs as long as the returned value (or the app holding it) lives.
+pub async fn sandbox_nhi(seed: u64, as_of: chrono::NaiveDate) -> Result<Nhi> {
+    sandbox_nhi_with_faults(seed, as_of, None).await
+}
+
+/// As [`sandbox_nhi`], with a fault-injection handle for tests (NHIA down, slow, answering garbage).
+pub async fn sandbox_nhi_with_faults(
+    seed: u64,
+    as_of: chrono::NaiveDate,
+    faults: Option<nhiguard_nhi::SandboxFaults>,
+) -> Result<Nhi> {
+    let data = Arc::new(SandboxData::generate(seed, 5000, as_of));
+    let credential = crate::auth::random_token()?;
+    let mut config = nhiguard_nhi::SandboxConfig::new(data.clone(), credential.clone());
+    if let Some(f) = faults {
+        config = config.with_faults(f);
+    }
+    let handle = nhiguard_nhi::spawn_sandbox(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), config)
+        .await
+        .map_err(|e| AppError::Internal(format!("sandbox: {e}")))?;
+    let connector =
+        nhiguard_nhi::HttpConnector::new(nhiguard_nhi::HttpConnectorConfig::new(handle.endpoint(), credential))
+            .map_err(|e| AppError::Internal(format!("sandbox connector: {}", e.detail())))?;
+    Ok(Nhi { connector: Arc::new(connector), sandbox: Some(data), sandbox_server: Some(Arc::new(handle)) })
+}
+
+/// The real NHIA connector from the settings; errors name the setting to fix.
+pub fn nhia_connector(s: &crate::Settings) -> std::result::Result<Nhi, String> {
+    let mut c = nhiguard_nhi::HttpConnectorConfig::new(s.nhi_endpoint.clone(), s.nhi_credential.clone());
+    let path = |v: &str| (!v.is_empty()).then(|| std::path::PathBuf::from(v));
+    c.client_cert_pem = path(&s.nhi_client_cert);
+    c.client_key_pem = path(&s.nhi_client_key);
+    c.ca_pem = path(&s.nhi_ca);
+    c.request_timeout = std::time::Duration::from_secs(u64::try_from(s.nhi_timeout_seconds).unwrap_or(10));
+    c.connect_timeout = c.request_timeout.min(std::time::Duration::from_secs(3));
+    c.retries = u32::try_from(s.nhi_retries).unwrap_or(2);
+    match nhiguard_nhi::HttpConnector::new(c) {
+        Ok(conn) => Ok(Nhi { connector: Arc::new(conn), sandbox: None, sandbox_server: None }),
+        Err(nhiguard_nhi::NhiError::Config { setting, detail }) => {
+            Err(format!("nhi_{}: {detail}", setting.trim_end_matches("_pem")))
+        }
+        Err(e) => Err(e.detail()),
+    }
+}

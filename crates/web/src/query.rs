@@ -1,0 +1,270 @@
+//! The query pages (R-QRY-1 … R-QRY-6): the form, the answer (shown once, to the person who
+//! asked), the user's own history and retained results, and destroying a result early.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use nhiguard_app::AppError;
+use nhiguard_app::gateway::{QueryAnswer, QueryInput};
+use nhiguard_app::i18n::Lang;
+use nhiguard_domain::catalogue::ResultField;
+use nhiguard_domain::roc;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::ctx::{CsrfForm, PageUser};
+use crate::error::{PageError, status_of};
+use crate::pages::{OrPage, render, see_other};
+use crate::view::Base;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/query", get(form).post(run))
+        .route("/results/{id}", get(result))
+        .route("/results/{id}/delete", post(delete))
+        .route("/history", get(history))
+}
+
+#[derive(Template)]
+#[template(path = "query.html")]
+struct QueryPage {
+    b: Base,
+    options: Vec<(String, String)>,
+    choice: String,
+    case_number: String,
+    reason: String,
+    national_id: String,
+    error: String,
+    examples: Vec<String>,
+}
+
+/// The form's one select carries both ids, `purpose:operation`, so that only held pairs can be
+/// chosen without any script.
+#[derive(Debug, Deserialize, Default)]
+pub struct QueryForm {
+    #[serde(default)]
+    choice: String,
+    #[serde(default)]
+    case_number: String,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    national_id: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    birth_date: String,
+}
+
+async fn render_form(s: &AppState, u: &PageUser, f: &QueryForm, error: String) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let options = s.app.query_options(&u.current).await.page(lang)?;
+    let mut pairs = Vec::new();
+    for o in &options {
+        for op in &o.operations {
+            pairs.push((
+                format!("{}:{}", o.purpose.id, op.id),
+                format!(
+                    "{}. {} — {} {}",
+                    o.purpose.number,
+                    lang.t(&o.purpose.name_zh, &o.purpose.name_en),
+                    op.code,
+                    lang.t(&op.name_zh, &op.name_en)
+                ),
+            ));
+        }
+    }
+    Ok(render(&QueryPage {
+        b: Base::new(lang, "查詢健保資料", "Query NHI data", Some(&u.current), "/query"),
+        options: pairs,
+        choice: f.choice.clone(),
+        case_number: f.case_number.clone(),
+        reason: f.reason.clone(),
+        national_id: f.national_id.clone(),
+        error,
+        examples: s.app.sandbox_examples(5),
+    }))
+}
+
+async fn form(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
+    render_form(&s, &u, &QueryForm::default(), String::new()).await
+}
+
+fn records_view(lang: Lang, records: &[Vec<(ResultField, String)>]) -> Vec<Vec<(String, String)>> {
+    records.iter().map(|r| r.iter().map(|(f, v)| (lang.t(f.zh(), f.en()).to_owned(), v.clone())).collect()).collect()
+}
+
+#[derive(Template)]
+#[template(path = "answer.html")]
+struct AnswerPage {
+    b: Base,
+    outcome: String,
+    query_seq: u64,
+    case_number: String,
+    operation: String,
+    subject: String,
+    purge: String,
+    message: String,
+    records: Vec<Vec<(String, String)>>,
+    result_id: i64,
+}
+
+async fn run(State(s): State<AppState>, u: PageUser, CsrfForm(f): CsrfForm<QueryForm>) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let (purpose_id, operation_id) = f
+        .choice
+        .split_once(':')
+        .and_then(|(p, o)| Some((p.parse::<i64>().ok()?, o.parse::<i64>().ok()?)))
+        .unwrap_or((0, 0));
+    let input = QueryInput {
+        purpose_id,
+        operation_id,
+        case_number: f.case_number.clone(),
+        reason: f.reason.clone(),
+        national_id: f.national_id.clone(),
+        name: f.name.clone(),
+        birth_date: f.birth_date.clone(),
+    };
+    let answer: QueryAnswer = match s.app.run_query(&u.current, &input).await {
+        Ok(a) => a,
+        Err(e @ (AppError::Invalid { .. } | AppError::Forbidden(_))) => {
+            let status = status_of(&e);
+            let mut res = render_form(&s, &u, &f, e.message().get(lang).to_owned()).await?;
+            *res.status_mut() = status;
+            return Ok(res);
+        }
+        Err(e) => return Err(PageError::new(e, lang)),
+    };
+    let subject =
+        if f.national_id.trim().is_empty() { f.name.trim().to_owned() } else { f.national_id.trim().to_uppercase() };
+    let operation = s
+        .app
+        .db()
+        .operation(operation_id)
+        .await
+        .map(|o| format!("{} {}", o.code, lang.t(&o.name_zh, &o.name_en)))
+        .unwrap_or_default();
+    Ok(render(&AnswerPage {
+        b: Base::new(lang, "查詢結果", "Result", Some(&u.current), "/query"),
+        outcome: lang.t(answer.outcome.zh(), answer.outcome.en()).to_owned(),
+        query_seq: answer.query_seq,
+        case_number: f.case_number.trim().to_owned(),
+        operation,
+        subject,
+        purge: answer.purge_after.map(|t| roc::short_date(roc::taipei_date(t))).unwrap_or_default(),
+        message: answer.message.map(|m| m.get(lang).to_owned()).unwrap_or_default(),
+        records: records_view(lang, &answer.records),
+        result_id: answer.result_id.unwrap_or(0),
+    }))
+}
+
+async fn result(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let (row, records) = s.app.open_result(&u.current, id).await.page(lang)?;
+    Ok(render(&AnswerPage {
+        b: Base::new(lang, "查詢結果", "Result", Some(&u.current), "/history"),
+        outcome: lang.t("已回覆", "answered").to_owned(),
+        query_seq: row.query_seq,
+        case_number: row.case_number.clone(),
+        operation: row.operation_code.clone(),
+        subject: row.subject_masked.clone(),
+        purge: roc::short_date(roc::taipei_date(row.purge_after)),
+        message: String::new(),
+        records: records_view(lang, &records),
+        result_id: row.id,
+    }))
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn delete(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    s.app.delete_result(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(see_other("/history"))
+}
+
+struct HistoryLine {
+    seq: u64,
+    when: String,
+    purpose: String,
+    operation: String,
+    case_number: String,
+    reason: String,
+    subject: String,
+    outcome: String,
+}
+
+struct ResultLine {
+    id: i64,
+    when: String,
+    case_number: String,
+    operation: String,
+    subject: String,
+    purge: String,
+    open: bool,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "history.html")]
+struct HistoryPage {
+    b: Base,
+    history: Vec<HistoryLine>,
+    results: Vec<ResultLine>,
+}
+
+async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let rows = s.app.my_history(&u.current, 200).await.page(lang)?;
+    let results = s.app.my_results(&u.current).await.page(lang)?;
+    Ok(render(&HistoryPage {
+        b: Base::new(lang, "我的查詢紀錄", "My queries", Some(&u.current), "/history"),
+        history: rows
+            .into_iter()
+            .map(|h| HistoryLine {
+                seq: h.seq,
+                when: roc::short_datetime(h.at),
+                purpose: h.purpose,
+                operation: h.operation,
+                case_number: h.case_number,
+                reason: h.reason,
+                subject: h.subject_masked,
+                outcome: if h.detail.is_empty() {
+                    lang.t(h.outcome.zh(), h.outcome.en()).to_owned()
+                } else {
+                    format!("{}（{}）", lang.t(h.outcome.zh(), h.outcome.en()), h.detail)
+                },
+            })
+            .collect(),
+        results: results
+            .into_iter()
+            .map(|r| ResultLine {
+                id: r.id,
+                when: roc::short_datetime(r.created_at),
+                case_number: r.case_number,
+                operation: r.operation_code,
+                subject: r.subject_masked,
+                purge: roc::short_date(roc::taipei_date(r.purge_after)),
+                open: r.ciphertext.is_some(),
+                state: match (&r.destroyed_at, r.destroyed_by.as_deref()) {
+                    (Some(t), Some("schedule")) => format!(
+                        "{} {}",
+                        lang.t("已依排程銷毀", "purged on schedule"),
+                        roc::short_date(roc::taipei_date(*t))
+                    ),
+                    (Some(t), _) => {
+                        format!("{} {}", lang.t("已刪除", "deleted"), roc::short_date(roc::taipei_date(*t)))
+                    }
+                    _ => String::new(),
+                },
+            })
+            .collect(),
+    }))
+}

@@ -1,0 +1,271 @@
+//! The query gateway (R-PUR-3, R-QRY-1 … R-QRY-6, R-LOG-1, R-DAT-1): answered, not found,
+//! refused and failed queries, each recorded; nothing malformed or unauthorised reaches NHIA;
+//! results only for the person who asked, encrypted at rest, purged on time with a record.
+
+use nhiguard_ledger::{Entry, EntryKind};
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestApp};
+
+async fn ids(t: &TestApp, purpose: i64, op: &str) -> (i64, i64) {
+    let p = t.app.db().purposes().await.unwrap().into_iter().find(|p| p.number == purpose).unwrap().id;
+    let o = t.app.db().operations().await.unwrap().into_iter().find(|o| o.code == op).unwrap().id;
+    (p, o)
+}
+
+fn subject(t: &TestApp) -> String {
+    t.app.sandbox_examples(1).remove(0)
+}
+
+fn body(p: i64, o: i64, case: &str, reason: &str, id: &str) -> Value {
+    json!({"purpose_id": p, "operation_id": o, "case_number": case, "reason": reason, "national_id": id})
+}
+
+const REASON: &str = "兒少保護個案家訪前確認投保單位以聯繫家屬";
+
+/// Every ledger entry of a kind, decoded.
+async fn entries(t: &TestApp, kind: EntryKind) -> Vec<Entry> {
+    let rows = t.app.db().ledger_rows(0, 100_000).await.unwrap();
+    rows.iter().map(|r| Entry::decode(&r.body).unwrap()).filter(|e| e.kind() == kind).collect()
+}
+
+#[tokio::test]
+async fn r_log_1_an_answered_query_is_logged_before_and_after_and_shown_only_to_its_owner() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = subject(&t);
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000123", REASON, &id)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!(a["outcome"], "answered");
+    assert_eq!(t.nhia.requests_seen(), seen + 1, "one request reached NHIA");
+    let rec = &a["records"][0];
+    for f in ["name", "insured_status", "insured_category", "insured_unit", "insured_since"] {
+        assert!(rec[f].is_string(), "{f} in {rec}");
+    }
+    // R-LOG-1: the query entry carries every required field, and its outcome follows it.
+    let seq = a["query_seq"].as_u64().unwrap();
+    let q = entries(&t, EntryKind::Query).await.into_iter().find(|e| e.seq() == seq).unwrap();
+    assert_eq!(q.actor(), "soc.user");
+    for (k, v) in [("operation", "INS01"), ("purpose", "8"), ("case_number", "113-兒保-000123"), ("reason", REASON)] {
+        assert_eq!(q.field(k), Some(v), "{k}");
+    }
+    assert_eq!(q.field("conditions"), Some(format!("national_id={id}").as_str()));
+    let out = entries(&t, EntryKind::QueryOutcome).await;
+    assert!(
+        out.iter().any(|e| e.field("query_seq") == Some(&seq.to_string()) && e.field("outcome") == Some("answered"))
+    );
+    // R-QRY-5: the result reopens for its owner only.
+    let rid = a["result_id"].as_i64().unwrap();
+    let again = c.get(&format!("/api/v1/results/{rid}")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["records"][0]["name"], rec["name"]);
+    let mut other = t.api_as("soc.reviewer").await;
+    assert_eq!(other.get(&format!("/api/v1/results/{rid}")).await.status, 403);
+    assert_eq!(other.request("DELETE", &format!("/api/v1/results/{rid}"), None, "").await.status, 403);
+}
+
+#[tokio::test]
+async fn r_qry_6_results_are_encrypted_at_rest() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "ADR01").await;
+    let mut c = t.api_as("soc.user").await;
+    let a = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000124", REASON, &subject(&t))).await.json();
+    let address = a["records"][0]["contact_address"].as_str().unwrap().to_owned();
+    let rid = a["result_id"].as_i64().unwrap();
+    let row = t.app.db().result(rid).await.unwrap();
+    let ct = row.ciphertext.unwrap();
+    let needle = address.as_bytes();
+    assert!(!ct.windows(needle.len()).any(|w| w == needle), "the address is not stored in clear");
+    assert!(!ct.windows(6).any(|w| w == "南投".as_bytes()));
+}
+
+#[tokio::test]
+async fn r_qry_1_bad_input_is_refused_named_recorded_and_never_sent() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = subject(&t);
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    let cases = [
+        (body(p, o, "", REASON, &id), "case_number"),
+        (body(p, o, "113-1", "", &id), "reason"),
+        (body(p, o, "113-1", ".", &id), "reason"),
+        (body(p, o, "113-1", "aaaa", &id), "reason"),
+        (body(p, o, "113-1", "aaaaaaaaaaaaaaaa", &id), "reason"),
+        (body(p, o, "113-1", REASON, "A123456788"), "national_id"),
+        (body(p, o, "113-1", REASON, ""), "national_id"),
+    ];
+    for (b, field) in &cases {
+        let r = c.post_json("/api/v1/queries", b).await;
+        assert_eq!(r.status, 422, "{b}: {}", r.body);
+        assert_eq!(r.json()["error"]["field"], *field, "{b}");
+    }
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing malformed reached NHIA");
+    let refused: Vec<_> =
+        entries(&t, EntryKind::Query).await.into_iter().filter(|e| e.field("outcome") == Some("refused")).collect();
+    assert_eq!(refused.len(), cases.len(), "each refusal recorded");
+    assert!(refused.iter().all(|e| e.field("conditions").is_none()), "a refusal keeps no full subject id");
+}
+
+#[tokio::test]
+async fn r_pur_3_only_held_purposes_operations_and_active_linkages_may_be_queried() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let seen = t.nhia.requests_seen();
+    let mut soc = t.api_as("soc.user").await;
+    // Purpose 2 (tax) belongs to the tax bureau's linkages, not the social department's.
+    let (p2, adr) = ids(&t, 2, "ADR01").await;
+    let r = soc.post_json("/api/v1/queries", &body(p2, adr, "113-1", REASON, &id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // VIS01 is outside the social department's linkages for purpose 8.
+    let (p8, vis) = ids(&t, 8, "VIS01").await;
+    assert_eq!(soc.post_json("/api/v1/queries", &body(p8, vis, "113-1", REASON, &id)).await.status, 403);
+    // A supervisor without the user role may not query at all.
+    let mut chief = t.api_as("soc.chief").await;
+    let (p8, ins) = ids(&t, 8, "INS01").await;
+    assert_eq!(chief.post_json("/api/v1/queries", &body(p8, ins, "113-1", REASON, &id)).await.status, 403);
+    // Unknown purpose or operation.
+    assert_eq!(soc.post_json("/api/v1/queries", &body(9999, ins, "113-1", REASON, &id)).await.status, 422);
+    // R-PUR-2: a retired purpose stops new queries.
+    let mut plan = t.api_as("plan.admin").await;
+    assert_eq!(
+        plan.put_json(&format!("/api/v1/purposes/{p8}/status"), &json!({"status": "retired"})).await.status,
+        204
+    );
+    let r = soc.post_json("/api/v1/queries", &body(p8, ins, "113-1", REASON, &id)).await;
+    assert_eq!(r.status, 403);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("已廢止"));
+    assert_eq!(t.nhia.requests_seen(), seen, "no refused query reached NHIA");
+    let opts = soc.get("/api/v1/query-options").await.json();
+    assert!(opts.as_array().unwrap().iter().all(|o| o["purpose_number"] != 8), "retired purposes are not offered");
+    let refused =
+        entries(&t, EntryKind::Query).await.into_iter().filter(|e| e.field("outcome") == Some("refused")).count();
+    assert_eq!(refused, 5);
+}
+
+#[tokio::test]
+async fn r_acc_7_a_disabled_account_cannot_query() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    t.set_account_status("soc.user", "disabled", None).await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-1", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn not_found_and_nhia_failures_are_answered_clearly_and_recorded() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    // An ID with a valid check digit that the sandbox does not know.
+    let unknown = (0..100u32)
+        .map(|n| format!("B2{:08}", 10_000_000 + n * 7))
+        .filter_map(|s| {
+            let base = &s[..9];
+            (0..10).map(|d| format!("{base}{d}")).find(|c| nhiguard_domain::national_id::NationalId::parse(c).is_ok())
+        })
+        .find(|c| !t.app.sandbox_examples(5000).contains(c))
+        .unwrap();
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-2", REASON, &unknown)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["outcome"], "not_found");
+    assert!(r.json()["result_id"].is_null());
+    // NHIA down: the query was recorded, the outcome says so, the clerk gets a clear message.
+    t.nhia.unavailable_next(10);
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-3", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!(a["outcome"], "nhia_error");
+    assert!(a["message_zh"].as_str().unwrap().contains("健保署"), "{a}");
+    t.nhia.clear();
+    t.nhia.garbage_next(1);
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-4", REASON, &subject(&t))).await;
+    assert_eq!(r.json()["outcome"], "nhia_error");
+    let outcomes: Vec<String> =
+        entries(&t, EntryKind::QueryOutcome).await.iter().map(|e| e.field("outcome").unwrap().to_owned()).collect();
+    assert_eq!(outcomes, ["not_found", "nhia_error", "nhia_error"]);
+}
+
+#[tokio::test]
+async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_destruction_record() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    let keep = c.post_json("/api/v1/queries", &body(p, o, "113-5", REASON, &subject(&t))).await.json()["result_id"]
+        .as_i64()
+        .unwrap();
+    let early = c.post_json("/api/v1/queries", &body(p, o, "113-6", REASON, &subject(&t))).await.json()["result_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(c.request("DELETE", &format!("/api/v1/results/{early}"), None, "").await.status, 204);
+    assert_eq!(c.request("DELETE", &format!("/api/v1/results/{early}"), None, "").await.status, 409);
+    assert_eq!(c.get(&format!("/api/v1/results/{early}")).await.status, 409);
+    t.clock.advance(chrono::Duration::days(29));
+    assert_eq!(t.app.purge_results().await.unwrap(), 0, "not yet");
+    t.clock.advance(chrono::Duration::days(2));
+    assert_eq!(t.app.purge_results().await.unwrap(), 1);
+    let row = t.app.db().result(keep).await.unwrap();
+    assert!(row.ciphertext.is_none() && row.destroyed_by.as_deref() == Some("schedule"));
+    let retention = entries(&t, EntryKind::Retention).await;
+    let events: Vec<(&str, &str)> =
+        retention.iter().map(|e| (e.field("event").unwrap(), e.field("by").unwrap())).collect();
+    assert_eq!(events, [("result_deleted", "soc.user"), ("result_purged", "schedule")]);
+    assert!(retention.iter().all(|e| e.fields().iter().all(|(k, _)| k != "records")), "never the data");
+}
+
+#[tokio::test]
+async fn the_history_lists_every_query_with_masked_subjects() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = subject(&t);
+    let mut c = t.api_as("soc.user").await;
+    c.post_json("/api/v1/queries", &body(p, o, "113-7", REASON, &id)).await;
+    c.post_json("/api/v1/queries", &body(p, o, "", REASON, &id)).await;
+    let h = c.get("/api/v1/queries").await;
+    assert!(!h.body.contains(&id), "no whole ID in the history");
+    let list = h.json();
+    let outcomes: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["refused", "answered"]);
+    assert_eq!(list[1]["case_number"], "113-7");
+    assert_eq!(list[1]["subject"], format!("{}****{}", &id[..4], &id[8..]));
+}
+
+#[tokio::test]
+async fn a_user_queries_through_the_pages() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut web = t.browser_as("soc.user").await;
+    let form = web.get("/query").await;
+    assert_eq!(form.status, 200);
+    assert!(form.body.contains("沙盒模式") && form.body.contains(&format!("{p}:{o}")));
+    let id = subject(&t);
+    let choice = format!("{p}:{o}");
+    let r = web
+        .submit(
+            "/query",
+            "/query",
+            &[("choice", &choice), ("case_number", "113-兒保-9"), ("reason", REASON), ("national_id", &id)],
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("已回覆") && r.body.contains("投保狀態"), "{}", r.body);
+    let bad = web
+        .submit(
+            "/query",
+            "/query",
+            &[("choice", &choice), ("case_number", "113-兒保-9"), ("reason", "."), ("national_id", &id)],
+        )
+        .await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("查詢事由須具體說明"));
+    let history = web.get("/history").await;
+    assert!(history.body.contains("113-兒保-9") && history.body.contains("拒絕查詢"));
+    // Someone without the user role sees no options.
+    let mut chief = t.browser_as("soc.chief").await;
+    assert!(chief.get("/query").await.body.contains("no-options"));
+    let _ = PASSWORD;
+}
