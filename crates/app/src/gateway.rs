@@ -11,7 +11,7 @@ use nhiguard_domain::catalogue::{Operation, Purpose, ResultField, Status, Subjec
 use nhiguard_domain::national_id::NationalId;
 use nhiguard_domain::query::{CaseNumber, Outcome, Reason, Subject};
 use nhiguard_domain::role::Role;
-use nhiguard_ledger::{Entry, EntryKind};
+use nhiguard_ledger::EntryKind;
 use nhiguard_nhi::{Connector, LookupAnswer, LookupRequest, SandboxData};
 use nhiguard_store::{Grant, NewResult, ResultRow};
 
@@ -62,20 +62,6 @@ pub struct QueryAnswer {
     pub records: Vec<Vec<(ResultField, String)>>,
     pub message: Option<Text>,
     pub purge_after: Option<chrono::DateTime<chrono::Utc>>,
-}
-
-/// One line of a user's own history.
-#[derive(Debug, Clone)]
-pub struct HistoryRow {
-    pub seq: u64,
-    pub at: chrono::DateTime<chrono::Utc>,
-    pub purpose: String,
-    pub operation: String,
-    pub case_number: String,
-    pub reason: String,
-    pub subject_masked: String,
-    pub outcome: Outcome,
-    pub detail: String,
 }
 
 fn field(pairs: &mut Vec<(String, String)>, k: &str, v: impl Into<String>) {
@@ -457,56 +443,10 @@ impl App {
 
     /// The user's own queries, newest first (allowed, refused and their outcomes), with
     /// subjects masked.
-    pub async fn my_history(&self, current: &Current, limit: u64) -> Result<Vec<HistoryRow>> {
+    pub async fn my_history(&self, current: &Current, limit: u64) -> Result<Vec<crate::querylog::LogRow>> {
         let rows = self.db().ledger_by_actor(&current.username, &["query", "query_outcome"], limit * 2).await?;
-        let purposes = self.db().purposes().await?;
-        let mut outcomes = std::collections::HashMap::new();
-        let mut queries = Vec::new();
-        for r in rows {
-            let e = Entry::decode(&r.body).map_err(|e| AppError::Internal(format!("ledger entry {}: {e}", r.seq)))?;
-            match e.kind() {
-                EntryKind::QueryOutcome => {
-                    if let Some(q) = e.field("query_seq").and_then(|s| s.parse::<u64>().ok()) {
-                        outcomes.insert(
-                            q,
-                            (
-                                e.field("outcome").unwrap_or_default().to_owned(),
-                                e.field("nhia_error").unwrap_or_default().to_owned(),
-                            ),
-                        );
-                    }
-                }
-                _ => queries.push(e),
-            }
-        }
-        let mut out = Vec::new();
-        for e in queries.into_iter().take(usize::try_from(limit).unwrap_or(100)) {
-            let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
-            let (outcome, detail) = match f("outcome").as_str() {
-                "refused" => (Outcome::Refused, f("refusal")),
-                _ => match outcomes.get(&e.seq()) {
-                    Some((o, err)) => (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone()),
-                    None => (Outcome::NhiaError, "no outcome recorded".to_owned()),
-                },
-            };
-            let purpose = f("purpose_id")
-                .parse::<i64>()
-                .ok()
-                .and_then(|id| purposes.iter().find(|p| p.id == id))
-                .map(|p| format!("{}. {}", p.number, p.name_zh))
-                .unwrap_or_default();
-            out.push(HistoryRow {
-                seq: e.seq(),
-                at: nhiguard_store::from_micros(e.at_micros()),
-                purpose,
-                operation: f("operation"),
-                case_number: f("case_number"),
-                reason: f("reason"),
-                subject_masked: f("subject_masked"),
-                outcome,
-                detail,
-            });
-        }
+        let mut out = crate::querylog::assemble(&rows, &self.db().purposes().await?)?;
+        out.truncate(usize::try_from(limit).unwrap_or(100));
         Ok(out)
     }
 

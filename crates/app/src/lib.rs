@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod i18n;
 pub mod ledger;
 pub mod org;
+pub mod querylog;
 pub mod seed;
 pub mod settings;
 pub mod vault;

@@ -33,6 +33,9 @@ pub enum Action {
     /// Verify the ledger and read inclusion proofs (R-LOG-2): auditors, ethics officers and the
     /// planning department.
     VerifyLedger,
+    /// Search and export the query log of the agency at the target (R-LOG-1): supervisors,
+    /// reviewers, auditors and ethics officers of that agency, and the planning department.
+    ViewQueryLog,
 }
 
 impl Action {
@@ -45,6 +48,7 @@ impl Action {
             Action::EditCatalogue => "edit purposes and linkages",
             Action::ViewLinkages => "see this agency's linkages",
             Action::VerifyLedger => "verify the query log",
+            Action::ViewQueryLog => "read this agency's query log",
         }
     }
 
@@ -57,6 +61,7 @@ impl Action {
             Action::EditCatalogue => "編修業務範圍與連結作業",
             Action::ViewLinkages => "檢視此機關之連結作業",
             Action::VerifyLedger => "驗證查詢日誌",
+            Action::ViewQueryLog => "檢視此機關之查詢日誌",
         }
     }
 }
@@ -83,6 +88,9 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::ManagePeople => role.is_admin(),
         Action::EditCatalogue => role == Role::PlanningAdmin,
         Action::VerifyLedger => matches!(role, Role::PlanningAdmin | Role::Auditor | Role::EthicsOfficer),
+        Action::ViewQueryLog => {
+            matches!(role, Role::PlanningAdmin | Role::Supervisor | Role::Reviewer | Role::Auditor | Role::EthicsOfficer)
+        }
     }
 }
 
@@ -165,6 +173,11 @@ mod tests {
             (6, Auditor, ManageOrg, &[]),
             (3, EthicsOfficer, ViewLinkages, &[3, 4, 5]),
             (3, EthicsOfficer, ManagePeople, &[]),
+            (4, Reviewer, ViewQueryLog, &[3, 4, 5]),
+            (6, Auditor, ViewQueryLog, &[6]),
+            (2, PlanningAdmin, ViewQueryLog, &[1, 2, 3, 4, 5, 6]),
+            (4, User, ViewQueryLog, &[]),
+            (3, AgencyAdmin, ViewQueryLog, &[]),
         ];
         for &(node, role, action, expect) in cases {
             assert_eq!(allowed(&actor(node, &[role]), action), expect, "{role:?} at {node} doing {action:?}");

@@ -211,3 +211,22 @@ impl Db {
         rows.iter().map(row).collect()
     }
 }
+
+impl Db {
+    /// Entries of the given kinds whose time lies in `[from, to)` (UTC microseconds), oldest first.
+    pub async fn ledger_between(&self, kinds: &[&str], from: i64, to: i64, limit: u64) -> Result<Vec<LedgerRow>> {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT seq, at, kind, actor, body, leaf_hash FROM ledger_entries WHERE at >= $1 AND at < $2 AND kind IN ({}) \
+             ORDER BY seq LIMIT ${}",
+            placeholders.join(", "),
+            kinds.len() + 3
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let rows = q.bind(to_i64(limit)?).fetch_all(self.pool()).await?;
+        rows.iter().map(row).collect()
+    }
+}

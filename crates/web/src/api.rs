@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/linkages/{id}/status", put(linkage_status))
         .route("/query-options", get(query_options))
         .route("/queries", get(queries).post(query_run))
+        .route("/query-log", get(query_log))
         .route("/results/{id}", get(result_get).delete(result_delete))
         .route("/ledger/integrity", get(ledger_integrity))
         .route("/ledger/verify", post(ledger_verify))
@@ -845,6 +846,8 @@ async fn query_run(
 pub struct HistoryDto {
     seq: u64,
     at: String,
+    username: String,
+    agency_id: Option<i64>,
     purpose: String,
     operation: String,
     case_number: String,
@@ -859,21 +862,59 @@ pub struct HistoryDto {
 #[utoipa::path(get, path = "/api/v1/queries", responses((status = 200, body = [HistoryDto])))]
 async fn queries(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<HistoryDto>> {
     let rows = s.app.my_history(&u.current, 500).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|h| HistoryDto {
-                seq: h.seq,
-                at: h.at.to_rfc3339(),
-                purpose: h.purpose,
-                operation: h.operation,
-                case_number: h.case_number,
-                reason: h.reason,
-                subject: h.subject_masked,
-                outcome: h.outcome.code().to_owned(),
-                detail: h.detail,
-            })
-            .collect(),
-    ))
+    Ok(Json(rows.into_iter().map(log_dto).collect()))
+}
+
+fn log_dto(h: nhiguard_app::querylog::LogRow) -> HistoryDto {
+    HistoryDto {
+        seq: h.seq,
+        at: h.at.to_rfc3339(),
+        username: h.username,
+        agency_id: h.agency_id,
+        purpose: h.purpose,
+        operation: h.operation,
+        case_number: h.case_number,
+        reason: h.reason,
+        subject: h.subject_masked,
+        outcome: h.outcome.code().to_owned(),
+        detail: h.detail,
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LogQuery {
+    /// First day (YYYY-MM-DD or ROC 115/11/01); default 31 days before `to`.
+    #[serde(default)]
+    from: String,
+    /// Last day, included; default today.
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    agency_id: Option<i64>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    case_number: String,
+}
+
+/// Search the query log within the caller's reach (supervisors, reviewers, auditors, ethics
+/// officers, planning department); the search itself is recorded.
+#[utoipa::path(get, path = "/api/v1/query-log", params(LogQuery),
+    responses((status = 200, body = [HistoryDto]), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn query_log(
+    State(s): State<AppState>,
+    u: ApiUser,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> ApiResult<Vec<HistoryDto>> {
+    let filter = nhiguard_app::querylog::LogFilter {
+        from: q.from,
+        to: q.to,
+        agency_id: q.agency_id,
+        username: q.username,
+        case_number: q.case_number,
+    };
+    let (rows, _, _) = s.app.search_log(&u.current, &filter).await?;
+    Ok(Json(rows.into_iter().map(log_dto).collect()))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -10,6 +10,7 @@ mod integrity;
 mod metrics;
 mod pages;
 mod query;
+mod querylog;
 mod view;
 
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::routes())
         .merge(integrity::routes())
         .merge(query::routes())
+        .merge(querylog::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", axum::routing::get(metrics::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))

@@ -24,6 +24,8 @@ pub struct Badge {
     pub roles: String,
     /// May open the integrity page (R-LOG-2).
     pub ledger: bool,
+    /// May search the query log (R-LOG-1).
+    pub querylog: bool,
 }
 
 impl Base {
@@ -36,6 +38,7 @@ impl Base {
                 name: c.person_name.clone(),
                 roles: c.roles.iter().map(|r| lang.t(r.zh(), r.en())).collect::<Vec<_>>().join("、"),
                 ledger: c.roles.iter().any(|r| access::role_allows(*r, access::Action::VerifyLedger)),
+                querylog: c.roles.iter().any(|r| access::role_allows(*r, access::Action::ViewQueryLog)),
             }),
             csrf: current.map(|c| c.csrf.clone()).unwrap_or_default(),
             here: here.to_owned(),

@@ -269,3 +269,44 @@ async fn a_user_queries_through_the_pages() {
     assert!(chief.get("/query").await.body.contains("no-options"));
     let _ = PASSWORD;
 }
+
+#[tokio::test]
+async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is_recorded() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let (p8, ins) = ids(&t, 8, "INS01").await;
+    let (p3, hins) = ids(&t, 3, "INS01").await;
+    let mut soc = t.api_as("soc.user").await;
+    soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-1", REASON, &id)).await;
+    soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-2", REASON, &id)).await;
+    let mut hlt = t.api_as("nt.user").await;
+    let r = hlt.post_json("/api/v1/queries", &body(p3, hins, "113-長者-1", "長者健康檢查名冊核對投保狀態", &id)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let count = |v: &Value| v.as_array().unwrap().len();
+    let mut reviewer = t.api_as("soc.reviewer").await;
+    let log = reviewer.get("/api/v1/query-log").await;
+    assert_eq!(log.status, 200, "{}", log.body);
+    assert_eq!(count(&log.json()), 2, "only the social department's queries");
+    assert!(!log.body.contains(&id), "subjects are masked");
+    let mut chief = t.api_as("hlt.chief").await;
+    let log = chief.get("/api/v1/query-log").await.json();
+    assert_eq!(count(&log), 1, "the health bureau sees its health station's query");
+    assert_eq!(log[0]["username"], "nt.user");
+    let mut plan = t.api_as("plan.admin").await;
+    assert_eq!(count(&plan.get("/api/v1/query-log").await.json()), 3);
+    assert_eq!(count(&plan.get("/api/v1/query-log?case_number=%E9%95%B7%E8%80%85").await.json()), 1);
+    assert_eq!(count(&plan.get("/api/v1/query-log?username=soc.user").await.json()), 2);
+    assert_eq!(plan.get("/api/v1/query-log?from=115/12/01&to=115/11/01").await.status, 422);
+    assert_eq!(count(&plan.get("/api/v1/query-log?from=115/10/01&to=115/10/31").await.json()), 0);
+    assert_eq!(soc.get("/api/v1/query-log").await.status, 403, "a plain user may not");
+    let mut other = t.api_as("tax.reviewer").await;
+    let soc_agency = t.node("SOC").await;
+    assert_eq!(other.get(&format!("/api/v1/query-log?agency_id={soc_agency}")).await.status, 403);
+    let reads = t.app.recent_events(100).await.unwrap().into_iter().filter(|e| e.event == "ledger_read").count();
+    // Six searches read the log; the refused and the malformed ones read nothing.
+    assert_eq!(reads, 6, "every search was recorded");
+    let mut web = t.browser_as("soc.reviewer").await;
+    let page = web.get("/querylog").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("113-兒保-1") && !page.body.contains("113-長者-1"));
+}

@@ -1,0 +1,181 @@
+//! The query log as people read it (R-LOG-1): each query with its account, time, purpose,
+//! operation, case number, reason, masked subject and outcome, assembled from the ledger's query
+//! and outcome entries. Supervisors, reviewers, auditors and ethics officers search their agency's
+//! log; the planning department the whole county's. Every search is itself recorded (R-LOG-2).
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use nhiguard_domain::access::{Action, authorize};
+use nhiguard_domain::catalogue::Purpose;
+use nhiguard_domain::query::Outcome;
+use nhiguard_domain::roc;
+use nhiguard_ledger::{Entry, EntryKind};
+use nhiguard_store::LedgerRow;
+
+use crate::events::kind;
+use crate::{App, AppError, Current, Result};
+
+/// One query as the log shows it; the subject is masked.
+#[derive(Debug, Clone)]
+pub struct LogRow {
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub username: String,
+    pub agency_id: Option<i64>,
+    pub purpose: String,
+    pub operation: String,
+    pub case_number: String,
+    pub reason: String,
+    pub subject_masked: String,
+    pub outcome: Outcome,
+    /// Why a query was refused, or NHIA's error code.
+    pub detail: String,
+}
+
+/// Decodes ledger rows and pairs each query with its outcome; newest first.
+pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<LogRow>> {
+    let mut outcomes: HashMap<u64, (String, String)> = HashMap::new();
+    let mut queries = Vec::new();
+    for r in rows {
+        let e = Entry::decode(&r.body).map_err(|e| AppError::Internal(format!("ledger entry {}: {e}", r.seq)))?;
+        match e.kind() {
+            EntryKind::QueryOutcome => {
+                if let Some(q) = e.field("query_seq").and_then(|s| s.parse::<u64>().ok()) {
+                    let o = (
+                        e.field("outcome").unwrap_or_default().to_owned(),
+                        e.field("nhia_error").unwrap_or_default().to_owned(),
+                    );
+                    outcomes.insert(q, o);
+                }
+            }
+            EntryKind::Query => queries.push(e),
+            _ => {}
+        }
+    }
+    queries.sort_by_key(|e| std::cmp::Reverse(e.seq()));
+    Ok(queries
+        .into_iter()
+        .map(|e| {
+            let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
+            let (outcome, detail) = match f("outcome").as_str() {
+                "refused" => (Outcome::Refused, f("refusal")),
+                _ => match outcomes.get(&e.seq()) {
+                    Some((o, err)) => (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone()),
+                    None => (Outcome::NhiaError, "no outcome recorded".to_owned()),
+                },
+            };
+            let purpose = f("purpose_id")
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| purposes.iter().find(|p| p.id == id))
+                .map(|p| format!("{}. {}", p.number, p.name_zh))
+                .unwrap_or_default();
+            LogRow {
+                seq: e.seq(),
+                at: nhiguard_store::from_micros(e.at_micros()),
+                username: e.actor().to_owned(),
+                agency_id: f("agency_id").parse().ok(),
+                purpose,
+                operation: f("operation"),
+                case_number: f("case_number"),
+                reason: f("reason"),
+                subject_masked: f("subject_masked"),
+                outcome,
+                detail,
+            }
+        })
+        .collect())
+}
+
+/// What to search for; dates are Taipei calendar days, both ends included.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct LogFilter {
+    #[serde(default)]
+    pub from: String,
+    #[serde(default)]
+    pub to: String,
+    #[serde(default)]
+    pub agency_id: Option<i64>,
+    #[serde(default)]
+    pub username: String,
+    #[serde(default)]
+    pub case_number: String,
+}
+
+impl LogFilter {
+    /// The period as UTC microseconds `[from, to)`; by default the last 31 days up to today.
+    fn period(&self, today: NaiveDate) -> Result<(NaiveDate, NaiveDate)> {
+        let to = nhiguard_domain::catalogue::parse_date("to", &self.to)?.unwrap_or(today);
+        let from =
+            nhiguard_domain::catalogue::parse_date("from", &self.from)?.unwrap_or(to - chrono::Duration::days(31));
+        if from > to {
+            return Err(AppError::invalid("from", "起日不可晚於迄日", "the start date is after the end date"));
+        }
+        if (to - from).num_days() > 400 {
+            return Err(AppError::invalid("from", "一次最多查詢 400 天", "search at most 400 days at a time"));
+        }
+        Ok((from, to))
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "from={} to={} agency={} user={} case={}",
+            self.from,
+            self.to,
+            self.agency_id.map(|a| a.to_string()).unwrap_or_default(),
+            self.username,
+            self.case_number
+        )
+    }
+}
+
+fn day_start_micros(d: NaiveDate) -> i64 {
+    // 00:00 in Taipei.
+    d.and_hms_opt(0, 0, 0).map(|t| (t - chrono::Duration::hours(8)).and_utc().timestamp_micros()).unwrap_or(0)
+}
+
+/// The most entries one search reads.
+const SEARCH_LIMIT: u64 = 200_000;
+
+impl App {
+    /// Searches the query log within the actor's reach; the search is recorded first.
+    pub async fn search_log(
+        &self,
+        current: &Current,
+        filter: &LogFilter,
+    ) -> Result<(Vec<LogRow>, NaiveDate, NaiveDate)> {
+        let tree = self.db().org_tree().await?;
+        let actor = current.actor();
+        let target = filter.agency_id.or_else(|| tree.agency_of(current.org_node_id)).or(tree.root().map(|r| r.id));
+        if let Err(e) = authorize(&tree, &actor, Action::ViewQueryLog, target) {
+            self.record(kind::FORBIDDEN, current.event_actor(), "query log", &filter.describe()).await?;
+            return Err(e.into());
+        }
+        let (from, to) = filter.period(roc::taipei_date(self.now()))?;
+        self.record(kind::LEDGER_READ, current.event_actor(), "query log search", &filter.describe()).await?;
+        // Outcomes are written just after their query: read a little past the end for them.
+        let rows = self
+            .db()
+            .ledger_between(
+                &["query", "query_outcome"],
+                day_start_micros(from),
+                day_start_micros(to + chrono::Duration::days(1)) + 60_000_000,
+                SEARCH_LIMIT,
+            )
+            .await?;
+        let purposes = self.db().purposes().await?;
+        let end = day_start_micros(to + chrono::Duration::days(1));
+        let mut out = assemble(&rows, &purposes)?;
+        out.retain(|r| {
+            r.at.timestamp_micros() < end
+                && r.agency_id.is_some_and(|a| authorize(&tree, &actor, Action::ViewQueryLog, Some(a)).is_ok())
+                && filter
+                    .agency_id
+                    .is_none_or(|a| r.agency_id == Some(a) || r.agency_id.is_some_and(|x| tree.is_within(x, a)))
+                && (filter.username.trim().is_empty() || r.username == filter.username.trim().to_lowercase())
+                && (filter.case_number.trim().is_empty() || r.case_number.contains(filter.case_number.trim()))
+        });
+        Ok((out, from, to))
+    }
+}
