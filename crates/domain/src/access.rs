@@ -89,7 +89,10 @@ pub fn role_allows(role: Role, action: Action) -> bool {
         Action::EditCatalogue => role == Role::PlanningAdmin,
         Action::VerifyLedger => matches!(role, Role::PlanningAdmin | Role::Auditor | Role::EthicsOfficer),
         Action::ViewQueryLog => {
-            matches!(role, Role::PlanningAdmin | Role::Supervisor | Role::Reviewer | Role::Auditor | Role::EthicsOfficer)
+            matches!(
+                role,
+                Role::PlanningAdmin | Role::Supervisor | Role::Reviewer | Role::Auditor | Role::EthicsOfficer
+            )
         }
     }
 }

@@ -13,6 +13,8 @@ pub mod org;
 pub mod password;
 pub mod person;
 pub mod query;
+pub mod review;
+pub mod risk;
 pub mod roc;
 pub mod role;
 
