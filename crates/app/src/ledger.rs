@@ -165,6 +165,25 @@ pub async fn verify(
     }
     let found = checkpoints.len();
     let mut verifier = Verifier::new(deployment_id, key.clone(), checkpoints).map_err(ledger_err)?;
+    // Retention: entries below a signed prune boundary may have had their content cleared.
+    let prune_origin = format!("nhiguard.{deployment_id}.pruned");
+    for p in db.prunes().await? {
+        let checked = SignedCheckpoint::parse(&p.text).map_err(|e| e.to_string()).and_then(|s| {
+            if s.checkpoint().origin() != prune_origin || s.checkpoint().size() != p.below {
+                return Err("not a prune statement of this log".to_owned());
+            }
+            s.verify(key).map_err(|e| e.to_string())
+        });
+        match checked {
+            Ok(()) => verifier.allow_pruned_below(p.below),
+            Err(reason) => {
+                unreadable.get_or_insert(VerifyFailure::CheckpointBadSignature {
+                    size: p.below,
+                    reason: format!("prune statement: {reason}"),
+                });
+            }
+        }
+    }
     const BATCH: u64 = 20_000;
     let mut from = 0u64;
     loop {
@@ -290,6 +309,12 @@ impl App {
             ));
         };
         let row = self.db().ledger_row(seq).await?;
+        if row.body.is_empty() {
+            return Err(AppError::conflict(
+                "此筆紀錄之內容已依保存年限移除，僅留雜湊值",
+                "this entry's content was removed under the retention rules; only its hash remains",
+            ));
+        }
         let entry = Entry::decode(&row.body).map_err(ledger_err)?;
         let mut leaves = Vec::with_capacity(usize::try_from(cp.size).unwrap_or(0));
         let mut from = 0;
@@ -369,5 +394,84 @@ impl App {
     pub async fn checkpoint_for(&self, current: &crate::Current) -> Result<Option<StoredCheckpoint>> {
         self.check_ledger_access(current, "checkpoint").await?;
         self.checkpoint_now().await
+    }
+}
+
+/// What a prune did.
+#[derive(Debug, Clone)]
+pub struct PruneOutcome {
+    pub below: u64,
+    pub cleared: u64,
+    pub statement: String,
+}
+
+impl App {
+    /// Clears the content of every entry older than `before` (a Taipei date), which must lie at
+    /// least `ledger_retention_years` back (R-LOG-2). The entries keep their sequence numbers and
+    /// leaf hashes, so the log still verifies against every checkpoint; a signed prune statement
+    /// names the boundary, and the action itself is a ledger entry. Before clearing, a checkpoint
+    /// covering the boundary is signed if there is none.
+    pub async fn prune_ledger(&self, before: chrono::NaiveDate, by: &str) -> Result<PruneOutcome> {
+        let now = self.now();
+        let today = nhiguard_domain::roc::taipei_date(now);
+        let years = u32::try_from(self.settings().ledger_retention_years).unwrap_or(5).max(5);
+        let limit = today.checked_sub_months(chrono::Months::new(12 * years)).unwrap_or(today);
+        if before > limit {
+            return Err(AppError::conflict(
+                format!("查詢日誌須保存 {years} 年：只能移除 {} 以前的紀錄", nhiguard_domain::roc::long_date(limit)),
+                format!("the log is kept {years} years: only entries before {limit} may be removed"),
+            ));
+        }
+        let start = before
+            .and_hms_opt(0, 0, 0)
+            .map(|t| (t - chrono::Duration::hours(8)).and_utc().timestamp_micros())
+            .unwrap_or(0);
+        let below = self.db().ledger_first_at_or_after(start).await?;
+        if below == 0 || self.db().prunes().await?.iter().any(|p| p.below >= below) {
+            return Err(AppError::conflict("沒有可移除的紀錄", "there is nothing to remove"));
+        }
+        if self.db().latest_checkpoint().await?.is_none_or(|c| c.size < below) {
+            self.checkpoint_now().await?;
+        }
+        let mut leaves = Vec::with_capacity(usize::try_from(below).unwrap_or(0));
+        let mut from = 0;
+        while from < below {
+            let rows = self.db().ledger_rows(from, (below - from).min(50_000)).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
+            }
+            from = rows.last().map(|r| r.seq + 1).unwrap_or(below);
+        }
+        let keys = self.ledger_keys();
+        let root = nhiguard_ledger::root_from_leaves(&leaves);
+        let statement = Checkpoint::new(&format!("{}.pruned", keys.deployment_id), below, root, now.timestamp())
+            .map_err(ledger_err)?
+            .sign(&keys.signing)
+            .to_text();
+        let mut tx = self.db().begin().await?;
+        let cleared = tx
+            .prune_ledger(&nhiguard_store::StoredPrune {
+                below,
+                at: nhiguard_store::micros(now),
+                text: statement.clone(),
+            })
+            .await?;
+        let fields = vec![
+            ("event".to_owned(), "ledger_pruned".to_owned()),
+            ("below".to_owned(), below.to_string()),
+            ("before".to_owned(), before.to_string()),
+            ("cleared".to_owned(), cleared.to_string()),
+            ("by".to_owned(), by.to_owned()),
+        ];
+        append_in(
+            &mut tx,
+            &[Draft { kind: EntryKind::Retention, actor: by.to_owned(), at_micros: now.timestamp_micros(), fields }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(PruneOutcome { below, cleared, statement })
     }
 }

@@ -47,6 +47,8 @@ pub struct Settings {
     pub nhi_retries: i64,
     /// The results key file; empty means `<data_dir>/results.key`.
     pub results_key_file: String,
+    /// Years the ledger keeps every entry whole (R-LOG-2: never below 5).
+    pub ledger_retention_years: i64,
 }
 
 impl Default for Settings {
@@ -76,6 +78,7 @@ impl Default for Settings {
             nhi_timeout_seconds: 10,
             nhi_retries: 2,
             results_key_file: String::new(),
+            ledger_retention_years: 5,
         }
     }
 }
@@ -107,6 +110,7 @@ impl fmt::Debug for Settings {
             .field("nhi_timeout_seconds", &self.nhi_timeout_seconds)
             .field("nhi_retries", &self.nhi_retries)
             .field("results_key_file", &self.results_key_file)
+            .field("ledger_retention_years", &self.ledger_retention_years)
             .finish()
     }
 }
@@ -432,6 +436,15 @@ pub static SPECS: &[Spec] = &[
         default: "(empty)",
         set: |s, v| {
             s.results_key_file = v.trim().to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "ledger_retention_years",
+        meaning: "years every ledger entry is kept whole before `ledger prune` may clear it (R-LOG-2; at least 5)",
+        default: "5",
+        set: |s, v| {
+            s.ledger_retention_years = int_in(v, 5, 100)?;
             Ok(())
         },
     },

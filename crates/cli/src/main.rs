@@ -98,6 +98,18 @@ enum LedgerCommand {
     Checkpoint(Common),
     /// Print the public key checkpoints are signed with.
     PublicKey(Common),
+    /// Clear the content of entries older than DATE, which must be at least
+    /// `ledger_retention_years` back; hashes stay, so the log still verifies (R-LOG-2).
+    Prune {
+        #[command(flatten)]
+        common: Common,
+        /// First day to keep (YYYY-MM-DD or ROC 110/01/01); everything before it is cleared.
+        #[arg(long, value_name = "DATE")]
+        before: String,
+        /// Who orders the removal (recorded with it), e.g. the planning department's officer.
+        #[arg(long, value_name = "NAME")]
+        by: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -366,6 +378,21 @@ async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
                 Some(c) => print!("{}", c.text),
                 None => println!("日誌自上次檢查點後無新紀錄 / nothing new since the last checkpoint"),
             }
+            Ok(())
+        }
+        LedgerCommand::Prune { common, before, by } => {
+            let s = load_settings(&common)?;
+            init_logging(&s);
+            let date = nhiguard_domain::catalogue::parse_date("before", &before).ok().flatten().ok_or_else(|| {
+                CliError::Input { path: "--before".into(), reason: "a date is 2020-12-31 or ROC 109/12/31".into() }
+            })?;
+            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            let out = app.prune_ledger(date, by.trim()).await?;
+            println!(
+                "已移除第 0 至 {} 筆前共 {} 筆紀錄之內容（雜湊值保留，日誌仍可驗證）/ cleared the content of {} entries below {} (hashes kept; the log still verifies)",
+                out.below, out.cleared, out.cleared, out.below
+            );
+            print!("{}", out.statement);
             Ok(())
         }
         LedgerCommand::PublicKey(common) => {

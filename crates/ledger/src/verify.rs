@@ -68,6 +68,9 @@ pub enum VerifyFailure {
     CheckpointRootMismatch { size: u64 },
     /// A validly signed checkpoint covers more entries than the log holds: its tail was cut.
     TailCut { checkpoint_size: u64, entries: u64 },
+    /// Entries below `below` had their content removed, but no signed checkpoint covering them
+    /// verifies, so nothing binds what was removed.
+    PruneUnanchored { below: u64 },
 }
 
 impl VerifyFailure {
@@ -84,6 +87,7 @@ impl VerifyFailure {
             VerifyFailure::CheckpointBadSignature { .. } => "checkpoint_bad_signature",
             VerifyFailure::CheckpointRootMismatch { .. } => "checkpoint_root_mismatch",
             VerifyFailure::TailCut { .. } => "tail_cut",
+            VerifyFailure::PruneUnanchored { .. } => "prune_unanchored",
         }
     }
 
@@ -139,6 +143,11 @@ impl fmt::Display for VerifyFailure {
                  the log holds {entries} entries but a signed checkpoint covers {checkpoint_size}: entries from \
                  {entries} on were cut off"
             ),
+            VerifyFailure::PruneUnanchored { below } => write!(
+                f,
+                "第 0 至 {below} 筆前之紀錄內容已移除，卻無涵蓋它們的已簽章檢查點 / the content of entries below {below} \
+                 was removed, but no signed checkpoint covering them verifies"
+            ),
         }
     }
 }
@@ -179,6 +188,9 @@ pub struct Verifier {
     signed_size: u64,
     /// Entries checked when a failure stopped the run; `None` while running.
     stopped_at: Option<u64>,
+    /// Entries below this may have had their content removed under retention (see
+    /// [`Verifier::allow_pruned_below`]).
+    pruned_below: u64,
     failure: Option<VerifyFailure>,
 }
 
@@ -196,10 +208,19 @@ impl Verifier {
             checkpoints_checked: 0,
             signed_size: 0,
             stopped_at: None,
+            pruned_below: 0,
             failure: None,
         };
         v.check_reached_checkpoints();
         Ok(v)
+    }
+
+    /// Accepts that the content of entries below `below` was removed under the retention rules
+    /// (R-LOG-2): such rows have empty bytes and count by their stored leaf hash. The caller must
+    /// have checked the signed prune statement that names `below`; the run fails unless a signed
+    /// checkpoint covering `below` verifies, since only that binds the removed entries' hashes.
+    pub fn allow_pruned_below(&mut self, below: u64) {
+        self.pruned_below = self.pruned_below.max(below);
     }
 
     /// Checks the next batch of rows. Returns `false` once a failure has been found: the caller may stop
@@ -260,6 +281,10 @@ impl Verifier {
                 .unwrap_or(VerifyFailure::TailCut { checkpoint_size: pending.checkpoint().size(), entries });
             self.fail(entries, failure);
         }
+        if self.failure.is_none() && self.pruned_below > self.signed_size {
+            let entries = self.frontier.size();
+            self.fail(entries, VerifyFailure::PruneUnanchored { below: self.pruned_below });
+        }
         VerifyReport {
             entries_checked: self.stopped_at.unwrap_or(self.frontier.size()),
             checkpoints_checked: self.checkpoints_checked,
@@ -281,13 +306,14 @@ impl Verifier {
     fn absorb(&mut self, stretch: &[StoredEntry<'_>], pos: u64) -> Result<(), (u64, VerifyFailure)> {
         let n = stretch.len();
         let parts = if n < PARALLEL_MIN {
-            hash_pieces(stretch, pos)?
+            hash_pieces(stretch, pos, self.pruned_below)?
         } else {
             let mid = n / 2;
             let (left, right) = stretch.split_at(mid);
             let (a, b) = std::thread::scope(|scope| {
-                let b = scope.spawn(|| hash_pieces(right, pos + mid as u64));
-                let a = hash_pieces(left, pos);
+                let below = self.pruned_below;
+                let b = scope.spawn(move || hash_pieces(right, pos + mid as u64, below));
+                let a = hash_pieces(left, pos, below);
                 (a, b.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
             });
             // The left half's failure comes first in sequence order.
@@ -355,9 +381,16 @@ fn sequence_failure(got: u64, expected: u64) -> VerifyFailure {
     }
 }
 
-/// Checks one row and returns its leaf hash.
-fn check_entry(e: &StoredEntry<'_>) -> Result<Hash, VerifyFailure> {
+/// Checks one row and returns its leaf hash. A row below `pruned_below` whose content was removed
+/// under retention (empty bytes) counts by its stored leaf hash.
+fn check_entry(e: &StoredEntry<'_>, pruned_below: u64) -> Result<Hash, VerifyFailure> {
     let seq = e.seq;
+    if e.bytes.is_empty()
+        && seq < pruned_below
+        && let Some(stored) = e.leaf_hash
+    {
+        return Ok(stored);
+    }
     let encoded =
         Entry::check_bytes(e.bytes).map_err(|err| VerifyFailure::EntryUnreadable { seq, reason: err.to_string() })?;
     if encoded != seq {
@@ -371,7 +404,11 @@ fn check_entry(e: &StoredEntry<'_>) -> Result<Hash, VerifyFailure> {
 }
 
 /// Checks a stretch whose first entry is leaf `pos` and returns the roots of its aligned pieces.
-fn hash_pieces(stretch: &[StoredEntry<'_>], pos: u64) -> Result<Vec<(Hash, u32)>, (u64, VerifyFailure)> {
+fn hash_pieces(
+    stretch: &[StoredEntry<'_>],
+    pos: u64,
+    pruned_below: u64,
+) -> Result<Vec<(Hash, u32)>, (u64, VerifyFailure)> {
     let mut out = Vec::new();
     for piece in pieces(pos, pos + stretch.len() as u64) {
         let from = (piece.start - pos) as usize;
@@ -379,11 +416,83 @@ fn hash_pieces(stretch: &[StoredEntry<'_>], pos: u64) -> Result<Vec<(Hash, u32)>
         // A complete subtree built from empty is its own frontier's only node, so its root is the piece's.
         let mut subtree = Frontier::new();
         for row in rows {
-            subtree.push(check_entry(row).map_err(|f| (row.seq, f))?);
+            subtree.push(check_entry(row, pruned_below).map_err(|f| (row.seq, f))?);
         }
         out.push((subtree.root(), piece.height));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod prune_tests {
+    use super::*;
+    use crate::checkpoint::Checkpoint;
+    use crate::entry::EntryKind;
+    use crate::key::SigningKey;
+    use crate::merkle::root_from_leaves;
+
+    fn setup(n: u64) -> (SigningKey, Vec<Vec<u8>>, Vec<Hash>) {
+        let key = SigningKey::from_seed("nhiguard.nantou", &[5u8; 32]).unwrap();
+        let bytes: Vec<Vec<u8>> = (0..n)
+            .map(|i| Entry::new(i, 1_700_000_000_000_000 + i as i64, EntryKind::SignIn, "clerk", []).unwrap().encode())
+            .collect();
+        let hashes = bytes.iter().map(|b| leaf_hash(b)).collect();
+        (key, bytes, hashes)
+    }
+
+    fn run(
+        key: &SigningKey,
+        bytes: &[Vec<u8>],
+        hashes: &[Hash],
+        cps: Vec<SignedCheckpoint>,
+        below: u64,
+    ) -> VerifyReport {
+        let mut v = Verifier::new("nantou", key.public_key(), cps).unwrap();
+        v.allow_pruned_below(below);
+        let rows: Vec<StoredEntry<'_>> = bytes
+            .iter()
+            .zip(hashes)
+            .enumerate()
+            .map(|(i, (b, h))| StoredEntry { seq: i as u64, bytes: b, leaf_hash: Some(*h) })
+            .collect();
+        v.feed(&rows);
+        v.finish()
+    }
+
+    #[test]
+    fn r_log_2_pruned_entries_verify_by_their_hash_when_a_signed_checkpoint_covers_them() {
+        let (key, mut bytes, hashes) = setup(40);
+        let cp = Checkpoint::new("nantou", 30, root_from_leaves(&hashes[..30]), 1_700_000_000).unwrap().sign(&key);
+        for b in bytes.iter_mut().take(10) {
+            b.clear();
+        }
+        assert!(run(&key, &bytes, &hashes, vec![cp.clone()], 10).is_ok());
+        // Without the statement, an emptied entry is unreadable.
+        let r = run(&key, &bytes, &hashes, vec![cp.clone()], 0);
+        assert_eq!(r.failure.map(|f| f.code()), Some("entry_unreadable"));
+        // Emptying beyond the boundary is caught.
+        bytes[12].clear();
+        let r = run(&key, &bytes, &hashes, vec![cp.clone()], 10);
+        assert_eq!(r.failure.map(|f| f.code()), Some("entry_unreadable"));
+        // A changed stored hash of a pruned entry breaks the checkpoint.
+        let (_, mut bytes, mut hashes2) = setup(40);
+        for b in bytes.iter_mut().take(10) {
+            b.clear();
+        }
+        hashes2[3] = Hash([9; 32]);
+        let r = run(&key, &bytes, &hashes2, vec![cp], 10);
+        assert_eq!(r.failure.map(|f| f.code()), Some("checkpoint_root_mismatch"));
+    }
+
+    #[test]
+    fn r_log_2_pruning_without_a_covering_checkpoint_fails() {
+        let (key, mut bytes, hashes) = setup(20);
+        for b in bytes.iter_mut().take(5) {
+            b.clear();
+        }
+        let r = run(&key, &bytes, &hashes, vec![], 5);
+        assert_eq!(r.failure.map(|f| f.code()), Some("prune_unanchored"));
+    }
 }
 
 #[cfg(test)]

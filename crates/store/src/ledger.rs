@@ -230,3 +230,55 @@ impl Db {
         rows.iter().map(row).collect()
     }
 }
+
+/// A signed statement that entries below `below` had their content removed.
+#[derive(Debug, Clone)]
+pub struct StoredPrune {
+    pub below: u64,
+    pub at: i64,
+    pub text: String,
+}
+
+impl Db {
+    /// The first entry at or after `at` (UTC microseconds), or the size when there is none.
+    pub async fn ledger_first_at_or_after(&self, at: i64) -> Result<u64> {
+        let r = sqlx::query("SELECT MIN(seq) AS s FROM ledger_entries WHERE at >= $1")
+            .bind(at)
+            .fetch_one(self.pool())
+            .await?;
+        match r.try_get::<Option<i64>, _>("s")? {
+            Some(s) => to_u64(s),
+            None => self.ledger_size().await,
+        }
+    }
+
+    pub async fn prunes(&self) -> Result<Vec<StoredPrune>> {
+        let rows =
+            sqlx::query("SELECT below, at, text FROM ledger_prunes ORDER BY below").fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StoredPrune { below: to_u64(r.try_get("below")?)?, at: r.try_get("at")?, text: r.try_get("text")? })
+            })
+            .collect()
+    }
+}
+
+impl Tx {
+    /// Records a prune statement and clears the content of every entry below it; sequence numbers,
+    /// times, kinds, actors and leaf hashes stay. Returns how many entries were cleared.
+    pub async fn prune_ledger(&mut self, p: &StoredPrune) -> Result<u64> {
+        sqlx::query("INSERT INTO ledger_prunes (below, at, text) VALUES ($1, $2, $3)")
+            .bind(to_i64(p.below)?)
+            .bind(p.at)
+            .bind(&p.text)
+            .execute(self.conn())
+            .await
+            .map_err(StoreError::conflict_on("prune boundary"))?;
+        let done = sqlx::query("UPDATE ledger_entries SET body = $1 WHERE seq < $2 AND length(body) > 0")
+            .bind(Vec::<u8>::new())
+            .bind(to_i64(p.below)?)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

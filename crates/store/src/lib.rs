@@ -24,7 +24,7 @@ pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
 pub use gateway::{Grant, NewResult, ResultRow};
-pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint};
+pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint, StoredPrune};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};
 

@@ -22,6 +22,15 @@ CREATE TABLE ledger_head (
     frontier {{BLOB}} NOT NULL
 );
 
+-- Signed statements that the content of every entry below `below` was removed under the retention
+-- rules (R-LOG-2); the entries keep their sequence numbers and leaf hashes, so the tree still
+-- verifies against every checkpoint.
+CREATE TABLE ledger_prunes (
+    below BIGINT PRIMARY KEY,
+    at BIGINT NOT NULL,
+    text TEXT NOT NULL
+);
+
 CREATE TABLE ledger_checkpoints (
     size BIGINT PRIMARY KEY,
     at BIGINT NOT NULL,

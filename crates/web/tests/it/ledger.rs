@@ -269,3 +269,65 @@ async fn r_log_2_auditors_verify_and_read_proofs_and_their_reading_is_recorded()
     let r = web.submit("/integrity", "/integrity/verify", &[]).await;
     assert!(r.body.contains("驗證通過"), "{}", r.body);
 }
+
+#[tokio::test]
+async fn r_log_2_entries_can_be_pruned_only_after_five_years_and_the_log_still_verifies() {
+    let (t, _, size) = ledger_with_history().await;
+    let first_day = t.clock_now_date();
+    // Younger than five years: refused.
+    let r = t.app.prune_ledger(first_day + chrono::Duration::days(1), "plan.admin").await;
+    assert!(matches!(r, Err(nhiguard_app::AppError::Conflict(_))), "{r:?}");
+    // Six years on, with newer entries after them.
+    t.clock.advance(chrono::Duration::days(6 * 366));
+    let mut c = t.client();
+    c.post_json("/api/v1/session", &serde_json::json!({"username": "soc.user", "password": PASSWORD})).await;
+    let out = t.app.prune_ledger(first_day + chrono::Duration::days(1), "plan.admin").await.unwrap();
+    assert_eq!(out.below, size, "every entry of that first day");
+    assert_eq!(out.cleared, size);
+    assert!(t.app.db().ledger_row(3).await.unwrap().body.is_empty());
+    let v = t.app.verify_ledger(Vec::new()).await.unwrap();
+    assert!(v.report.is_ok(), "{:?}", v.report.failure);
+    // The pruning is itself recorded, and a proof for a pruned entry says why there is none.
+    let retention = t.app.db().ledger_recent(&["retention"], 5).await.unwrap();
+    assert_eq!(retention.len(), 1);
+    assert!(matches!(t.app.inclusion(3).await, Err(nhiguard_app::AppError::Conflict(_))));
+    // The database refuses clearing an entry above the boundary, even with the same trick.
+    let mut raw = t.raw().await;
+    let above = i64::try_from(size + 1).unwrap();
+    let r = sqlx::query("UPDATE ledger_entries SET body = $1 WHERE seq = $2")
+        .bind(Vec::<u8>::new())
+        .bind(above)
+        .execute(&mut raw)
+        .await;
+    assert!(r.is_err());
+    // A boundary moved up by someone without the key is caught.
+    drop_guards(&t, &mut raw).await;
+    let other = SigningKey::generate("nhiguard.test").unwrap();
+    let forged =
+        Checkpoint::new("test.pruned", size + 2, nhiguard_ledger::EMPTY_ROOT, 1).unwrap().sign(&other).to_text();
+    sqlx::query("INSERT INTO ledger_prunes (below, at, text) VALUES ($1, 0, $2)")
+        .bind(i64::try_from(size + 2).unwrap())
+        .bind(forged)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    raw.execute(AssertSqlSafe(
+        format!("UPDATE ledger_entries SET body = X'' WHERE seq = {}", size + 1)
+            .replace("X''", if t.is_postgres() { "''::bytea" } else { "X''" }),
+    ))
+    .await
+    .unwrap();
+    let (code, msg) = failure(&t).await;
+    assert!(code == "checkpoint_bad_signature" || code == "entry_unreadable", "{code}: {msg}");
+}
+
+trait Today {
+    fn clock_now_date(&self) -> chrono::NaiveDate;
+}
+
+impl Today for TestApp {
+    fn clock_now_date(&self) -> chrono::NaiveDate {
+        use nhiguard_domain::clock::Clock;
+        nhiguard_domain::roc::taipei_date(self.clock.now())
+    }
+}
