@@ -246,7 +246,10 @@ mod tests {
 
     #[test]
     fn writes_bom_crlf_quotes_and_neutralises_formulas() {
-        let out = write_csv(&["身分證號", "備註"], &[vec!["A123456789", "a,b"], vec!["=1+1", "say \"hi\""], vec!["-12", "@x"]]);
+        let out = write_csv(
+            &["身分證號", "備註"],
+            &[vec!["A123456789", "a,b"], vec!["=1+1", "say \"hi\""], vec!["-12", "@x"]],
+        );
         let s = String::from_utf8(out).unwrap();
         assert_eq!(s, "\u{FEFF}身分證號,備註\r\nA123456789,\"a,b\"\r\n'=1+1,\"say \"\"hi\"\"\"\r\n-12,'@x\r\n");
         let s = String::from_utf8(write_csv(&["a"], &[["=x,y"]])).unwrap();

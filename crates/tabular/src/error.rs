@@ -125,10 +125,9 @@ impl TabularError {
             Self::TooManyColumns { row, max } => {
                 format!("第 {row} 列的資料超過 {max} 欄，請刪除多餘的欄位後再上傳")
             }
-            Self::CellTooLong { row, column, max } => format!(
-                "第 {row} 列第 {} 欄（{column}）的內容超過 {max} 個字，請縮短後再上傳",
-                column_letters(*column)
-            ),
+            Self::CellTooLong { row, column, max } => {
+                format!("第 {row} 列第 {} 欄（{column}）的內容超過 {max} 個字，請縮短後再上傳", column_letters(*column))
+            }
             Self::TableTooLarge { max_bytes } => {
                 format!("試算表展開後的內容超過 {}，請刪除不需要的列與欄，或另存為 CSV 後再上傳", mib(*max_bytes))
             }
@@ -150,16 +149,16 @@ impl TabularError {
             Self::NotOds { mimetype: Some(m) } => {
                 format!("這不是 ODS 試算表（檔案類型為 {m}），請另存為 ODS 試算表或 CSV UTF-8 後再上傳")
             }
-            Self::NotOds { mimetype: None } => {
-                "這不是 ODS 試算表，請另存為 ODS 試算表或 CSV UTF-8 後再上傳".into()
-            }
+            Self::NotOds { mimetype: None } => "這不是 ODS 試算表，請另存為 ODS 試算表或 CSV UTF-8 後再上傳".into(),
             Self::Encrypted => "試算表設有密碼保護，請移除密碼後另存再上傳".into(),
             Self::CorruptZip { .. } => "試算表檔案已損毀或不完整（可能是下載或複製時中斷），請重新存檔後再上傳".into(),
             Self::ZipBomb { max } => format!(
                 "試算表內容解壓縮後超過 {} 或與宣告的大小不符，已拒絕此檔案；請另存為 CSV UTF-8 後再上傳",
                 mib(*max)
             ),
-            Self::UnsupportedZip { .. } => "試算表使用了不支援的壓縮格式，請用試算表軟體重新另存為 ODS 或 CSV UTF-8 後再上傳".into(),
+            Self::UnsupportedZip { .. } => {
+                "試算表使用了不支援的壓縮格式，請用試算表軟體重新另存為 ODS 或 CSV UTF-8 後再上傳".into()
+            }
             Self::BadXml { .. } => "試算表內容格式錯誤，請用試算表軟體重新另存為 ODS 或 CSV UTF-8 後再上傳".into(),
             Self::NoTable => "試算表裡沒有任何工作表，請確認選擇了正確的檔案".into(),
             Self::Json(_) => "無法產生 JSON 資料（系統錯誤），請將錯誤代碼告知系統管理者".into(),
@@ -170,10 +169,16 @@ impl TabularError {
     pub fn en(&self) -> String {
         match self {
             Self::TooLarge { size, max } => {
-                format!("the file is too large ({}; the limit is {}): split it into smaller files", mib(*size), mib(*max))
+                format!(
+                    "the file is too large ({}; the limit is {}): split it into smaller files",
+                    mib(*size),
+                    mib(*max)
+                )
             }
             Self::Empty => "the file has no content: check that you chose the right file".into(),
-            Self::EmptyHeader => "row 1 is empty: it must hold the column names (header row); add them and upload again".into(),
+            Self::EmptyHeader => {
+                "row 1 is empty: it must hold the column names (header row); add them and upload again".into()
+            }
             Self::TooManyRows { max } => format!("the file has more than {max} data rows: split it into several files"),
             Self::TooManyColumns { row, max } => {
                 format!("row {row} has data beyond column {max}: delete the extra columns and upload again")
@@ -188,7 +193,9 @@ impl TabularError {
             ),
             Self::Big5 => "the file is Big5-encoded: save it as CSV UTF-8 and upload again".into(),
             Self::Utf16 => "the file is UTF-16 (Unicode text): save it as CSV UTF-8 and upload again".into(),
-            Self::NotText => "the file is neither a CSV text file nor an ODS spreadsheet: check that you chose the right file".into(),
+            Self::NotText => {
+                "the file is neither a CSV text file nor an ODS spreadsheet: check that you chose the right file".into()
+            }
             Self::UnterminatedQuote { row, column } => format!(
                 "row {row}, column {}: a double quote (\") is never closed; check the cell or save the sheet as CSV again",
                 column_letters(*column)
@@ -198,14 +205,18 @@ impl TabularError {
                 column_letters(*column)
             ),
             Self::Xlsx => "Excel workbooks (.xlsx) are not accepted: save it as an ODS spreadsheet or CSV UTF-8".into(),
-            Self::Xls => "legacy Excel files (.xls) are not accepted: save it as an ODS spreadsheet or CSV UTF-8".into(),
+            Self::Xls => {
+                "legacy Excel files (.xls) are not accepted: save it as an ODS spreadsheet or CSV UTF-8".into()
+            }
             Self::NotOds { mimetype: Some(m) } => {
                 format!("this is not an ODS spreadsheet (it is {m}): save it as an ODS spreadsheet or CSV UTF-8")
             }
             Self::NotOds { mimetype: None } => {
                 "this is not an ODS spreadsheet: save it as an ODS spreadsheet or CSV UTF-8".into()
             }
-            Self::Encrypted => "the spreadsheet is password-protected: remove the password, save and upload again".into(),
+            Self::Encrypted => {
+                "the spreadsheet is password-protected: remove the password, save and upload again".into()
+            }
             Self::CorruptZip { detail } => {
                 format!("the spreadsheet file is damaged or incomplete ({detail}): save it again and upload again")
             }

@@ -33,14 +33,28 @@ mod tests {
 
     #[test]
     fn formulas_are_risky() {
-        for cell in ["=1+1", "=HYPERLINK(\"http://x\")", "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\t=1", "\rx", "-", "+", "--1", "-1.2.3", "-1e5"] {
+        for cell in [
+            "=1+1",
+            "=HYPERLINK(\"http://x\")",
+            "+1+cmd|' /C calc'!A0",
+            "-2+3",
+            "@SUM(A1)",
+            "\t=1",
+            "\rx",
+            "-",
+            "+",
+            "--1",
+            "-1.2.3",
+            "-1e5",
+        ] {
             assert!(formula_risk(cell), "{cell:?}");
         }
     }
 
     #[test]
     fn ordinary_cells_are_not() {
-        for cell in ["", "A123456789", "王小明", "-12", "+886912345678", "-0.5", "12", "a=b", " =1", "114/03/05", "'=1"] {
+        for cell in ["", "A123456789", "王小明", "-12", "+886912345678", "-0.5", "12", "a=b", " =1", "114/03/05", "'=1"]
+        {
             assert!(!formula_risk(cell), "{cell:?}");
         }
     }
