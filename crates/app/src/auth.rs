@@ -62,6 +62,9 @@ pub struct Current {
     pub csrf: String,
     pub kind: SessionKind,
     pub client_addr: String,
+    /// The password expired or a handover asked for a new one: nothing else works until it is
+    /// changed (R-ACC-6, R-ACC-8).
+    pub must_change_password: bool,
 }
 
 impl Current {
@@ -232,7 +235,10 @@ impl App {
         if now - session.last_seen_at > Duration::seconds(30) {
             self.db().touch_session(&hash, now).await?;
         }
+        let max_age = Duration::days(self.settings().password_max_age_days);
+        let expired = account.password_changed_at.is_some_and(|t| now - t > max_age);
         Ok(Current {
+            must_change_password: account.must_change_password || expired,
             account_id: account.id,
             username: account.username,
             person_name: account.person_name,

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod error;
 pub mod events;
 pub mod gateway;
+pub mod governance;
 pub mod i18n;
 pub mod ledger;
 pub mod org;

@@ -24,6 +24,8 @@ pub struct Settings {
     pub lockout_attempts: i64,
     pub lockout_minutes: i64,
     pub password_min_length: i64,
+    /// A password expires after this many days and must then be changed first (R-ACC-6).
+    pub password_max_age_days: i64,
     pub default_language: Lang,
     pub log: String,
     /// Names this deployment's log in every signed checkpoint (`nhiguard.<id>`); never changed
@@ -63,6 +65,7 @@ impl Default for Settings {
             lockout_attempts: 5,
             lockout_minutes: 15,
             password_min_length: 12,
+            password_max_age_days: 90,
             default_language: Lang::Zh,
             log: "info".into(),
             deployment_id: "nantou".into(),
@@ -95,6 +98,7 @@ impl fmt::Debug for Settings {
             .field("lockout_attempts", &self.lockout_attempts)
             .field("lockout_minutes", &self.lockout_minutes)
             .field("password_min_length", &self.password_min_length)
+            .field("password_max_age_days", &self.password_max_age_days)
             .field("default_language", &self.default_language)
             .field("log", &self.log)
             .field("deployment_id", &self.deployment_id)
@@ -289,6 +293,15 @@ pub static SPECS: &[Spec] = &[
         default: "12",
         set: |s, v| {
             s.password_min_length = int_in(v, 12, 128)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "password_max_age_days",
+        meaning: "a password expires after this many days and must then be changed before anything else (R-ACC-6)",
+        default: "90",
+        set: |s, v| {
+            s.password_max_age_days = int_in(v, 1, 365)?;
             Ok(())
         },
     },

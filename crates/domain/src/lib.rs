@@ -4,6 +4,7 @@
 //! this crate must never touch a database, a file, the network or the system clock directly.
 
 pub mod access;
+pub mod account;
 pub mod catalogue;
 pub mod clock;
 pub mod error;

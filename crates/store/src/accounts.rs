@@ -34,6 +34,8 @@ pub struct AccountRow {
     pub disable_on: Option<String>,
     pub last_sign_in_at: Option<Time>,
     pub created_at: Time,
+    pub must_change_password: bool,
+    pub disable_reason: String,
     pub roles: Vec<Role>,
 }
 
@@ -55,7 +57,7 @@ pub struct SessionRow {
 
 const ACCOUNT_SELECT: &str = "SELECT a.id, a.username, a.person_ref, p.name AS person_name, p.title AS person_title, \
      p.org_node_id, a.status, a.password_hash, a.password_changed_at, a.failed_attempts, a.locked_until, \
-     a.disable_on, a.last_sign_in_at, a.created_at \
+     a.disable_on, a.last_sign_in_at, a.created_at, a.must_change_password, a.disable_reason \
      FROM accounts a JOIN people p ON p.id = a.person_ref";
 
 fn account(r: &AnyRow) -> Result<AccountRow> {
@@ -74,6 +76,8 @@ fn account(r: &AnyRow) -> Result<AccountRow> {
         disable_on: r.try_get("disable_on")?,
         last_sign_in_at: r.try_get::<Option<i64>, _>("last_sign_in_at")?.map(from_micros),
         created_at: from_micros(r.try_get("created_at")?),
+        must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+        disable_reason: r.try_get("disable_reason")?,
         roles: Vec::new(),
     })
 }

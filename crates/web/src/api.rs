@@ -40,6 +40,11 @@ pub fn routes() -> Router<AppState> {
         .route("/queries", get(queries).post(query_run))
         .route("/query-log", get(query_log))
         .route("/results/{id}", get(result_get).delete(result_delete))
+        .route("/applications", get(applications).post(application_file))
+        .route("/applications/{id}", get(application_get))
+        .route("/applications/{id}/{step}", post(application_step))
+        .route("/me/password", put(password_put))
+        .route("/accounts/{id}/disable-date", put(disable_date_put))
         .route("/ledger/integrity", get(ledger_integrity))
         .route("/ledger/verify", post(ledger_verify))
         .route("/ledger/checkpoints", post(ledger_checkpoint))
@@ -947,5 +952,193 @@ async fn result_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) 
     responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn result_delete(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.app.delete_result(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- account governance (R-ACC-1 … R-ACC-8) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct ApplicationDto {
+    id: i64,
+    kind: String,
+    state: String,
+    org_node_id: i64,
+    person_ref: i64,
+    account_id: Option<i64>,
+    username: String,
+    roles: Vec<String>,
+    /// `purpose_id:operation_id`
+    grants: Vec<String>,
+    reason: String,
+    pledge: bool,
+    created_by: i64,
+    created_at: String,
+    decided_by: Option<i64>,
+    decision_note: String,
+    carried_out_by: Option<i64>,
+}
+
+fn application_dto(a: nhiguard_app::governance::ApplicationRow) -> ApplicationDto {
+    let split = |s: &str| s.split(',').filter(|x| !x.is_empty()).map(str::to_owned).collect();
+    ApplicationDto {
+        id: a.id,
+        kind: a.kind,
+        state: a.state,
+        org_node_id: a.org_node_id,
+        person_ref: a.person_ref,
+        account_id: a.account_id,
+        username: a.username,
+        roles: split(&a.roles),
+        grants: split(&a.grants),
+        reason: a.reason,
+        pledge: a.pledge,
+        created_by: a.created_by,
+        created_at: a.created_at.to_rfc3339(),
+        decided_by: a.decided_by,
+        decision_note: a.decision_note,
+        carried_out_by: a.carried_out_by,
+    }
+}
+
+/// Applications of the caller's branch (admins and supervisors).
+#[utoipa::path(get, path = "/api/v1/applications", responses((status = 200, body = [ApplicationDto])))]
+async fn applications(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<ApplicationDto>> {
+    Ok(Json(s.app.applications(&u.current).await?.into_iter().map(application_dto).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ApplicationBody {
+    /// new_account, change_grants, reenable, removal
+    kind: String,
+    person_ref: i64,
+    #[serde(default)]
+    account_id: Option<i64>,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    roles: Vec<String>,
+    /// `purpose_id:operation_id`
+    #[serde(default)]
+    grants: Vec<String>,
+    reason: String,
+    /// The applicant's confidentiality pledge (保密切結) was signed.
+    #[serde(default)]
+    pledge: bool,
+}
+
+/// File an application (a draft) for a person in the caller's branch.
+#[utoipa::path(post, path = "/api/v1/applications", request_body = ApplicationBody,
+    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn application_file(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<ApplicationBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let b = json_body(body)?;
+    let input = nhiguard_app::governance::ApplicationInput {
+        kind: b.kind,
+        person_ref: b.person_ref,
+        account_id: b.account_id,
+        username: b.username,
+        roles: b.roles.join(","),
+        grants: b.grants.join(","),
+        reason: b.reason,
+        pledge: b.pledge.then(|| "on".to_owned()),
+    };
+    let id = s.app.file_application(&u.current, &input).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// One application.
+#[utoipa::path(get, path = "/api/v1/applications/{id}", params(("id" = i64, Path)), responses((status = 200, body = ApplicationDto), (status = 403, body = ErrorBody)))]
+async fn application_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<ApplicationDto> {
+    Ok(Json(application_dto(s.app.application(&u.current, id).await?)))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct StepBody {
+    #[serde(default)]
+    note: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct StepDto {
+    state: String,
+    account_id: Option<i64>,
+    /// For a carried-out new account: the one-time activation link, shown only in this answer.
+    activation_url: Option<String>,
+}
+
+/// Take a step: submit, approve, reject, carry-out, withdraw.
+#[utoipa::path(post, path = "/api/v1/applications/{id}/{step}", params(("id" = i64, Path), ("step" = String, Path)), request_body = StepBody,
+    responses((status = 200, body = StepDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn application_step(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path((id, step)): Path<(i64, String)>,
+    body: Option<Json<StepBody>>,
+) -> ApiResult<StepDto> {
+    use nhiguard_domain::account::ApplicationStep as S;
+    let note = body.map(|Json(b)| b.note).unwrap_or_default();
+    let step = match step.as_str() {
+        "submit" => S::Submit,
+        "approve" => S::Approve,
+        "reject" => S::Reject,
+        "carry-out" => S::CarryOut,
+        "withdraw" => S::Withdraw,
+        _ => return Err(ApiError(AppError::not_found("沒有這個步驟", "no such step"))),
+    };
+    if step == S::CarryOut {
+        let done = s.app.carry_out(&u.current, id).await?;
+        return Ok(Json(StepDto {
+            state: "carried_out".into(),
+            account_id: Some(done.account_id),
+            activation_url: done.activation_url,
+        }));
+    }
+    s.app.application_step(&u.current, id, step, &note).await?;
+    let a = s.app.application(&u.current, id).await?;
+    Ok(Json(StepDto { state: a.state, account_id: a.account_id, activation_url: None }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordBody {
+    old_password: String,
+    password: String,
+    confirm: String,
+}
+
+/// Change one's own password (R-ACC-6).
+#[utoipa::path(put, path = "/api/v1/me/password", request_body = PasswordBody, responses((status = 204), (status = 422, body = ErrorBody)))]
+async fn password_put(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<PasswordBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.change_password(&u.current, &b.old_password, &b.password, &b.confirm).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DisableBody {
+    /// YYYY-MM-DD or ROC; empty clears it. A date in the past applies at once.
+    #[serde(default)]
+    disable_on: String,
+    /// moved, resigned, retired or other
+    reason: String,
+}
+
+/// Set the day an account stops working (R-ACC-7).
+#[utoipa::path(put, path = "/api/v1/accounts/{id}/disable-date", params(("id" = i64, Path)), request_body = DisableBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn disable_date_put(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<DisableBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.set_disable_date(&u.current, id, &b.disable_on, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }

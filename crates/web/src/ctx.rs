@@ -49,6 +49,15 @@ pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -
     c
 }
 
+/// The request's path as the client sent it (nested routers see a shortened one).
+fn full_path(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map(|u| u.0.path().to_owned())
+        .unwrap_or_else(|| parts.uri.path().to_owned())
+}
+
 /// Language and address of the request.
 #[derive(Debug, Clone)]
 pub struct Ctx {
@@ -92,6 +101,11 @@ impl FromRequestParts<AppState> for PageUser {
         };
         let current =
             state.app.current(&token, SessionKind::Web, &ctx.addr).await.map_err(|e| PageError::new(e, lang))?;
+        // R-ACC-6, R-ACC-8: an expired password is changed before any other page works.
+        if current.must_change_password && !matches!(full_path(parts).as_str(), "/password" | "/signout") {
+            let e = AppError::forbidden("請先變更密碼", "change your password first");
+            return Err(PageError::redirect("/password", e, lang));
+        }
         parts.extensions.insert(current.clone());
         Ok(PageUser { current, token, ctx })
     }
@@ -122,6 +136,14 @@ impl FromRequestParts<AppState> for ApiUser {
                 )))
             })?;
         let current = state.app.current(&token, SessionKind::Api, &ctx.addr).await.map_err(ApiError)?;
+        if current.must_change_password
+            && !matches!(full_path(parts).as_str(), "/api/v1/me/password" | "/api/v1/session")
+        {
+            return Err(ApiError(AppError::forbidden(
+                "密碼已逾期或須變更：請先以 PUT /api/v1/me/password 變更密碼",
+                "the password has expired or must be changed: change it with PUT /api/v1/me/password first",
+            )));
+        }
         Ok(ApiUser { current, token })
     }
 }

@@ -54,16 +54,25 @@ struct ErrorPage {
 pub struct PageError {
     pub error: AppError,
     pub lang: Lang,
+    /// Send the browser here instead of showing the error (e.g. to change an expired password).
+    pub redirect: Option<&'static str>,
 }
 
 impl PageError {
     pub fn new(error: AppError, lang: Lang) -> Self {
-        Self { error, lang }
+        Self { error, lang, redirect: None }
+    }
+
+    pub fn redirect(to: &'static str, error: AppError, lang: Lang) -> Self {
+        Self { error, lang, redirect: Some(to) }
     }
 }
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
+        if let Some(to) = self.redirect {
+            return Redirect::to(to).into_response();
+        }
         if matches!(self.error, AppError::Unauthenticated(_)) {
             return Redirect::to("/signin").into_response();
         }

@@ -6,6 +6,7 @@
 mod api;
 mod ctx;
 mod error;
+mod governance;
 mod integrity;
 mod metrics;
 mod pages;
@@ -36,6 +37,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::routes())
         .merge(integrity::routes())
         .merge(query::routes())
+        .merge(governance::routes())
         .merge(querylog::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", axum::routing::get(metrics::healthz))

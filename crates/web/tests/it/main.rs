@@ -8,6 +8,7 @@ mod access;
 mod auth;
 mod catalogue;
 mod gateway;
+mod governance;
 mod ledger;
 mod pages;
 mod support;

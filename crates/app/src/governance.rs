@@ -1,0 +1,440 @@
+//! Account governance (R-ACC-1 … R-ACC-10): applications filed by an admin for a person, decided
+//! by that person's supervisor, carried out by the admin exactly as approved; delegated
+//! administration down the org tree; grants only within the agency's active linkages; job-change
+//! disable dates; password changes with history and expiry. Every step is a ledger entry written
+//! in the same transaction as the change.
+
+use argon2::password_hash::PasswordVerifier;
+use argon2::password_hash::phc::PasswordHash;
+use nhiguard_domain::access::{Action, authorize};
+use nhiguard_domain::account::{
+    ApplicationKind, ApplicationState, ApplicationStep, may_approve, may_manage, next_state,
+};
+use nhiguard_domain::catalogue::Status;
+use nhiguard_domain::ids::Username;
+use nhiguard_domain::role::Role;
+pub use nhiguard_store::ApplicationRow;
+use nhiguard_store::{NewAccount, NewApplication};
+
+use crate::events::kind;
+use crate::{App, AppError, Current, Result};
+
+/// An application as filed (strings as typed).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct ApplicationInput {
+    pub kind: String,
+    /// The person the account is for (an existing person of the org).
+    pub person_ref: i64,
+    /// For a change, re-enable or removal: the account concerned.
+    #[serde(default)]
+    pub account_id: Option<i64>,
+    /// For a new account.
+    #[serde(default)]
+    pub username: String,
+    /// Comma-separated role codes.
+    #[serde(default)]
+    pub roles: String,
+    /// Comma-separated `purpose_id:operation_id` pairs.
+    #[serde(default)]
+    pub grants: String,
+    pub reason: String,
+    /// The applicant's confidentiality pledge (保密切結) was signed.
+    #[serde(default)]
+    pub pledge: Option<String>,
+}
+
+/// What carrying out a new-account application produced: the activation link, shown once to the
+/// admin to hand over sealed (R-ACC-4).
+#[derive(Debug, Clone)]
+pub struct CarriedOut {
+    pub account_id: i64,
+    pub activation_url: Option<String>,
+}
+
+fn parse_roles(s: &str) -> Result<Vec<Role>> {
+    let roles: Vec<Role> = nhiguard_domain::catalogue::parse_code_list("roles", s, Role::from_code)?;
+    Ok(roles)
+}
+
+fn parse_grants(s: &str) -> Result<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let pair = part.split_once(':').and_then(|(p, o)| Some((p.trim().parse().ok()?, o.trim().parse().ok()?)));
+        match pair {
+            Some(g) if !out.contains(&g) => out.push(g),
+            Some(_) => {}
+            None => {
+                return Err(AppError::invalid(
+                    "grants",
+                    format!("權限格式錯誤：「{part}」"),
+                    format!("a grant is purpose_id:operation_id, not '{part}'"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl App {
+    async fn refuse_account_action(
+        &self,
+        current: &Current,
+        target: &str,
+        e: nhiguard_domain::DomainError,
+    ) -> Result<()> {
+        self.record(kind::FORBIDDEN, current.event_actor(), target, &e.to_string()).await?;
+        Err(e.into())
+    }
+
+    /// R-ACC-3: every requested grant must lie within the active linkages of the account's agency.
+    async fn check_grants(&self, node: i64, grants: &[(i64, i64)]) -> Result<std::result::Result<(), String>> {
+        let tree = self.db().org_tree().await?;
+        let Some(agency) = tree.agency_of(node) else {
+            return Ok(if grants.is_empty() { Ok(()) } else { Err("no agency".into()) });
+        };
+        let linkages = self.db().linkages(Some(agency)).await?;
+        let purposes = self.db().purposes().await?;
+        for (p, o) in grants {
+            let held =
+                linkages.iter().any(|l| l.purpose_id == *p && l.operation_id == *o && l.status == Status::Active)
+                    && purposes.iter().any(|x| x.id == *p && x.status == Status::Active);
+            if !held {
+                return Ok(Err(format!("{p}:{o}")));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Files an application (a draft) for a person at the admin's reach (R-ACC-1, R-ACC-2, R-ACC-3).
+    pub async fn file_application(&self, current: &Current, input: &ApplicationInput) -> Result<i64> {
+        let kind = ApplicationKind::from_code(input.kind.trim())
+            .ok_or_else(|| AppError::invalid("kind", "請選擇申請類別", "choose the kind of application"))?;
+        let person = self
+            .db()
+            .person(input.person_ref)
+            .await
+            .map_err(|_| AppError::invalid("person_ref", "請選擇申請人", "choose the person"))?;
+        let roles = if kind == ApplicationKind::NewAccount || kind == ApplicationKind::ChangeGrants {
+            parse_roles(&input.roles)?
+        } else {
+            Vec::new()
+        };
+        let grants = if kind == ApplicationKind::NewAccount || kind == ApplicationKind::ChangeGrants {
+            parse_grants(&input.grants)?
+        } else {
+            Vec::new()
+        };
+        let reason = nhiguard_domain::ids::parse_name("reason", &input.reason, 500)?;
+        let tree = self.db().org_tree().await?;
+        let target = format!("person {}", person.person_id);
+        // For an existing account, the roles that matter are also the ones it holds now.
+        let account = match (kind, input.account_id) {
+            (ApplicationKind::NewAccount, _) => None,
+            (_, Some(id)) => Some(self.db().account(id).await?),
+            (_, None) => return Err(AppError::invalid("account_id", "請選擇帳號", "choose the account")),
+        };
+        if let Some(a) = &account
+            && a.person_ref != person.id
+        {
+            return Err(AppError::invalid("account_id", "此帳號不屬於申請人", "this account belongs to someone else"));
+        }
+        let mut all_roles = roles.clone();
+        if let Some(a) = &account {
+            all_roles.extend(a.roles.iter().copied());
+        }
+        if let Err(e) = may_manage(&tree, &current.actor(), person.org_node_id, &all_roles) {
+            return self.refuse_account_action(current, &target, e).await.map(|()| 0);
+        }
+        if let Err(pair) = self.check_grants(person.org_node_id, &grants).await? {
+            let e = nhiguard_domain::DomainError::Forbidden {
+                zh: format!("所申請權限（{pair}）超出該機關經健保署核准之連結作業"),
+                en: format!("the grant {pair} is beyond the NHIA-approved linkages of the agency"),
+            };
+            return self.refuse_account_action(current, &target, e).await.map(|()| 0);
+        }
+        let username = if kind == ApplicationKind::NewAccount {
+            let u = Username::parse(&input.username)?;
+            if self.db().account_by_username(u.as_str()).await?.is_some() {
+                return Err(AppError::conflict("此帳號名稱已被使用", "this username is taken"));
+            }
+            // R-ACC-5: one person, one account.
+            if !self.db().active_accounts_of_person(person.id).await?.is_empty() {
+                return Err(AppError::conflict(
+                    "此人已有使用中的帳號：一人一帳號，請改以權限異動申請，或先停用原帳號",
+                    "this person already has an account (one person, one account): apply for a change instead, or disable it first",
+                ));
+            }
+            if roles.is_empty() {
+                return Err(AppError::invalid("roles", "請至少選擇一個角色", "choose at least one role"));
+            }
+            u.to_string()
+        } else {
+            account.as_ref().map(|a| a.username.clone()).unwrap_or_default()
+        };
+        let new = NewApplication {
+            kind: kind.code().into(),
+            org_node_id: person.org_node_id,
+            person_ref: person.id,
+            account_id: account.as_ref().map(|a| a.id),
+            username,
+            roles: roles.iter().map(|r| r.code()).collect::<Vec<_>>().join(","),
+            grants: grants.iter().map(|(p, o)| format!("{p}:{o}")).collect::<Vec<_>>().join(","),
+            reason,
+            pledge: input.pledge.as_deref().is_some_and(|v| matches!(v, "on" | "true" | "1" | "yes")),
+            created_by: current.account_id,
+        };
+        let mut tx = self.db().begin().await?;
+        let id = tx.insert_application(&new, self.now()).await?;
+        self.record_in(
+            &mut tx,
+            kind::APPLICATION,
+            current.event_actor(),
+            &format!("application {id}"),
+            &format!("filed {} for {target}", kind.code()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn step(&self, current: &Current, id: i64, step: ApplicationStep, note: &str) -> Result<ApplicationRow> {
+        let a = self.db().application(id).await?;
+        let from =
+            ApplicationState::from_code(&a.state).ok_or_else(|| AppError::Internal("application state".into()))?;
+        let to = next_state(from, step)?;
+        let tree = self.db().org_tree().await?;
+        let target = format!("application {id}");
+        match step {
+            ApplicationStep::Submit | ApplicationStep::Withdraw => {
+                if a.created_by != current.account_id {
+                    let e = nhiguard_domain::DomainError::Forbidden {
+                        zh: "僅申請案之建立者可送出或撤回".into(),
+                        en: "only whoever filed it may submit or withdraw it".into(),
+                    };
+                    self.refuse_account_action(current, &target, e).await?;
+                }
+                if step == ApplicationStep::Submit && !a.pledge {
+                    return Err(AppError::invalid(
+                        "pledge",
+                        "送出前須由申請人簽署保密切結",
+                        "the applicant's confidentiality pledge is required before submitting",
+                    ));
+                }
+            }
+            ApplicationStep::Approve | ApplicationStep::Reject => {
+                let me = self.db().account(current.account_id).await?;
+                if let Err(e) =
+                    may_approve(&tree, &current.actor(), me.person_ref, a.org_node_id, a.created_by, a.person_ref)
+                {
+                    self.refuse_account_action(current, &target, e).await?;
+                }
+                if step == ApplicationStep::Reject && note.trim().chars().count() < 2 {
+                    return Err(AppError::invalid("note", "駁回時請說明理由", "say why when rejecting"));
+                }
+            }
+            ApplicationStep::CarryOut => {
+                let roles = parse_roles(&a.roles).unwrap_or_default();
+                if let Err(e) = may_manage(&tree, &current.actor(), a.org_node_id, &roles) {
+                    self.refuse_account_action(current, &target, e).await?;
+                }
+            }
+        }
+        debug_assert!(to != from);
+        Ok(a)
+    }
+
+    /// Submits, approves, rejects or withdraws an application (R-ACC-2).
+    pub async fn application_step(&self, current: &Current, id: i64, step: ApplicationStep, note: &str) -> Result<()> {
+        if step == ApplicationStep::CarryOut {
+            return self.carry_out(current, id).await.map(|_| ());
+        }
+        let a = self.step(current, id, step, note).await?;
+        let to = next_state(ApplicationState::from_code(&a.state).unwrap_or(ApplicationState::Draft), step)?;
+        let mut tx = self.db().begin().await?;
+        if !tx.move_application(id, &a.state, to.code(), current.account_id, note.trim(), self.now()).await? {
+            return Err(AppError::conflict(
+                "申請案已被他人處理，請重新整理",
+                "the application was handled meanwhile; reload",
+            ));
+        }
+        self.record_in(
+            &mut tx,
+            kind::APPLICATION,
+            current.event_actor(),
+            &format!("application {id}"),
+            &format!("{} {}", step.code(), note.trim()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Carries out an approved application exactly as approved, in one transaction with its record.
+    pub async fn carry_out(&self, current: &Current, id: i64) -> Result<CarriedOut> {
+        let a = self.step(current, id, ApplicationStep::CarryOut, "").await?;
+        let kind = ApplicationKind::from_code(&a.kind).ok_or_else(|| AppError::Internal("application kind".into()))?;
+        let roles: Vec<&str> = a.roles.split(',').filter(|r| !r.is_empty()).collect();
+        let grants = parse_grants(&a.grants)?;
+        // The agency's linkages may have changed since the approval: check again.
+        if let Err(pair) = self.check_grants(a.org_node_id, &grants).await? {
+            return Err(AppError::conflict(
+                format!("權限 {pair} 已不在機關之有效連結作業內，請重新申請"),
+                format!("the grant {pair} is no longer within the agency's active linkages; file a new application"),
+            ));
+        }
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        if !tx.move_application(id, "approved", "carried_out", current.account_id, "", now).await? {
+            return Err(AppError::conflict(
+                "申請案已被他人處理，請重新整理",
+                "the application was handled meanwhile; reload",
+            ));
+        }
+        let (account_id, detail) = match kind {
+            ApplicationKind::NewAccount => {
+                let new = NewAccount {
+                    username: a.username.clone(),
+                    person_ref: a.person_ref,
+                    status: "pending".into(),
+                    roles: parse_roles(&a.roles)?,
+                };
+                let account_id = tx.insert_account(&new, now).await?;
+                tx.replace_roles_and_grants(account_id, &roles, &grants, current.account_id, now).await?;
+                tx.set_application_account(id, account_id).await?;
+                (account_id, format!("created {} with roles {} and grants {}", a.username, a.roles, a.grants))
+            }
+            ApplicationKind::ChangeGrants => {
+                let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;
+                tx.replace_roles_and_grants(account_id, &roles, &grants, current.account_id, now).await?;
+                (account_id, format!("roles {} and grants {}", a.roles, a.grants))
+            }
+            ApplicationKind::Reenable => {
+                let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;
+                tx.set_account_status(account_id, "active", None).await?;
+                (account_id, "re-enabled".to_owned())
+            }
+            ApplicationKind::Removal => {
+                let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;
+                tx.set_account_status(account_id, "disabled", None).await?;
+                tx.revoke_all_grants(account_id).await?;
+                (account_id, "disabled and every grant revoked".to_owned())
+            }
+        };
+        self.record_in(
+            &mut tx,
+            kind::APPLICATION,
+            current.event_actor(),
+            &format!("application {id}"),
+            &format!("carried out: {detail}"),
+        )
+        .await?;
+        tx.commit().await?;
+        let activation_url = if kind == ApplicationKind::NewAccount {
+            let token = self.issue_activation(account_id, current.event_actor()).await?;
+            Some(self.activation_url(&token))
+        } else {
+            None
+        };
+        Ok(CarriedOut { account_id, activation_url })
+    }
+
+    /// The applications of the actor's branch (admins, supervisors), newest first.
+    pub async fn applications(&self, current: &Current) -> Result<Vec<ApplicationRow>> {
+        let tree = self.db().org_tree().await?;
+        let actor = current.actor();
+        let nodes: Vec<i64> = nhiguard_domain::access::visible_tops(&tree, &actor)
+            .into_iter()
+            .flat_map(|top| tree.branch(top).into_iter().map(|(_, n)| n.id).collect::<Vec<_>>())
+            .filter(|&n| authorize(&tree, &actor, Action::ViewBranch, Some(n)).is_ok())
+            .collect();
+        if !(current.roles.iter().any(|r| r.is_admin()) || current.has(Role::Supervisor)) {
+            return Ok(Vec::new());
+        }
+        Ok(self.db().applications_at(&nodes).await?)
+    }
+
+    pub async fn application(&self, current: &Current, id: i64) -> Result<ApplicationRow> {
+        let a = self.db().application(id).await?;
+        let tree = self.db().org_tree().await?;
+        if let Err(e) = authorize(&tree, &current.actor(), Action::ViewBranch, Some(a.org_node_id)) {
+            self.refuse_account_action(current, &format!("application {id}"), e).await?;
+        }
+        Ok(a)
+    }
+
+    /// R-ACC-7: sets the day an account stops working (00:00 Asia/Taipei) and why; a date in the
+    /// past applies at once.
+    pub async fn set_disable_date(&self, current: &Current, account_id: i64, on: &str, reason: &str) -> Result<()> {
+        let a = self.db().account(account_id).await?;
+        let tree = self.db().org_tree().await?;
+        if let Err(e) = may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
+            return self.refuse_account_action(current, &format!("account {}", a.username), e).await;
+        }
+        let date = nhiguard_domain::catalogue::parse_date("disable_on", on)?;
+        let reason = nhiguard_domain::person::HrStatus::from_code(reason.trim())
+            .map(|r| r.code().to_owned())
+            .or_else(|| (reason.trim() == "other").then(|| "other".to_owned()))
+            .ok_or_else(|| {
+                AppError::invalid(
+                    "reason",
+                    "停用原因須為 moved、resigned、retired 或 other",
+                    "the reason is moved, resigned, retired or other",
+                )
+            })?;
+        let mut tx = self.db().begin().await?;
+        tx.set_disable_date(account_id, date, &reason).await?;
+        let detail = match date {
+            Some(d) => format!("disable on {d} ({reason})"),
+            None => "disable date cleared".to_owned(),
+        };
+        self.record_in(
+            &mut tx,
+            kind::ACCOUNT_DISABLE_DATE,
+            current.event_actor(),
+            &format!("account {}", a.username),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The owner changes the password (R-ACC-6): the current one must be right, the new one must
+    /// follow the rules and not be one of the last five.
+    pub async fn change_password(&self, current: &Current, old: &str, new: &str, confirm: &str) -> Result<()> {
+        let a = self.db().account(current.account_id).await?;
+        let ok = a
+            .password_hash
+            .as_deref()
+            .and_then(|h| PasswordHash::new(h).ok())
+            .is_some_and(|h| argon2::Argon2::default().verify_password(old.as_bytes(), &h).is_ok());
+        if !ok {
+            self.record(kind::PASSWORD_CHANGE_FAILED, current.event_actor(), &a.username, "wrong current password")
+                .await?;
+            return Err(AppError::invalid("old_password", "目前密碼不正確", "the current password is wrong"));
+        }
+        if new != confirm {
+            return Err(AppError::invalid("confirm", "兩次輸入的新密碼不一致", "the two new passwords differ"));
+        }
+        let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
+        nhiguard_domain::password::check(new, min, &a.username, &a.person_name)?;
+        let mut previous = self.db().password_history(a.id, 4).await?;
+        previous.extend(a.password_hash.clone());
+        let reused = previous.iter().any(|h| {
+            PasswordHash::new(h).is_ok_and(|h| argon2::Argon2::default().verify_password(new.as_bytes(), &h).is_ok())
+        });
+        if reused {
+            return Err(AppError::invalid(
+                "password",
+                "新密碼不可與最近 5 次使用過的密碼相同",
+                "the new password must differ from the last 5",
+            ));
+        }
+        let hash = crate::auth::hash_password(new)?;
+        let mut tx = self.db().begin().await?;
+        tx.change_password(a.id, &hash, self.now()).await?;
+        self.record_in(&mut tx, kind::PASSWORD_CHANGE, current.event_actor(), &a.username, "by owner").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,349 @@
+//! Account governance pages (R-ACC-1 … R-ACC-8): applications from filing to carrying out, the
+//! owner's password change, and an account's disable date.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::{get, post};
+use nhiguard_app::AppError;
+use nhiguard_app::governance::ApplicationInput;
+use nhiguard_app::i18n::Lang;
+use nhiguard_domain::account::{ApplicationKind, ApplicationState, ApplicationStep};
+use nhiguard_domain::roc;
+use nhiguard_domain::role::Role;
+use serde::Deserialize;
+
+use crate::AppState;
+use crate::ctx::{CsrfForm, PageUser};
+use crate::error::{PageError, status_of};
+use crate::pages::{OrPage, render, see_other};
+use crate::view::Base;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/applications", get(list).post(file))
+        .route("/applications/{id}", get(detail))
+        .route("/applications/{id}/{step}", post(step))
+        .route("/password", get(password_page).post(password_change))
+        .route("/accounts/{id}/disable-date", post(disable_date))
+}
+
+struct AppLine {
+    id: i64,
+    kind: String,
+    person: String,
+    username: String,
+    state: String,
+    created: String,
+}
+
+#[derive(Template)]
+#[template(path = "applications.html")]
+struct ListPage {
+    b: Base,
+    apps: Vec<AppLine>,
+    kinds: Vec<(&'static str, &'static str)>,
+    people: Vec<(i64, String)>,
+    accounts: Vec<(i64, String)>,
+    roles: Vec<(&'static str, &'static str)>,
+    grants: Vec<(String, String)>,
+}
+
+async fn person_label(s: &AppState, id: i64) -> String {
+    s.app.db().person(id).await.map(|p| format!("{} {}（{}）", p.person_id, p.name, p.title)).unwrap_or_default()
+}
+
+async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let apps = s.app.applications(&u.current).await.page(lang)?;
+    let mut lines = Vec::new();
+    for a in &apps {
+        lines.push(AppLine {
+            id: a.id,
+            kind: ApplicationKind::from_code(&a.kind).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
+            person: person_label(&s, a.person_ref).await,
+            username: a.username.clone(),
+            state: ApplicationState::from_code(&a.state).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
+            created: roc::short_datetime(a.created_at),
+        });
+    }
+    // What an admin can file for: the people and accounts of its branch, the linkages of its agency.
+    let (mut people, mut accounts, mut grants) = (Vec::new(), Vec::new(), Vec::new());
+    if u.current.roles.iter().any(|r| r.is_admin()) {
+        for (_, node) in s.app.org_overview(&u.current).await.page(lang)? {
+            let d = s.app.org_node(&u.current, node.id).await.page(lang)?;
+            if !d.can_manage_people {
+                continue;
+            }
+            for p in &d.people {
+                people.push((p.id, format!("{} {} · {}", p.person_id, p.name, lang.t(&node.name_zh, &node.name_en))));
+            }
+            for a in &d.accounts {
+                accounts.push((a.id, format!("{} · {}", a.username, a.person_name)));
+            }
+        }
+        let purposes = s.app.db().purposes().await.map_err(|e| PageError::new(e.into(), lang))?;
+        let operations = s.app.db().operations().await.map_err(|e| PageError::new(e.into(), lang))?;
+        for l in s.app.linkages(&u.current).await.page(lang)? {
+            let (Some(p), Some(o)) =
+                (purposes.iter().find(|p| p.id == l.purpose_id), operations.iter().find(|o| o.id == l.operation_id))
+            else {
+                continue;
+            };
+            let label = format!("{}. {} — {}", p.number, lang.t(&p.name_zh, &p.name_en), o.code);
+            if !grants.iter().any(|(k, _): &(String, String)| *k == format!("{}:{}", p.id, o.id)) {
+                grants.push((format!("{}:{}", p.id, o.id), label));
+            }
+        }
+    }
+    Ok(render(&ListPage {
+        b: Base::new(lang, "帳號申請", "Account applications", Some(&u.current), "/applications"),
+        apps: lines,
+        kinds: ApplicationKind::ALL.iter().map(|k| (k.code(), lang.t(k.zh(), k.en()))).collect(),
+        people,
+        accounts,
+        roles: Role::ALL
+            .iter()
+            .filter(|r| **r != Role::PlanningAdmin)
+            .map(|r| (r.code(), lang.t(r.zh(), r.en())))
+            .collect(),
+        grants,
+    }))
+}
+
+/// The form's repeated checkboxes (`role`, `grant`) arrive as pairs.
+fn input_from(pairs: &[(String, String)]) -> ApplicationInput {
+    let one = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let many = |k: &str| pairs.iter().filter(|(n, _)| n == k).map(|(_, v)| v.clone()).collect::<Vec<_>>().join(",");
+    ApplicationInput {
+        kind: one("kind"),
+        person_ref: one("person_ref").parse().unwrap_or(0),
+        account_id: one("account_id").parse().ok(),
+        username: one("username"),
+        roles: many("role"),
+        grants: many("grant"),
+        reason: one("reason"),
+        pledge: Some(one("pledge")).filter(|v| !v.is_empty()),
+    }
+}
+
+async fn file(
+    State(s): State<AppState>,
+    u: PageUser,
+    CsrfForm(pairs): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let id = s.app.file_application(&u.current, &input_from(&pairs)).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/applications/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "application.html")]
+struct DetailPage {
+    b: Base,
+    id: i64,
+    state: String,
+    kind: String,
+    person: String,
+    username: String,
+    roles: String,
+    grants: Vec<String>,
+    reason: String,
+    pledge: bool,
+    steps: Vec<String>,
+    activation: String,
+    actions: Vec<(&'static str, &'static str)>,
+}
+
+async fn render_detail(s: &AppState, u: &PageUser, id: i64, activation: String) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let a = s.app.application(&u.current, id).await.page(lang)?;
+    let state = ApplicationState::from_code(&a.state).unwrap_or(ApplicationState::Draft);
+    let name_of = |id: Option<i64>| async move {
+        match id {
+            Some(i) => s.app.db().account(i).await.map(|x| x.username).unwrap_or_default(),
+            None => String::new(),
+        }
+    };
+    let mut steps = vec![format!(
+        "{} {} {}",
+        roc::short_datetime(a.created_at),
+        lang.t("建立", "filed by"),
+        name_of(Some(a.created_by)).await
+    )];
+    if let Some(t) = a.submitted_at {
+        steps.push(format!("{} {}", roc::short_datetime(t), lang.t("送出", "submitted")));
+    }
+    if let Some(t) = a.decided_at {
+        steps.push(format!(
+            "{} {} {} {}",
+            roc::short_datetime(t),
+            lang.t(state_word(&a.state).0, state_word(&a.state).1),
+            name_of(a.decided_by).await,
+            a.decision_note
+        ));
+    }
+    if let Some(t) = a.carried_out_at {
+        steps.push(format!(
+            "{} {} {}",
+            roc::short_datetime(t),
+            lang.t("辦理", "carried out by"),
+            name_of(a.carried_out_by).await
+        ));
+    }
+    let mut actions = Vec::new();
+    let mine = a.created_by == u.current.account_id;
+    for step in ApplicationStep::ALL {
+        let allowed_here = match step {
+            ApplicationStep::Submit | ApplicationStep::Withdraw => mine,
+            ApplicationStep::Approve | ApplicationStep::Reject => u.current.has(Role::Supervisor) && !mine,
+            ApplicationStep::CarryOut => u.current.roles.iter().any(|r| r.is_admin()),
+        };
+        if allowed_here && nhiguard_domain::account::next_state(state, *step).is_ok() {
+            actions.push((step_path(*step), lang.t(step.zh(), step.en())));
+        }
+    }
+    let purposes = s.app.db().purposes().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let operations = s.app.db().operations().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let grants = a
+        .grants
+        .split(',')
+        .filter_map(|g| g.split_once(':'))
+        .filter_map(|(p, o)| {
+            let p = purposes.iter().find(|x| x.id.to_string() == p)?;
+            let o = operations.iter().find(|x| x.id.to_string() == o)?;
+            Some(format!("{}. {} — {}", p.number, lang.t(&p.name_zh, &p.name_en), o.code))
+        })
+        .collect();
+    Ok(render(&DetailPage {
+        b: Base::new(lang, "申請案", "Application", Some(&u.current), "/applications"),
+        id,
+        state: lang.t(state.zh(), state.en()).to_owned(),
+        kind: ApplicationKind::from_code(&a.kind).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
+        person: person_label(s, a.person_ref).await,
+        username: a.username.clone(),
+        roles: a
+            .roles
+            .split(',')
+            .filter_map(Role::from_code)
+            .map(|r| lang.t(r.zh(), r.en()))
+            .collect::<Vec<_>>()
+            .join("、"),
+        grants,
+        reason: a.reason.clone(),
+        pledge: a.pledge,
+        steps,
+        activation,
+        actions,
+    }))
+}
+
+fn state_word(state: &str) -> (&'static str, &'static str) {
+    match state {
+        "rejected" => ("駁回", "rejected by"),
+        _ => ("核准", "approved by"),
+    }
+}
+
+fn step_path(step: ApplicationStep) -> &'static str {
+    match step {
+        ApplicationStep::Submit => "submit",
+        ApplicationStep::Approve => "approve",
+        ApplicationStep::Reject => "reject",
+        ApplicationStep::CarryOut => "carry-out",
+        ApplicationStep::Withdraw => "withdraw",
+    }
+}
+
+async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    render_detail(&s, &u, id, String::new()).await
+}
+
+#[derive(Deserialize, Default)]
+struct NoteForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn step(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path((id, step)): Path<(i64, String)>,
+    CsrfForm(f): CsrfForm<NoteForm>,
+) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let step = ApplicationStep::ALL
+        .iter()
+        .copied()
+        .find(|s| step_path(*s) == step)
+        .ok_or_else(|| PageError::new(AppError::not_found("沒有這個步驟", "no such step"), lang))?;
+    if step == ApplicationStep::CarryOut {
+        let done = s.app.carry_out(&u.current, id).await.page(lang)?;
+        return render_detail(&s, &u, id, done.activation_url.unwrap_or_default()).await;
+    }
+    s.app.application_step(&u.current, id, step, &f.note).await.page(lang)?;
+    Ok(see_other(&format!("/applications/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    b: Base,
+    forced: bool,
+    message: String,
+}
+
+async fn password_page(u: PageUser) -> Response {
+    render(&PasswordPage {
+        b: Base::new(u.ctx.lang, "變更密碼", "Change password", Some(&u.current), "/password"),
+        forced: u.current.must_change_password,
+        message: String::new(),
+    })
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    old_password: String,
+    password: String,
+    confirm: String,
+}
+
+async fn password_change(
+    State(s): State<AppState>,
+    u: PageUser,
+    CsrfForm(f): CsrfForm<PasswordForm>,
+) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    match s.app.change_password(&u.current, &f.old_password, &f.password, &f.confirm).await {
+        Ok(()) => Ok(see_other("/")),
+        Err(e @ AppError::Invalid { .. }) => {
+            let mut res = render(&PasswordPage {
+                b: Base::new(lang, "變更密碼", "Change password", Some(&u.current), "/password"),
+                forced: u.current.must_change_password,
+                message: e.message().get(lang).to_owned(),
+            });
+            *res.status_mut() = status_of(&e);
+            Ok(res)
+        }
+        Err(e) => Err(PageError::new(e, lang)),
+    }
+}
+
+#[derive(Deserialize)]
+struct DisableForm {
+    #[serde(default)]
+    disable_on: String,
+    reason: String,
+}
+
+async fn disable_date(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(f): CsrfForm<DisableForm>,
+) -> Result<Response, PageError> {
+    let lang: Lang = u.ctx.lang;
+    s.app.set_disable_date(&u.current, id, &f.disable_on, &f.reason).await.page(lang)?;
+    let a = s.app.db().account(id).await.map_err(|e| PageError::new(e.into(), lang))?;
+    Ok(see_other(&format!("/org/{}", a.org_node_id)))
+}

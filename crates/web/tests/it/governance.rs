@@ -1,0 +1,287 @@
+//! Account governance (R-ACC-1 … R-ACC-8): an application from filing to carrying out, every
+//! refusal on the way, one person one account, removal, disable dates and password changes.
+
+use serde_json::{Value, json};
+
+use crate::support::{PASSWORD, TestApp};
+
+async fn pair(t: &TestApp, purpose: i64, op: &str) -> String {
+    let p = t.app.db().purposes().await.unwrap().into_iter().find(|p| p.number == purpose).unwrap().id;
+    let o = t.app.db().operations().await.unwrap().into_iter().find(|o| o.code == op).unwrap().id;
+    format!("{p}:{o}")
+}
+
+/// A new person at `code`, added by `admin`; returns the person's row id.
+async fn new_person(t: &TestApp, admin: &str, code: &str, pid: &str, name: &str) -> i64 {
+    let mut c = t.api_as(admin).await;
+    let r = c
+        .post_json(
+            &format!("/api/v1/org/{}/people", t.node(code).await),
+            &json!({"person_id": pid, "name": name, "rank": "staff"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
+fn application(person: i64, username: &str, roles: &[&str], grants: &[String], pledge: bool) -> Value {
+    json!({"kind": "new_account", "person_ref": person, "username": username, "roles": roles, "grants": grants,
+           "reason": "新進社工員，辦理長者健康檢查業務", "pledge": pledge})
+}
+
+#[tokio::test]
+async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0299", "蕭宇恩").await;
+    let grant = pair(&t, 3, "INS01").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    // Without the confidentiality pledge it cannot be submitted.
+    let r = admin
+        .post_json(
+            "/api/v1/applications",
+            &application(person, "hlt.new", &["user"], std::slice::from_ref(&grant), false),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let draft = r.json()["id"].as_i64().unwrap();
+    let r = admin.post_json(&format!("/api/v1/applications/{draft}/submit"), &json!({})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("pledge")));
+    assert_eq!(admin.post_json(&format!("/api/v1/applications/{draft}/withdraw"), &json!({})).await.status, 200);
+    let r = admin
+        .post_json(
+            "/api/v1/applications",
+            &application(person, "hlt.new", &["user"], std::slice::from_ref(&grant), true),
+        )
+        .await;
+    let id = r.json()["id"].as_i64().unwrap();
+    // Not before approval; not approved by the admin who filed it.
+    let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert_eq!(
+        admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await.json()["state"],
+        "submitted"
+    );
+    assert_eq!(admin.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
+    // A supervisor of another agency may not decide it.
+    let mut tax = t.api_as("tax.reviewer").await;
+    assert_eq!(tax.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
+    let mut chief = t.api_as("hlt.chief").await;
+    let r = chief.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({"note": "同意"})).await;
+    assert_eq!(r.json()["state"], "approved", "{}", r.body);
+    assert_eq!(chief.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 422, "twice");
+    let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let link = r.json()["activation_url"].as_str().unwrap().to_owned();
+    assert_eq!(admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await.status, 422, "once");
+    // The owner activates and may query exactly what was approved.
+    let path = link.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
+    let mut owner = t.client();
+    let page = owner.get(&path).await;
+    let csrf = page.csrf();
+    let r = owner
+        .post_form(&path, &[("csrf", &csrf), ("password", "Sun-Moon-Lake-115"), ("confirm", "Sun-Moon-Lake-115")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut user = t.client();
+    let r = user.post_json("/api/v1/session", &json!({"username": "hlt.new", "password": "Sun-Moon-Lake-115"})).await;
+    assert_eq!(r.status, 200);
+    user.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    let options = user.get("/api/v1/query-options").await.json();
+    let held: Vec<String> = options
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| {
+            o["operations"].as_array().unwrap().iter().map(move |op| format!("{}:{}", o["purpose_id"], op["id"]))
+        })
+        .collect();
+    assert_eq!(held, vec![grant]);
+    // Every step is a ledger entry.
+    let steps: Vec<String> = t
+        .app
+        .recent_events(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "application")
+        .map(|e| e.detail)
+        .collect();
+    assert!(steps.iter().any(|d| d.starts_with("carried out: created hlt.new")), "{steps:?}");
+    assert!(steps.iter().any(|d| d.starts_with("approve")));
+}
+
+#[tokio::test]
+async fn r_acc_1_r_acc_3_applications_outside_the_branch_or_beyond_the_agency_are_refused_and_recorded() {
+    let t = TestApp::demo().await;
+    let tax_person = t.app.db().people_at(t.node("TAX").await).await.unwrap()[0].id;
+    let hlt_person = new_person(&t, "hlt.admin", "HLT", "NT-0298", "韓承恩").await;
+    let station_person = new_person(&t, "nt.admin", "HLT-NT", "NT-0297", "范雅琪").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let health = pair(&t, 3, "INS01").await;
+    let tax_grant = pair(&t, 2, "ADR01").await;
+    let cases = [
+        (application(tax_person, "x.one", &["user"], &[], true), 403, "beside its branch"),
+        (application(hlt_person, "x.two", &["agency_admin"], &[], true), 403, "only planning makes agency admins"),
+        (
+            application(hlt_person, "x.three", &["user"], std::slice::from_ref(&tax_grant), true),
+            403,
+            "beyond the agency's linkages",
+        ),
+        (
+            application(station_person, "x.four", &["user"], std::slice::from_ref(&health), true),
+            403,
+            "a unit's users are the unit admin's",
+        ),
+        (application(hlt_person, "hlt.user", &["user"], &[], true), 409, "username taken"),
+        (application(hlt_person, "x.five", &[], &[], true), 422, "no role"),
+        (application(hlt_person, "x.six", &["user"], &["1:".to_owned()], true), 422, "malformed grant"),
+    ];
+    for (body, status, why) in &cases {
+        let r = admin.post_json("/api/v1/applications", body).await;
+        assert_eq!(r.status, *status, "{why}: {}", r.body);
+    }
+    // The unit admin one level up may make a unit admin; the unit's own admin may add its users.
+    let r = admin
+        .post_json("/api/v1/applications", &application(station_person, "nt.second", &["unit_admin"], &[], true))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut unit = t.api_as("nt.admin").await;
+    let r = unit
+        .post_json("/api/v1/applications", &application(station_person, "nt.third", &["user"], &[health], true))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let refused = t.app.recent_events(200).await.unwrap().into_iter().filter(|e| e.event == "forbidden").count();
+    assert_eq!(refused, 4, "each refusal recorded");
+    // R-ACC-5: one person, one account.
+    let existing = t.app.db().account_by_username("hlt.user").await.unwrap().unwrap().person_ref;
+    let r = admin.post_json("/api/v1/applications", &application(existing, "hlt.user2", &["user"], &[], true)).await;
+    assert_eq!(r.status, 409);
+}
+
+#[tokio::test]
+async fn r_acc_2_nobody_decides_their_own_application() {
+    let t = TestApp::demo().await;
+    // pl.admin is both the health station's unit admin and a supervisor.
+    let person = new_person(&t, "pl.admin", "HLT-PL", "NT-0296", "溫柏宇").await;
+    let mut pl = t.api_as("pl.admin").await;
+    let id =
+        pl.post_json("/api/v1/applications", &application(person, "pl.two", &["user"], &[], true)).await.json()["id"]
+            .as_i64()
+            .unwrap();
+    pl.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+    assert_eq!(pl.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
+    let mut chief = t.api_as("hlt.chief").await;
+    let r = chief.post_json(&format!("/api/v1/applications/{id}/reject"), &json!({})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("note")), "a rejection says why");
+    let r = chief.post_json(&format!("/api/v1/applications/{id}/reject"), &json!({"note": "業務無查詢需要"})).await;
+    assert_eq!(r.json()["state"], "rejected");
+    assert_eq!(pl.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await.status, 422);
+}
+
+#[tokio::test]
+async fn r_acc_2_a_removal_disables_the_account_and_revokes_its_grants() {
+    let t = TestApp::demo().await;
+    let account = t.app.db().account_by_username("tax.user").await.unwrap().unwrap();
+    let mut admin = t.api_as("tax.admin").await;
+    let body = json!({"kind": "removal", "person_ref": account.person_ref, "account_id": account.id, "reason": "調職至民政處", "pledge": true});
+    let id = admin.post_json("/api/v1/applications", &body).await.json()["id"].as_i64().unwrap();
+    admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+    let mut chief = t.api_as("tax.reviewer").await;
+    assert_eq!(chief.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 200);
+    assert_eq!(admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await.status, 200);
+    assert!(t.app.db().grants_of(account.id).await.unwrap().is_empty());
+    let r = t.client().post_json("/api/v1/session", &json!({"username": "tax.user", "password": PASSWORD})).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn r_acc_7_a_disable_date_stops_the_account_and_only_its_admin_sets_it() {
+    let t = TestApp::demo().await;
+    let nt_user = t.account_id("nt.user").await;
+    let mut agency = t.api_as("hlt.admin").await;
+    let body = json!({"disable_on": "2026-11-27", "reason": "moved"});
+    assert_eq!(
+        agency.put_json(&format!("/api/v1/accounts/{nt_user}/disable-date"), &body).await.status,
+        403,
+        "the unit admin's user"
+    );
+    let mut unit = t.api_as("nt.admin").await;
+    let r = unit
+        .put_json(
+            &format!("/api/v1/accounts/{nt_user}/disable-date"),
+            &json!({"disable_on": "2026-11-27", "reason": "fired"}),
+        )
+        .await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("reason")));
+    // Today's date applies at once.
+    assert_eq!(unit.put_json(&format!("/api/v1/accounts/{nt_user}/disable-date"), &body).await.status, 204);
+    let r = t.client().post_json("/api/v1/session", &json!({"username": "nt.user", "password": PASSWORD})).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn r_acc_6_password_changes_follow_the_rules_and_an_expired_password_blocks_everything_else() {
+    let t = TestApp::demo().await;
+    let mut c = t.api_as("civ.user").await;
+    let change = |old: &str, new: &str| json!({"old_password": old, "password": new, "confirm": new});
+    let r = c.put_json("/api/v1/me/password", &change("Wrong-Pass-111", "Jade-Mountain-3952")).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("old_password")));
+    let r = c.put_json("/api/v1/me/password", &change(PASSWORD, PASSWORD)).await;
+    assert_eq!(r.status, 422, "the current one is one of the last five");
+    let r = c.put_json("/api/v1/me/password", &change(PASSWORD, "short")).await;
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("至少需 12"));
+    assert_eq!(c.put_json("/api/v1/me/password", &change(PASSWORD, "Jade-Mountain-3952")).await.status, 204);
+    assert_eq!(
+        c.put_json("/api/v1/me/password", &change("Jade-Mountain-3952", PASSWORD)).await.status,
+        422,
+        "no going back"
+    );
+    // 91 days on, nothing but the password change works.
+    t.clock.advance(chrono::Duration::days(91));
+    let mut c = t.client();
+    let r = c.post_json("/api/v1/session", &json!({"username": "civ.user", "password": "Jade-Mountain-3952"})).await;
+    c.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    assert_eq!(c.get("/api/v1/me").await.status, 403);
+    let mut web = t.client();
+    assert_eq!(web.sign_in("civ.user", "Jade-Mountain-3952").await.status, 303);
+    let r = web.get("/org").await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/password")));
+    assert!(web.get("/password").await.body.contains("password-forced"));
+    assert_eq!(c.put_json("/api/v1/me/password", &change("Jade-Mountain-3952", "Taroko-Gorge-7781")).await.status, 204);
+    assert_eq!(c.get("/api/v1/me").await.status, 200);
+}
+
+#[tokio::test]
+async fn an_admin_files_and_carries_out_through_the_pages() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "soc.admin", "SOC", "NT-0199", "嚴嘉玲").await;
+    let grant = pair(&t, 8, "INS01").await;
+    let mut web = t.browser_as("soc.admin").await;
+    let person_s = person.to_string();
+    let r = web
+        .submit(
+            "/applications",
+            "/applications",
+            &[
+                ("kind", "new_account"),
+                ("person_ref", &person_s),
+                ("username", "soc.new"),
+                ("role", "user"),
+                ("grant", &grant),
+                ("reason", "兒少保護個案管理新進社工"),
+                ("pledge", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let page = r.header("location").unwrap().to_owned();
+    let id = page.rsplit('/').next().unwrap().to_owned();
+    assert_eq!(web.submit(&page, &format!("/applications/{id}/submit"), &[]).await.status, 303);
+    let mut chief = t.browser_as("soc.chief").await;
+    assert!(chief.get("/applications").await.body.contains("soc.new"));
+    assert_eq!(chief.submit(&page, &format!("/applications/{id}/approve"), &[("note", "同意")]).await.status, 303);
+    let done = web.submit(&page, &format!("/applications/{id}/carry-out"), &[]).await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    assert!(done.body.contains("activation-link") && done.body.contains("/activate/"));
+    assert!(!web.get(&page).await.body.contains("/activate/"), "the link is shown once");
+}
