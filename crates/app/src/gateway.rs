@@ -29,6 +29,17 @@ pub struct Nhi {
     pub sandbox_server: Option<Arc<nhiguard_nhi::SandboxHandle>>,
 }
 
+/// What an allowed query needs: the purpose, the operation, and the asking user's agency.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub purpose: Purpose,
+    pub operation: Operation,
+    pub agency: Option<i64>,
+}
+
+/// What a lookup came back with: the outcome, the records, and NHIA's error if any.
+pub type Looked = (Outcome, Vec<Vec<(ResultField, String)>>, Option<nhiguard_nhi::NhiError>);
+
 /// The query form as submitted (strings as typed; parsed here).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct QueryInput {
@@ -139,7 +150,13 @@ impl App {
     }
 
     /// Records a refused query (R-LOG-1: refused ones too) and returns the error to show.
-    async fn refuse(&self, current: &Current, input: &QueryInput, why: &str, err: AppError) -> Result<QueryAnswer> {
+    pub(crate) async fn refuse(
+        &self,
+        current: &Current,
+        input: &QueryInput,
+        why: &str,
+        err: AppError,
+    ) -> Result<QueryAnswer> {
         let mut f = Vec::new();
         field(&mut f, "account_id", current.account_id.to_string());
         field(&mut f, "purpose_id", input.purpose_id.to_string());
@@ -165,30 +182,38 @@ impl App {
         Err(err)
     }
 
-    /// Runs one query end to end.
-    pub async fn run_query(&self, current: &Current, input: &QueryInput) -> Result<QueryAnswer> {
-        // 1. Who may ask for what (R-PUR-3): checked before the input, so that nothing is parsed
-        //    for a query that may not happen at all.
+    /// May this user query `operation_id` under `purpose_id` now (R-PUR-3)? Returns what the
+    /// query needs, or why not (for the refusal record) with the error to show.
+    pub(crate) async fn query_access(
+        &self,
+        current: &Current,
+        purpose_id: i64,
+        operation_id: i64,
+    ) -> Result<std::result::Result<Access, (String, AppError)>> {
         let tree = self.db().org_tree().await?;
         let agency = tree.agency_of(current.org_node_id);
-        let purpose = self.db().purpose(input.purpose_id).await.ok();
-        let operation = self.db().operation(input.operation_id).await.ok();
+        let purpose = self.db().purpose(purpose_id).await.ok();
+        let operation = self.db().operation(operation_id).await.ok();
+        let refuse = |why: &str, e: AppError| Ok(Err((why.to_owned(), e)));
         let (Some(purpose), Some(operation)) = (purpose, operation) else {
             let e = AppError::invalid("purpose_id", "請選擇業務範圍與查詢作業", "choose a purpose and an operation");
-            return self.refuse(current, input, "unknown purpose or operation", e).await;
+            return refuse("unknown purpose or operation", e);
         };
         let refused = |zh: &str, en: &str| AppError::forbidden(zh, en);
         if !current.has(Role::User) {
-            let e = refused("您的帳號沒有查詢健保資料的角色", "your account has no role that may query NHI data");
-            return self.refuse(current, input, "no user role", e).await;
+            return refuse(
+                "no user role",
+                refused("您的帳號沒有查詢健保資料的角色", "your account has no role that may query NHI data"),
+            );
         }
         if purpose.status != Status::Active {
-            let e = refused("此業務範圍已廢止，不得再以此查詢", "this purpose is retired: no new queries under it");
-            return self.refuse(current, input, "purpose retired", e).await;
+            return refuse(
+                "purpose retired",
+                refused("此業務範圍已廢止，不得再以此查詢", "this purpose is retired: no new queries under it"),
+            );
         }
         if operation.status != Status::Active {
-            let e = refused("此查詢作業已廢止", "this operation is retired");
-            return self.refuse(current, input, "operation retired", e).await;
+            return refuse("operation retired", refused("此查詢作業已廢止", "this operation is retired"));
         }
         let linked =
             match agency {
@@ -202,7 +227,7 @@ impl App {
                 "貴機關沒有此業務範圍與查詢作業之有效連結作業（健保署核准）",
                 "your agency holds no active NHIA-approved linkage for this purpose and operation",
             );
-            return self.refuse(current, input, "no active linkage", e).await;
+            return refuse("no active linkage", e);
         }
         let grant = Grant { account_id: current.account_id, purpose_id: purpose.id, operation_id: operation.id };
         if !self.db().grants_of(current.account_id).await?.contains(&grant) {
@@ -210,15 +235,107 @@ impl App {
                 "您未獲授權以此業務範圍執行此查詢作業，請依程序申請",
                 "you hold no grant for this operation under this purpose; apply for one",
             );
-            return self.refuse(current, input, "no grant", e).await;
+            return refuse("no grant", e);
         }
+        Ok(Ok(Access { purpose, operation, agency }))
+    }
+
+    /// The query's ledger entry (R-LOG-1), written before the lookup is sent.
+    pub(crate) fn query_draft(
+        &self,
+        current: &Current,
+        a: &Access,
+        case: &CaseNumber,
+        reason: &Reason,
+        subject: &Subject,
+        extra: &[(&str, String)],
+    ) -> Draft {
+        let mut f = Vec::new();
+        field(&mut f, "account_id", current.account_id.to_string());
+        field(&mut f, "agency_id", a.agency.map(|x| x.to_string()).unwrap_or_default());
+        field(&mut f, "purpose", a.purpose.number.to_string());
+        field(&mut f, "purpose_id", a.purpose.id.to_string());
+        field(&mut f, "operation", a.operation.code.clone());
+        field(&mut f, "operation_id", a.operation.id.to_string());
+        field(&mut f, "case_number", case.as_str());
+        field(&mut f, "reason", reason.as_str());
+        field(&mut f, "conditions", subject.conditions());
+        field(&mut f, "subject_masked", subject.masked());
+        field(&mut f, "outcome", "sent");
+        field(&mut f, "client_addr", current.client_addr.clone());
+        for (k, v) in extra {
+            field(&mut f, k, v.clone());
+        }
+        Draft {
+            kind: EntryKind::Query,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: f,
+        }
+    }
+
+    /// Sends one lookup; NHIA's answer or failure becomes an outcome.
+    pub(crate) async fn lookup(&self, operation_code: &str, subject: &Subject, query_seq: u64) -> Looked {
+        let request = LookupRequest {
+            operation_code: operation_code.to_owned(),
+            subject: subject.clone(),
+            request_id: format!("{}-{query_seq}", self.deployment_id()),
+        };
+        match self.nhi().connector.lookup(&request).await {
+            Ok(LookupAnswer::Found(rs)) => (Outcome::Answered, rs.into_iter().map(|r| r.into_fields()).collect(), None),
+            Ok(LookupAnswer::NotFound) => (Outcome::NotFound, Vec::new(), None),
+            Err(e) => {
+                tracing::warn!(query_seq, code = e.code(), detail = %e.detail(), "NHIA lookup failed");
+                (Outcome::NhiaError, Vec::new(), Some(e))
+            }
+        }
+    }
+
+    /// The outcome's ledger entry, written before the answer is shown.
+    pub(crate) fn outcome_draft(&self, username: &str, query_seq: u64, looked: &Looked) -> Draft {
+        let (outcome, records, error) = looked;
+        let mut o = Vec::new();
+        field(&mut o, "query_seq", query_seq.to_string());
+        field(&mut o, "outcome", outcome.code());
+        field(&mut o, "records", records.len().to_string());
+        if let Some(e) = error {
+            field(&mut o, "nhia_error", e.code());
+        }
+        Draft {
+            kind: EntryKind::QueryOutcome,
+            actor: username.to_owned(),
+            at_micros: self.now().timestamp_micros(),
+            fields: o,
+        }
+    }
+
+    pub(crate) fn seal_records(
+        &self,
+        records: &[Vec<(ResultField, String)>],
+        aad: &[u8],
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        self.inner.results_key.seal(&serialize_records(records), aad)
+    }
+
+    pub(crate) fn open_records(&self, nonce: &[u8], ct: &[u8], aad: &[u8]) -> Result<Vec<Vec<(ResultField, String)>>> {
+        deserialize_records(&self.inner.results_key.open(nonce, ct, aad)?)
+    }
+
+    /// Runs one query end to end.
+    pub async fn run_query(&self, current: &Current, input: &QueryInput) -> Result<QueryAnswer> {
+        // 1. Who may ask for what (R-PUR-3): checked before the input, so that nothing is parsed
+        //    for a query that may not happen at all.
+        let access = match self.query_access(current, input.purpose_id, input.operation_id).await? {
+            Ok(a) => a,
+            Err((why, e)) => return self.refuse(current, input, &why, e).await,
+        };
 
         // 2. The input (R-QRY-1, R-QRY-2): nothing malformed goes out.
         let min = usize::try_from(self.settings().reason_min_chars).unwrap_or(8);
         let parsed = (|| {
             let case = CaseNumber::parse(&input.case_number)?;
             let reason = Reason::parse(&input.reason, min)?;
-            let subject = if operation.conditions.contains(&SubjectCondition::NationalId) {
+            let subject = if access.operation.conditions.contains(&SubjectCondition::NationalId) {
                 Subject::NationalId(NationalId::parse(&input.national_id)?)
             } else {
                 let name = nhiguard_domain::ids::parse_name("name", &input.name, 40)?;
@@ -242,77 +359,24 @@ impl App {
         };
 
         // 3. The query entry, durable before anything is sent (R-LOG-1).
-        let mut f = Vec::new();
-        field(&mut f, "account_id", current.account_id.to_string());
-        field(&mut f, "agency_id", agency.map(|a| a.to_string()).unwrap_or_default());
-        field(&mut f, "purpose", purpose.number.to_string());
-        field(&mut f, "purpose_id", purpose.id.to_string());
-        field(&mut f, "operation", operation.code.clone());
-        field(&mut f, "operation_id", operation.id.to_string());
-        field(&mut f, "case_number", case.as_str());
-        field(&mut f, "reason", reason.as_str());
-        field(&mut f, "conditions", subject.conditions());
-        field(&mut f, "subject_masked", subject.masked());
-        field(&mut f, "outcome", "sent");
-        field(&mut f, "client_addr", current.client_addr.clone());
-        let query_seq = self
-            .append(Draft {
-                kind: EntryKind::Query,
-                actor: current.username.clone(),
-                at_micros: self.now().timestamp_micros(),
-                fields: f,
-            })
-            .await?;
+        let query_seq = self.append(self.query_draft(current, &access, &case, &reason, &subject, &[])).await?;
 
         // 4. NHIA.
-        let request = LookupRequest {
-            operation_code: operation.code.clone(),
-            subject: subject.clone(),
-            request_id: format!("{}-{query_seq}", self.deployment_id()),
-        };
-        let answer = self.nhi().connector.lookup(&request).await;
-        let (outcome, records, error) = match answer {
-            Ok(LookupAnswer::Found(rs)) => {
-                (Outcome::Answered, rs.into_iter().map(|r| r.into_fields()).collect::<Vec<_>>(), None)
-            }
-            Ok(LookupAnswer::NotFound) => (Outcome::NotFound, Vec::new(), None),
-            Err(e) => {
-                tracing::warn!(query_seq, code = e.code(), detail = %e.detail(), "NHIA lookup failed");
-                (Outcome::NhiaError, Vec::new(), Some(e))
-            }
-        };
+        let looked = self.lookup(&access.operation.code, &subject, query_seq).await;
 
         // 5. The outcome entry and the sealed result, in one transaction, before the answer is shown.
         let now = self.now();
         let purge_after = now + Duration::days(self.settings().result_retention_days);
-        let mut o = Vec::new();
-        field(&mut o, "query_seq", query_seq.to_string());
-        field(&mut o, "outcome", outcome.code());
-        field(&mut o, "records", records.len().to_string());
-        if let Some(e) = &error {
-            field(&mut o, "nhia_error", e.code());
-        }
         let mut tx = self.db().begin().await?;
-        append_in(
-            &mut tx,
-            &[Draft {
-                kind: EntryKind::QueryOutcome,
-                actor: current.username.clone(),
-                at_micros: now.timestamp_micros(),
-                fields: o,
-            }],
-        )
-        .await?;
+        append_in(&mut tx, &[self.outcome_draft(&current.username, query_seq, &looked)]).await?;
+        let (outcome, records, error) = looked;
         let result_id = if outcome == Outcome::Answered {
-            let (nonce, ciphertext) = self
-                .inner
-                .results_key
-                .seal(&serialize_records(&records), &result_aad(current.account_id, query_seq))?;
+            let (nonce, ciphertext) = self.seal_records(&records, &result_aad(current.account_id, query_seq))?;
             Some(
                 tx.insert_result(&NewResult {
                     account_id: current.account_id,
                     query_seq,
-                    operation_code: operation.code.clone(),
+                    operation_code: access.operation.code.clone(),
                     case_number: case.as_str().to_owned(),
                     subject_masked: subject.masked(),
                     created_at: now,
@@ -359,8 +423,7 @@ impl App {
         let (Some(nonce), Some(ct)) = (&row.nonce, &row.ciphertext) else {
             return Err(AppError::conflict("此查詢結果已銷毀", "this result has been destroyed"));
         };
-        let plain = self.inner.results_key.open(nonce, ct, &result_aad(row.account_id, row.query_seq))?;
-        let records = deserialize_records(&plain)?;
+        let records = self.open_records(nonce, ct, &result_aad(row.account_id, row.query_seq))?;
         self.append(Draft {
             kind: EntryKind::Export,
             actor: current.username.clone(),
@@ -412,6 +475,7 @@ impl App {
     /// The scheduled purge (R-DAT-1): results past their date and not attached to a case are
     /// destroyed, each with a destruction record.
     pub async fn purge_results(&self) -> Result<usize> {
+        let batches = self.purge_batches().await?;
         let now = self.now();
         let due = self.db().results_due(now, 1000).await?;
         let mut n = 0;
@@ -438,7 +502,7 @@ impl App {
             }
             tx.commit().await?;
         }
-        Ok(n)
+        Ok(n + batches)
     }
 
     /// The user's own queries, newest first (allowed, refused and their outcomes), with

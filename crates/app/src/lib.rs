@@ -3,6 +3,7 @@
 //! crate knows nothing of HTTP; it must never return or log a password, token or NHI datum.
 
 pub mod auth;
+pub mod batch;
 pub mod catalogue;
 pub mod error;
 pub mod events;
@@ -41,6 +42,7 @@ struct Inner {
     writer: Option<ledger::GroupWriter>,
     results_key: vault::ResultsKey,
     nhi: gateway::Nhi,
+    batches: batch::Running,
 }
 
 /// The keys kept outside the database: the ledger's signing key and the results key.
@@ -55,7 +57,18 @@ impl App {
     pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>, keys: Keys, nhi: gateway::Nhi) -> Self {
         let writer = ledger::GroupWriter::spawn(db.clone());
         let ledger = Arc::new(keys.ledger);
-        Self { inner: Arc::new(Inner { db, settings, clock, ledger, writer, results_key: keys.results, nhi }) }
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                settings,
+                clock,
+                ledger,
+                writer,
+                results_key: keys.results,
+                nhi,
+                batches: Default::default(),
+            }),
+        }
     }
 
     pub fn db(&self) -> &Db {

@@ -410,6 +410,12 @@ async fn serve(app: App) -> Result<(), CliError> {
         .await
         .map_err(|source| CliError::Listen { addr: addr.to_string(), source })?;
     tracing::info!(%addr, backend = app.db().backend().name(), "nhiguard serving");
+    // Batches a stop interrupted go on where they were (never re-sending a recorded query).
+    match app.resume_batches().await {
+        Ok(n) if n > 0 => tracing::info!(batches = n, "resuming interrupted batches"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not resume batches"),
+    }
     spawn_jobs(app.clone());
     nhiguard_web::serve(app, listener, shutdown_signal())
         .await

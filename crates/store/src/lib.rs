@@ -6,6 +6,7 @@
 //! `app` decided; it must never log row contents (they may include personal data).
 
 mod accounts;
+mod batch;
 mod catalogue;
 mod error;
 mod gateway;
@@ -22,6 +23,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
+pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
 pub use gateway::{Grant, NewResult, ResultRow};

@@ -40,6 +40,9 @@ pub fn routes() -> Router<AppState> {
         .route("/queries", get(queries).post(query_run))
         .route("/query-log", get(query_log))
         .route("/results/{id}", get(result_get).delete(result_delete))
+        .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
+        .route("/batches/{id}", get(batch_get))
+        .route("/batches/{id}/result.csv", get(batch_csv))
         .route("/applications", get(applications).post(application_file))
         .route("/applications/{id}", get(application_get))
         .route("/applications/{id}/{step}", post(application_step))
@@ -1141,4 +1144,88 @@ async fn disable_date_put(
     let b = json_body(body)?;
     s.app.set_disable_date(&u.current, id, &b.disable_on, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- batch queries (R-QRY-4) ----
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct BatchParams {
+    purpose_id: i64,
+    operation_id: i64,
+    case_number: String,
+    reason: String,
+    /// Used to tell CSV from ODS when the content does not.
+    #[serde(default)]
+    file_name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BatchDto {
+    id: i64,
+    state: String,
+    total: u64,
+    done: u64,
+    answered: u64,
+    not_found: u64,
+    failed: u64,
+    case_number: String,
+    created_at: String,
+    purge_after: String,
+}
+
+fn batch_dto(b: nhiguard_app::batch::BatchRow) -> BatchDto {
+    BatchDto {
+        id: b.id,
+        state: b.state,
+        total: b.total,
+        done: b.done,
+        answered: b.answered,
+        not_found: b.not_found,
+        failed: b.failed,
+        case_number: b.case_number,
+        created_at: b.created_at.to_rfc3339(),
+        purge_after: b.purge_after.to_rfc3339(),
+    }
+}
+
+/// Upload a CSV (UTF-8) or ODS file of subjects (the body itself) for one purpose, operation, case
+/// number and reason. The whole file is refused (422, bad rows listed) if any row is wrong.
+#[utoipa::path(post, path = "/api/v1/batches", params(BatchParams), request_body(content = Vec<u8>, content_type = "text/csv"),
+    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn batch_upload(
+    State(s): State<AppState>,
+    u: ApiUser,
+    axum::extract::Query(p): axum::extract::Query<BatchParams>,
+    body: axum::body::Bytes,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let input = nhiguard_app::batch::BatchInput {
+        purpose_id: p.purpose_id,
+        operation_id: p.operation_id,
+        case_number: p.case_number,
+        reason: p.reason,
+        file_name: p.file_name,
+        bytes: body.to_vec(),
+    };
+    let id = s.app.upload_batch(&u.current, &input).await?;
+    Ok((StatusCode::CREATED, Json(Created { id })))
+}
+
+/// A batch's progress.
+#[utoipa::path(get, path = "/api/v1/batches/{id}", params(("id" = i64, Path)), responses((status = 200, body = BatchDto), (status = 403, body = ErrorBody)))]
+async fn batch_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<BatchDto> {
+    Ok(Json(batch_dto(s.app.batch(&u.current, id).await?)))
+}
+
+/// The result file (CSV, UTF-8 with BOM); the download is recorded.
+#[utoipa::path(get, path = "/api/v1/batches/{id}/result.csv", params(("id" = i64, Path)), responses((status = 200, content_type = "text/csv"), (status = 409, body = ErrorBody)))]
+async fn batch_csv(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<Response, ApiError> {
+    let (name, bytes) = s.app.batch_file(&u.current, id, false).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response())
 }

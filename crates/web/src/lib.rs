@@ -4,6 +4,7 @@
 //! crate holds no SQL and no rules, and must never render or log a secret.
 
 mod api;
+mod batch;
 mod ctx;
 mod error;
 mod governance;
@@ -37,13 +38,14 @@ pub fn router(app: App) -> Router {
         .merge(pages::routes())
         .merge(integrity::routes())
         .merge(query::routes())
+        .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())
         .nest("/api/v1", api::routes())
         .route("/healthz", axum::routing::get(metrics::healthz))
         .route("/metrics", axum::routing::get(metrics::metrics))
         .fallback(pages::not_found)
-        // Forms and API bodies here are small; batch uploads will get their own, larger limit.
+        // Forms and API bodies are small; batch uploads set their own, larger limit.
         .layer(DefaultBodyLimit::max(256 * 1024))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(ctx::security_headers))

@@ -6,6 +6,7 @@
 
 mod access;
 mod auth;
+mod batch;
 mod catalogue;
 mod gateway;
 mod governance;

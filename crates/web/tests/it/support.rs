@@ -182,6 +182,16 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
 
 impl Client {
     pub async fn request(&mut self, method: &str, path: &str, content_type: Option<&str>, body: &str) -> Response {
+        self.request_bytes(method, path, content_type, body.as_bytes()).await
+    }
+
+    pub async fn request_bytes(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Response {
         let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if !self.cookies.is_empty() {
@@ -194,8 +204,10 @@ impl Client {
         if let Some(ct) = content_type {
             req.push_str(&format!("Content-Type: {ct}\r\n"));
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-        stream.write_all(req.as_bytes()).await.unwrap();
+        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        let mut bytes = req.into_bytes();
+        bytes.extend_from_slice(body);
+        stream.write_all(&bytes).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
         let text = String::from_utf8_lossy(&raw).into_owned();

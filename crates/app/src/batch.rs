@@ -1,0 +1,474 @@
+//! Batch queries (R-QRY-4): one purpose, operation, case number and reason for a file of subjects.
+//! The whole file is checked first and refused, with its bad rows listed, if any row is wrong.
+//! Each subject is then its own query in the ledger. Rows go out in chunks: one transaction
+//! records a chunk's queries (and claims its rows), the lookups run, a second transaction records
+//! their outcomes. A row whose query was recorded is never sent again — after a crash its outcome
+//! is recorded as interrupted — so a restart resumes without repeating a disclosure. The result
+//! file is sealed like every result and purged on the same schedule.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use nhiguard_domain::catalogue::SubjectCondition;
+use nhiguard_domain::national_id::NationalId;
+use nhiguard_domain::query::{CaseNumber, Outcome, Reason, Subject};
+pub use nhiguard_store::BatchRow;
+use nhiguard_store::NewBatch;
+use nhiguard_tabular::{FileKind, Limits, formula_risk, read_table};
+
+use crate::gateway::{Access, QueryInput};
+use crate::ledger::{Draft, append_in};
+use crate::{App, AppError, Current, Result};
+
+/// An uploaded batch.
+#[derive(Debug, Clone)]
+pub struct BatchInput {
+    pub purpose_id: i64,
+    pub operation_id: i64,
+    pub case_number: String,
+    pub reason: String,
+    pub file_name: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Header names taken as the subject's ID column.
+const ID_COLUMNS: &[&str] = &["身分證號", "身分證統一編號", "身分證字號", "統一編號", "居留證號", "national_id", "id"];
+
+/// Rows sent per chunk (one transaction before, one after).
+const CHUNK: i64 = 200;
+
+/// Lookups in flight at once within a chunk.
+const PARALLEL: usize = 32;
+
+/// Batches being worked on in this process.
+#[derive(Debug, Default)]
+pub(crate) struct Running(Mutex<HashSet<i64>>);
+
+fn subject_aad(batch: i64, row: u64) -> Vec<u8> {
+    format!("nhiguard-batch-subject:{batch}:{row}").into_bytes()
+}
+
+fn answer_aad(batch: i64, row: u64) -> Vec<u8> {
+    format!("nhiguard-batch-answer:{batch}:{row}").into_bytes()
+}
+
+fn file_aad(batch: i64) -> Vec<u8> {
+    format!("nhiguard-batch-file:{batch}").into_bytes()
+}
+
+impl App {
+    /// Checks and stores a batch, then starts it. The file is refused whole if any row is wrong.
+    pub async fn upload_batch(&self, current: &Current, input: &BatchInput) -> Result<i64> {
+        let as_query = QueryInput {
+            purpose_id: input.purpose_id,
+            operation_id: input.operation_id,
+            case_number: input.case_number.clone(),
+            reason: input.reason.clone(),
+            ..QueryInput::default()
+        };
+        let access = match self.query_access(current, input.purpose_id, input.operation_id).await? {
+            Ok(a) => a,
+            Err((why, e)) => return self.refuse(current, &as_query, &format!("batch: {why}"), e).await.map(|_| 0),
+        };
+        let min = usize::try_from(self.settings().reason_min_chars).unwrap_or(8);
+        let (case, reason) =
+            match CaseNumber::parse(&input.case_number).and_then(|c| Ok((c, Reason::parse(&input.reason, min)?))) {
+                Ok(p) => p,
+                Err(e) => return self.refuse(current, &as_query, "batch: invalid input", e.into()).await.map(|_| 0),
+            };
+        if !access.operation.conditions.contains(&SubjectCondition::NationalId) {
+            return Err(AppError::invalid(
+                "operation_id",
+                "批次查詢僅適用以身分證號查詢之作業",
+                "batches take operations that look up by national ID",
+            ));
+        }
+        let kind =
+            FileKind::sniff(&input.bytes, &input.file_name).map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
+        let table = read_table(&input.bytes, kind, &Limits::default())
+            .map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
+        let Some(col) =
+            ID_COLUMNS.iter().find_map(|c| table.header.iter().position(|h| h.trim().eq_ignore_ascii_case(c)))
+        else {
+            return Err(AppError::invalid(
+                "file",
+                format!("找不到身分證號欄位：第 1 列須有欄名「{}」", ID_COLUMNS[0]),
+                format!("no ID column: row 1 must name a column '{}' (or national_id)", ID_COLUMNS[0]),
+            ));
+        };
+        let mut ids = Vec::with_capacity(table.rows.len());
+        let mut problems: Vec<(u64, String, String)> = Vec::new();
+        for (i, row) in table.rows.iter().enumerate() {
+            let row_no = u64::try_from(i).unwrap_or(0) + 2;
+            let cell = row.get(col).map(String::as_str).unwrap_or_default();
+            if cell.trim().is_empty() && row.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            if formula_risk(cell) {
+                problems.push((row_no, "儲存格看似公式".into(), "the cell looks like a formula".into()));
+                continue;
+            }
+            match NationalId::parse(cell) {
+                Ok(id) => ids.push((row_no, id)),
+                Err(nhiguard_domain::DomainError::Invalid { zh, en, .. }) => problems.push((row_no, zh, en)),
+                Err(e) => problems.push((row_no, e.to_string(), e.to_string())),
+            }
+        }
+        if !problems.is_empty() {
+            let shown = 20;
+            let zh: Vec<String> = problems.iter().take(shown).map(|(r, zh, _)| format!("第 {r} 列：{zh}")).collect();
+            let en: Vec<String> = problems.iter().take(shown).map(|(r, _, en)| format!("row {r}: {en}")).collect();
+            let more = problems.len().saturating_sub(shown);
+            return Err(AppError::invalid(
+                "file",
+                format!(
+                    "檔案有 {} 列錯誤，整批未送出，請更正後重新上傳。{}{}",
+                    problems.len(),
+                    zh.join("；"),
+                    if more > 0 { format!("（另 {more} 列）") } else { String::new() }
+                ),
+                format!(
+                    "{} rows are wrong; nothing was sent — correct them and upload again. {}{}",
+                    problems.len(),
+                    en.join("; "),
+                    if more > 0 { format!(" (and {more} more)") } else { String::new() }
+                ),
+            ));
+        }
+        if ids.is_empty() {
+            return Err(AppError::invalid("file", "檔案沒有任何身分證號", "the file holds no ID"));
+        }
+        let now = self.now();
+        let new = NewBatch {
+            account_id: current.account_id,
+            purpose_id: access.purpose.id,
+            operation_id: access.operation.id,
+            case_number: case.as_str().to_owned(),
+            reason: reason.as_str().to_owned(),
+            file_name: input.file_name.chars().take(100).collect(),
+            total: u64::try_from(ids.len()).unwrap_or(0),
+            created_at: now,
+            purge_after: now + chrono::Duration::days(self.settings().result_retention_days),
+        };
+        let mut tx = self.db().begin().await?;
+        let id = tx.insert_batch(&new).await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for (row, nid) in &ids {
+            let (nonce, ct) = self.inner.results_key.seal(nid.expose().as_bytes(), &subject_aad(id, *row))?;
+            items.push((*row, nonce, ct, nid.masked()));
+        }
+        tx.insert_batch_items(id, &items).await?;
+        self.record_in(
+            &mut tx,
+            crate::events::kind::BATCH,
+            current.event_actor(),
+            &format!("batch {id}"),
+            &format!("{} subjects, case {}", ids.len(), case.as_str()),
+        )
+        .await?;
+        tx.commit().await?;
+        self.spawn_batch(id);
+        Ok(id)
+    }
+
+    /// Works on a batch in the background, unless this process already does.
+    pub fn spawn_batch(&self, id: i64) {
+        {
+            let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
+            if !running.insert(id) {
+                return;
+            }
+        }
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.run_batch(id).await {
+                tracing::error!(batch = id, error = %e, "batch stopped");
+            }
+            app.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        });
+    }
+
+    /// Picks up the batches a restart interrupted.
+    pub async fn resume_batches(&self) -> Result<usize> {
+        let unfinished = self.db().unfinished_batches().await?;
+        for b in &unfinished {
+            self.spawn_batch(b.id);
+        }
+        Ok(unfinished.len())
+    }
+
+    /// The batch's owner, as the queries record them.
+    async fn batch_owner(&self, b: &BatchRow) -> Result<Current> {
+        let a = self.db().account(b.account_id).await?;
+        Ok(Current {
+            account_id: a.id,
+            username: a.username,
+            person_name: a.person_name,
+            person_title: a.person_title,
+            org_node_id: a.org_node_id,
+            roles: a.roles,
+            csrf: String::new(),
+            kind: crate::SessionKind::Api,
+            client_addr: format!("batch {}", b.id),
+            must_change_password: false,
+        })
+    }
+
+    async fn run_batch(&self, id: i64) -> Result<()> {
+        loop {
+            let b = self.db().batch(id).await?;
+            let owner = self.batch_owner(&b).await?;
+            let pending = self.db().batch_pending(id, CHUNK).await?;
+            if pending.is_empty() {
+                return self.finish_batch(&b).await;
+            }
+            // The account and its right to query are checked again for every chunk.
+            let access: std::result::Result<Access, String> = match self.db().account(b.account_id).await {
+                Ok(a) if a.status == "active" => match self.query_access(&owner, b.purpose_id, b.operation_id).await? {
+                    Ok(x) => Ok(x),
+                    Err((why, _)) => Err(why),
+                },
+                _ => Err("account not active".to_owned()),
+            };
+            let case = CaseNumber::parse(&b.case_number)?;
+            let reason = Reason::parse(&b.reason, 1)?;
+            // Rows whose query was recorded but whose outcome was not: never sent again.
+            let (interrupted, fresh): (Vec<_>, Vec<_>) = pending.into_iter().partition(|i| i.query_seq.is_some());
+            let mut outcomes: Vec<nhiguard_store::RowOutcome> = Vec::new();
+            let mut drafts = Vec::new();
+            for i in &interrupted {
+                let seq = i.query_seq.unwrap_or(0);
+                drafts.push(self.outcome_draft(&owner.username, seq, &(Outcome::NhiaError, Vec::new(), None)));
+                outcomes.push((i.row_no, "interrupted".into(), None));
+            }
+            let access = match access {
+                Ok(a) => a,
+                Err(why) => {
+                    // Refused from here on: every remaining row is recorded as refused, none sent.
+                    let mut tx = self.db().begin().await?;
+                    let rows: Vec<nhiguard_store::RowOutcome> =
+                        fresh.iter().map(|i| (i.row_no, "refused".to_owned(), None)).chain(outcomes).collect();
+                    let refusal = Draft {
+                        kind: nhiguard_ledger::EntryKind::Query,
+                        actor: owner.username.clone(),
+                        at_micros: self.now().timestamp_micros(),
+                        fields: vec![
+                            ("batch".into(), id.to_string()),
+                            ("outcome".into(), "refused".into()),
+                            ("refusal".into(), format!("batch: {why}")),
+                            ("rows".into(), rows.len().to_string()),
+                            ("case_number".into(), b.case_number.clone()),
+                            ("reason".into(), b.reason.clone()),
+                        ],
+                    };
+                    drafts.push(refusal);
+                    append_in(&mut tx, &drafts).await?;
+                    tx.batch_record(id, &rows).await?;
+                    tx.commit().await?;
+                    continue;
+                }
+            };
+            // One transaction: claim the rows and record their queries before anything is sent.
+            let mut subjects = Vec::new();
+            let mut tx = self.db().begin().await?;
+            let claimed = tx.batch_claim(id, &fresh.iter().map(|i| i.row_no).collect::<Vec<_>>()).await?;
+            let mut query_drafts = Vec::new();
+            for i in fresh.iter().filter(|i| claimed.contains(&i.row_no)) {
+                let (Some(n), Some(c)) = (&i.subject_nonce, &i.subject_ciphertext) else { continue };
+                let plain = self.inner.results_key.open(n, c, &subject_aad(id, i.row_no))?;
+                let nid = NationalId::parse(&String::from_utf8_lossy(&plain))?;
+                let subject = Subject::NationalId(nid);
+                query_drafts.push(self.query_draft(
+                    &owner,
+                    &access,
+                    &case,
+                    &reason,
+                    &subject,
+                    &[("batch", id.to_string()), ("row", i.row_no.to_string())],
+                ));
+                subjects.push((i.row_no, subject));
+            }
+            let seqs = append_in(&mut tx, &query_drafts).await?;
+            let sent: Vec<(u64, u64)> = subjects.iter().map(|(r, _)| *r).zip(seqs.iter().copied()).collect();
+            tx.batch_mark_sent(id, &sent).await?;
+            if !outcomes.is_empty() {
+                append_in(&mut tx, &drafts).await?;
+                tx.batch_record(id, &outcomes).await?;
+            }
+            tx.commit().await?;
+            // The lookups, a few at a time.
+            let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+            let mut set = tokio::task::JoinSet::new();
+            for ((row, subject), seq) in subjects.into_iter().zip(seqs) {
+                let app = self.clone();
+                let code = access.operation.code.clone();
+                let sem = sem.clone();
+                set.spawn(async move {
+                    let _permit = sem.acquire_owned().await;
+                    (row, seq, app.lookup(&code, &subject, seq).await)
+                });
+            }
+            let mut looked = Vec::new();
+            while let Some(r) = set.join_next().await {
+                looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))?);
+            }
+            looked.sort_by_key(|(row, _, _)| *row);
+            // One transaction: their outcomes, with the answers sealed.
+            let mut tx = self.db().begin().await?;
+            let mut drafts = Vec::new();
+            let mut rows = Vec::new();
+            for (row, seq, l) in &looked {
+                drafts.push(self.outcome_draft(&owner.username, *seq, l));
+                let sealed =
+                    if l.0 == Outcome::Answered { Some(self.seal_records(&l.1, &answer_aad(id, *row))?) } else { None };
+                rows.push((*row, l.0.code().to_owned(), sealed));
+            }
+            append_in(&mut tx, &drafts).await?;
+            tx.batch_record(id, &rows).await?;
+            tx.commit().await?;
+        }
+    }
+
+    /// Builds the result file (CSV), seals it, and clears the rows' sealed data.
+    async fn finish_batch(&self, b: &BatchRow) -> Result<()> {
+        if b.state == "done" {
+            return Ok(());
+        }
+        let op = self.db().operation(b.operation_id).await?;
+        let mut header = vec!["列號".to_owned(), "身分證號".to_owned(), "結果".to_owned()];
+        header.extend(op.results.iter().map(|f| f.zh().to_owned()));
+        let mut rows: Vec<Vec<String>> = Vec::new();
+        let mut from = 0;
+        loop {
+            let items = self.db().batch_items(b.id, from, 5000).await?;
+            let Some(last) = items.last().map(|i| i.row_no) else { break };
+            for i in &items {
+                let id = match (&i.subject_nonce, &i.subject_ciphertext) {
+                    (Some(n), Some(c)) => {
+                        String::from_utf8_lossy(&self.inner.results_key.open(n, c, &subject_aad(b.id, i.row_no))?)
+                            .into_owned()
+                    }
+                    _ => i.subject_masked.clone(),
+                };
+                let outcome = i.outcome.clone().unwrap_or_default();
+                let label =
+                    Outcome::from_code(&outcome).map(|o| o.zh().to_owned()).unwrap_or_else(|| match outcome.as_str() {
+                        "interrupted" => "中斷（未重送）".to_owned(),
+                        other => other.to_owned(),
+                    });
+                let records = match (&i.answer_nonce, &i.answer_ciphertext) {
+                    (Some(n), Some(c)) => self.open_records(n, c, &answer_aad(b.id, i.row_no))?,
+                    _ => Vec::new(),
+                };
+                if records.is_empty() {
+                    rows.push(vec![i.row_no.to_string(), id.clone(), label.clone()]);
+                }
+                for r in records {
+                    let mut line = vec![i.row_no.to_string(), id.clone(), label.clone()];
+                    line.extend(
+                        op.results
+                            .iter()
+                            .map(|f| r.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()).unwrap_or_default()),
+                    );
+                    rows.push(line);
+                }
+            }
+            from = last + 1;
+        }
+        let csv = nhiguard_tabular::write_csv(&header, &rows);
+        let (nonce, ct) = self.inner.results_key.seal(&csv, &file_aad(b.id))?;
+        let mut tx = self.db().begin().await?;
+        tx.batch_finish(b.id, nonce, ct, self.now()).await?;
+        tx.commit().await?;
+        tracing::info!(batch = b.id, rows = rows.len(), "batch finished");
+        Ok(())
+    }
+
+    /// A batch, for its owner only.
+    pub async fn batch(&self, current: &Current, id: i64) -> Result<BatchRow> {
+        let b = self.db().batch(id).await?;
+        if b.account_id != current.account_id {
+            self.record(crate::events::kind::FORBIDDEN, current.event_actor(), &format!("batch {id}"), "not the owner")
+                .await?;
+            return Err(AppError::forbidden(
+                "批次查詢僅限查詢者本人檢視",
+                "a batch is shown only to the person who ran it",
+            ));
+        }
+        Ok(b)
+    }
+
+    pub async fn my_batches(&self, current: &Current) -> Result<Vec<BatchRow>> {
+        Ok(self.db().batches_of(current.account_id).await?)
+    }
+
+    /// The result file (CSV or ODS) for its owner; every download is recorded (R-DAT-1).
+    pub async fn batch_file(&self, current: &Current, id: i64, ods: bool) -> Result<(String, Vec<u8>)> {
+        let b = self.batch(current, id).await?;
+        if b.state != "done" {
+            return Err(AppError::conflict("批次尚未完成", "the batch has not finished yet"));
+        }
+        let (Some(n), Some(c)) = (&b.result_nonce, &b.result_ciphertext) else {
+            return Err(AppError::conflict("此批次結果已銷毀", "this batch's result has been destroyed"));
+        };
+        let csv = self.inner.results_key.open(n, c, &file_aad(id))?;
+        let (name, bytes) = if ods {
+            let table = read_table(
+                &csv,
+                FileKind::Csv,
+                &Limits { max_rows: usize::MAX, max_bytes: usize::MAX, max_cols: 100, max_cell_chars: 10_000 },
+            )
+            .map_err(|e| AppError::Internal(format!("batch file: {}", e.en())))?;
+            let sheet = nhiguard_tabular::Sheet {
+                name: format!("批次{id}"),
+                header: table.header,
+                rows: table.rows,
+                column_widths_cm: None,
+            };
+            (format!("nhiguard-batch-{id}.ods"), nhiguard_tabular::write_ods(&[sheet]))
+        } else {
+            (format!("nhiguard-batch-{id}.csv"), csv)
+        };
+        self.append(Draft {
+            kind: nhiguard_ledger::EntryKind::Export,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: vec![
+                ("event".into(), "batch_downloaded".into()),
+                ("batch".into(), id.to_string()),
+                ("file".into(), name.clone()),
+            ],
+        })
+        .await?;
+        Ok((name, bytes))
+    }
+
+    /// The scheduled purge of batch result files (R-DAT-1).
+    pub(crate) async fn purge_batches(&self) -> Result<usize> {
+        let now = self.now();
+        let mut n = 0;
+        for b in self.db().batches_due(now).await? {
+            let mut tx = self.db().begin().await?;
+            if tx.destroy_batch(b.id, "schedule", now).await? {
+                let fields = vec![
+                    ("event".into(), "batch_purged".into()),
+                    ("batch".into(), b.id.to_string()),
+                    ("by".into(), "schedule".into()),
+                ];
+                append_in(
+                    &mut tx,
+                    &[Draft {
+                        kind: nhiguard_ledger::EntryKind::Retention,
+                        actor: "system".into(),
+                        at_micros: now.timestamp_micros(),
+                        fields,
+                    }],
+                )
+                .await?;
+                n += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(n)
+    }
+}

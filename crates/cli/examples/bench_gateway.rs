@@ -1,0 +1,300 @@
+//! The gateway's overhead over a direct call to the sandbox NHIA (issue 5), side by side in one run:
+//!
+//! - **direct**: `nhiguard_nhi::HttpConnector::lookup` (INS01) against the sandbox over loopback HTTP
+//!   — what a client would pay without nhiguard;
+//! - **gateway**: `POST /api/v1/queries` (purpose 8, INS01) as `soc.user` with a bearer token over
+//!   HTTP/1.1 keep-alive — authorise, durable query entry, the same lookup through the same kind of
+//!   connector to the same sandbox, durable outcome entry and sealed result, answer;
+//! - **a disk sync**: write + `sync_data` of a small file beside the SQLite database, right before
+//!   and after each level;
+//! - two of the gateway's parts alone, to show where its time goes: `GET /api/v1/me` (HTTP, bearer
+//!   token and session/account reads, no write) and `App::append` (a group-committed ledger entry).
+//!
+//! Each concurrency level runs every path with the same number of requests from the same number of
+//! concurrent clients, one after the other. The server runs on two worker threads; the load driver on
+//! its own thread (all three share the machine's 2 cores).
+//!
+//! ```sh
+//! cargo build --release -p nhiguard --examples
+//! target/release/examples/bench_gateway [--queries 4000] [--concurrency 1,64,200] [--syncs 200]
+//! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_gateway
+//! ```
+//!
+//! Prints figures only, never a subject or an answer.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use nhiguard_app::App;
+use nhiguard_app::ledger::Draft;
+use nhiguard_domain::national_id::NationalId;
+use nhiguard_ledger::EntryKind;
+use nhiguard_nhi::{Connector, LookupRequest, Subject};
+use support::{Conn, Stats};
+
+const REASON: &str = "兒少保護個案家訪前確認投保單位以聯繫家屬";
+
+/// Runs `n` requests from `c` concurrent clients; `one(client, i)` performs request `i` and says
+/// whether it succeeded.
+async fn drive<S, F, Fut>(c: usize, n: usize, mut state: impl FnMut() -> S, one: F) -> Stats
+where
+    S: Send + 'static,
+    F: Fn(S, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (S, bool)> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..c)
+        .map(|_| {
+            let (next, one, mut s) = (next.clone(), one.clone(), state());
+            tokio::spawn(async move {
+                let (mut lat, mut errors) = (Vec::new(), 0usize);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    let t = Instant::now();
+                    let (back, ok) = one(s, i).await;
+                    s = back;
+                    lat.push(t.elapsed());
+                    errors += usize::from(!ok);
+                }
+                (lat, errors)
+            })
+        })
+        .collect();
+    let (mut lat, mut errors) = (Vec::with_capacity(n), 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        lat.extend(l);
+        errors += e;
+    }
+    Stats::new(lat, started.elapsed(), errors)
+}
+
+async fn direct(connector: Arc<dyn Connector>, ids: Arc<Vec<NationalId>>, c: usize, n: usize) -> Stats {
+    drive(
+        c,
+        n,
+        || (),
+        move |(), i| {
+            let (connector, ids) = (connector.clone(), ids.clone());
+            async move {
+                let req = LookupRequest {
+                    operation_code: "INS01".into(),
+                    subject: Subject::NationalId(ids[i % ids.len()].clone()),
+                    request_id: format!("bench-direct-{i}"),
+                };
+                ((), connector.lookup(&req).await.is_ok())
+            }
+        },
+    )
+    .await
+}
+
+struct Target {
+    addr: SocketAddr,
+    token: Arc<str>,
+    purpose_id: i64,
+    operation_id: i64,
+    ids: Arc<Vec<String>>,
+}
+
+static FIRST_ERROR: std::sync::Once = std::sync::Once::new();
+
+async fn gateway(t: &Target, c: usize, n: usize) -> Stats {
+    let (addr, token, ids) = (t.addr, t.token.clone(), t.ids.clone());
+    let (p, o) = (t.purpose_id, t.operation_id);
+    drive(
+        c,
+        n,
+        move || Conn::new(addr),
+        move |mut conn: Conn, i| {
+            let (token, ids) = (token.clone(), ids.clone());
+            async move {
+                let body = serde_json::json!({
+                    "purpose_id": p, "operation_id": o, "case_number": format!("115-兒保-{:06}", i % 1_000_000),
+                    "reason": REASON, "national_id": ids[i % ids.len()],
+                })
+                .to_string();
+                let ok = match conn.request("POST", "/api/v1/queries", Some(&token), Some(&body)).await {
+                    Ok(r) if r.status == 200 && r.json()["outcome"] == "answered" => true,
+                    Ok(r) => {
+                        FIRST_ERROR.call_once(|| {
+                            println!("first failed query: HTTP {} {}", r.status, String::from_utf8_lossy(&r.body));
+                        });
+                        false
+                    }
+                    Err(e) => {
+                        FIRST_ERROR.call_once(|| println!("first failed query: {e}"));
+                        conn = Conn::new(addr);
+                        false
+                    }
+                };
+                (conn, ok)
+            }
+        },
+    )
+    .await
+}
+
+async fn me(t: &Target, c: usize, n: usize) -> Stats {
+    let (addr, token) = (t.addr, t.token.clone());
+    drive(
+        c,
+        n,
+        move || Conn::new(addr),
+        move |mut conn: Conn, _| {
+            let token = token.clone();
+            async move {
+                let ok =
+                    matches!(conn.request("GET", "/api/v1/me", Some(&token), None).await, Ok(r) if r.status == 200);
+                (conn, ok)
+            }
+        },
+    )
+    .await
+}
+
+async fn append(app: App, c: usize, n: usize) -> Stats {
+    drive(
+        c,
+        n,
+        || (),
+        move |(), i| {
+            let app = app.clone();
+            async move {
+                let d = Draft {
+                    kind: EntryKind::Query,
+                    actor: "bench.append".into(),
+                    at_micros: chrono::Utc::now().timestamp_micros(),
+                    fields: vec![
+                        ("case_number".into(), format!("115-兒保-{i:06}")),
+                        ("reason".into(), REASON.into()),
+                        ("operation".into(), "INS01".into()),
+                        ("purpose".into(), "8".into()),
+                        ("subject_masked".into(), "A1234*****".into()),
+                        ("outcome".into(), "sent".into()),
+                    ],
+                };
+                ((), app.append(d).await.is_ok())
+            }
+        },
+    )
+    .await
+}
+
+fn row(level: usize, what: &str, s: &Stats) {
+    println!(
+        "| {level} | {what} | {:.0}/s | {:.2} ms | {:.2} ms | {} |",
+        s.rate(),
+        s.p50(),
+        s.p99(),
+        if s.errors == 0 { "0".to_owned() } else { format!("**{}**", s.errors) }
+    );
+}
+
+fn main() {
+    let queries: usize = support::arg("--queries", 4000);
+    let levels = support::arg_list("--concurrency", &[1, 64, 200]);
+    let syncs: usize = support::arg("--syncs", 200);
+
+    let server = support::start();
+    let driver = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    driver.block_on(async {
+        println!("gateway benchmark on {}, {} requests per path per level", server.backend, queries);
+        println!("before: {}", support::machine_note());
+        let token: Arc<str> = support::sign_in(server.addr, "soc.user").await.into();
+        let options =
+            Conn::new(server.addr).request("GET", "/api/v1/query-options", Some(&token), None).await.unwrap().json();
+        let purpose = options.as_array().unwrap().iter().find(|o| o["purpose_number"] == 8).expect("purpose 8");
+        let op = purpose["operations"].as_array().unwrap().iter().find(|o| o["code"] == "INS01").expect("INS01");
+        let ids = server.app.sandbox_examples(1000);
+        let target = Target {
+            addr: server.addr,
+            token,
+            purpose_id: purpose["purpose_id"].as_i64().unwrap(),
+            operation_id: op["id"].as_i64().unwrap(),
+            ids: Arc::new(ids.clone()),
+        };
+        let parsed: Arc<Vec<NationalId>> = Arc::new(ids.iter().map(|s| NationalId::parse(s).unwrap()).collect());
+
+        // Warm-up: open the pooled connections, fill the caches.
+        let warm = levels.iter().copied().max().unwrap_or(1);
+        direct(server.direct.clone(), parsed.clone(), warm, warm * 4).await;
+        gateway(&target, warm, warm * 4).await;
+        let size_before = server.app.db().ledger_size().await.unwrap();
+
+        let mut summary = Vec::new();
+        let mut gateway_total = 0;
+        for &c in &levels {
+            println!();
+            println!("### concurrency {c}");
+            println!("| clients | path | throughput | p50 | p99 | errors |");
+            println!("|---|---|---|---|---|---|");
+            let sync_before = support::sync_probe(&server.data_dir, syncs);
+            let d = direct(server.direct.clone(), parsed.clone(), c, queries).await;
+            let g = gateway(&target, c, queries).await;
+            gateway_total += queries;
+            let m = me(&target, c, queries).await;
+            let a = append(server.app.clone(), c, queries).await;
+            let sync_after = support::sync_probe(&server.data_dir, syncs);
+            let mut all_syncs = sync_before.latencies.clone();
+            all_syncs.extend(sync_after.latencies.iter().copied());
+            let sync = Stats::new(all_syncs, sync_before.elapsed + sync_after.elapsed, 0);
+            row(c, "direct: HttpConnector → sandbox (baseline)", &d);
+            row(c, "gateway: POST /api/v1/queries", &g);
+            row(c, "part: GET /api/v1/me (auth only, no write)", &m);
+            row(c, "part: App::append (one group-committed entry)", &a);
+            println!(
+                "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | before {:.2} / after {:.2} ms p50 |",
+                sync.n(),
+                sync.rate(),
+                sync.p50(),
+                sync.p99(),
+                sync_before.p50(),
+                sync_after.p50()
+            );
+            summary.push((c, d, g, sync));
+        }
+        let size_after = server.app.db().ledger_size().await.unwrap();
+        let appended: usize = levels.len() * queries;
+        println!();
+        println!(
+            "ledger entries per gateway query: {:.2} (expected 2: the query and its outcome)",
+            (size_after - size_before) as f64 / gateway_total as f64 - appended as f64 / gateway_total as f64
+        );
+
+        println!();
+        println!("### against issue 5's targets");
+        println!(
+            "| clients | gateway q/s (≥ 2,000) | gateway / direct throughput | added p50 (≤ sync p50 + 1 ms) | added p99 | gateway p99 (≤ 10 ms) |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for (c, d, g, sync) in &summary {
+            let added = g.p50() - d.p50();
+            let allowed = sync.p50() + 1.0;
+            let yes = |b: bool| if b { "met" } else { "NOT met" };
+            println!(
+                "| {c} | {:.0}/s — {} | {:.3} | {added:.2} ms vs {allowed:.2} ms — {} | {:.2} ms | {:.2} ms — {} |",
+                g.rate(),
+                yes(g.rate() >= 2000.0),
+                g.rate() / d.rate(),
+                yes(added <= allowed),
+                g.p99() - d.p99(),
+                g.p99(),
+                yes(g.p99() <= 10.0)
+            );
+        }
+        println!();
+        println!("after: {}", support::machine_note());
+    });
+    drop(driver);
+    drop(server);
+}

@@ -1,0 +1,226 @@
+//! Batch query pages (R-QRY-4): upload a file of subjects, watch the progress, download the
+//! result (each download recorded).
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Multipart, Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use nhiguard_app::AppError;
+use nhiguard_app::batch::BatchInput;
+use nhiguard_domain::roc;
+
+use crate::AppState;
+use crate::ctx::PageUser;
+use crate::error::{PageError, status_of};
+use crate::pages::{OrPage, render, see_other};
+use crate::view::Base;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/batches", get(list).post(upload))
+        .route("/batches/{id}", get(detail))
+        .route("/batches/{id}/result.csv", get(csv))
+        .route("/batches/{id}/result.ods", get(ods))
+        .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
+}
+
+/// A batch file may be up to 10 MiB (the tabular reader's limit), plus the form around it.
+pub const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
+
+struct Line {
+    id: i64,
+    created: String,
+    case_number: String,
+    file: String,
+    progress: String,
+    state: String,
+}
+
+#[derive(Template)]
+#[template(path = "batches.html")]
+struct ListPage {
+    b: Base,
+    options: Vec<(String, String)>,
+    batches: Vec<Line>,
+    error: String,
+}
+
+fn state_label(lang: nhiguard_app::i18n::Lang, s: &str) -> &'static str {
+    match s {
+        "queued" => lang.t("排隊中", "queued"),
+        "running" => lang.t("查詢中", "running"),
+        "done" => lang.t("已完成", "done"),
+        _ => lang.t("失敗", "failed"),
+    }
+}
+
+async fn render_list(s: &AppState, u: &PageUser, error: String) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let mut options = Vec::new();
+    for o in s.app.query_options(&u.current).await.page(lang)? {
+        for op in o
+            .operations
+            .iter()
+            .filter(|op| op.conditions.contains(&nhiguard_domain::catalogue::SubjectCondition::NationalId))
+        {
+            options.push((
+                format!("{}:{}", o.purpose.id, op.id),
+                format!(
+                    "{}. {} — {} {}",
+                    o.purpose.number,
+                    lang.t(&o.purpose.name_zh, &o.purpose.name_en),
+                    op.code,
+                    lang.t(&op.name_zh, &op.name_en)
+                ),
+            ));
+        }
+    }
+    let batches = s
+        .app
+        .my_batches(&u.current)
+        .await
+        .page(lang)?
+        .into_iter()
+        .map(|b| Line {
+            id: b.id,
+            created: roc::short_datetime(b.created_at),
+            case_number: b.case_number,
+            file: b.file_name,
+            progress: format!("{} / {}", b.done, b.total),
+            state: state_label(lang, &b.state).to_owned(),
+        })
+        .collect();
+    Ok(render(&ListPage {
+        b: Base::new(lang, "批次查詢", "Batch queries", Some(&u.current), "/batches"),
+        options,
+        batches,
+        error,
+    }))
+}
+
+async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
+    render_list(&s, &u, String::new()).await
+}
+
+/// The multipart form: its CSRF token is checked here, as `CsrfForm` reads only urlencoded forms.
+async fn upload(State(s): State<AppState>, u: PageUser, mut form: Multipart) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let bad_form = |e: String| {
+        PageError::new(
+            AppError::invalid("file", format!("無法讀取上傳內容：{e}"), format!("the upload could not be read: {e}")),
+            lang,
+        )
+    };
+    let (mut csrf, mut choice, mut case_number, mut reason, mut file_name, mut bytes) =
+        (String::new(), String::new(), String::new(), String::new(), String::new(), Vec::new());
+    while let Some(field) = form.next_field().await.map_err(|e| bad_form(e.body_text()))? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            file_name = field.file_name().unwrap_or("upload").to_owned();
+            bytes = field.bytes().await.map_err(|e| bad_form(e.body_text()))?.to_vec();
+            continue;
+        }
+        let text = field.text().await.map_err(|e| bad_form(e.body_text()))?;
+        match name.as_str() {
+            "csrf" => csrf = text,
+            "choice" => choice = text,
+            "case_number" => case_number = text,
+            "reason" => reason = text,
+            _ => {}
+        }
+    }
+    if csrf.is_empty() || csrf != u.current.csrf {
+        s.app
+            .record(
+                nhiguard_app::events::kind::CSRF_REFUSED,
+                u.current.event_actor(),
+                "/batches",
+                "missing or wrong CSRF token",
+            )
+            .await
+            .page(lang)?;
+        return Err(PageError::new(
+            AppError::forbidden(
+                "表單已失效或來源不明（CSRF 檢查未通過），請重新整理頁面後再送出",
+                "the form has expired or did not come from this site; reload and submit again",
+            ),
+            lang,
+        ));
+    }
+    let (purpose_id, operation_id) =
+        choice.split_once(':').and_then(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?))).unwrap_or((0, 0));
+    let input = BatchInput { purpose_id, operation_id, case_number, reason, file_name, bytes };
+    match s.app.upload_batch(&u.current, &input).await {
+        Ok(id) => Ok(see_other(&format!("/batches/{id}"))),
+        Err(e @ (AppError::Invalid { .. } | AppError::Forbidden(_))) => {
+            let status = status_of(&e);
+            let mut res = render_list(&s, &u, e.message().get(lang).to_owned()).await?;
+            *res.status_mut() = status;
+            Ok(res)
+        }
+        Err(e) => Err(PageError::new(e, lang)),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "batch.html")]
+struct DetailPage {
+    b: Base,
+    id: i64,
+    state: String,
+    running: bool,
+    case_number: String,
+    reason: String,
+    file: String,
+    done: u64,
+    total: u64,
+    answered: u64,
+    not_found: u64,
+    failed: u64,
+    purge: String,
+    downloadable: bool,
+}
+
+async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let b = s.app.batch(&u.current, id).await.page(lang)?;
+    Ok(render(&DetailPage {
+        b: Base::new(lang, "批次查詢", "Batch", Some(&u.current), "/batches"),
+        id,
+        state: state_label(lang, &b.state).to_owned(),
+        running: matches!(b.state.as_str(), "queued" | "running"),
+        case_number: b.case_number.clone(),
+        reason: b.reason.clone(),
+        file: b.file_name.clone(),
+        done: b.done,
+        total: b.total,
+        answered: b.answered,
+        not_found: b.not_found,
+        failed: b.failed,
+        purge: roc::short_date(roc::taipei_date(b.purge_after)),
+        downloadable: b.state == "done" && b.result_ciphertext.is_some(),
+    }))
+}
+
+fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn csv(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let (name, bytes) = s.app.batch_file(&u.current, id, false).await.page(u.ctx.lang)?;
+    Ok(attachment(&name, "text/csv; charset=utf-8", bytes))
+}
+
+async fn ods(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let (name, bytes) = s.app.batch_file(&u.current, id, true).await.page(u.ctx.lang)?;
+    Ok(attachment(&name, "application/vnd.oasis.opendocument.spreadsheet", bytes))
+}

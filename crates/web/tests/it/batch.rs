@@ -1,0 +1,156 @@
+//! Batch queries (R-QRY-4): the whole file checked first, each subject its own ledger entry, the
+//! result file sealed and downloadable by its owner only, each download recorded.
+
+use std::time::{Duration, Instant};
+
+use nhiguard_ledger::{Entry, EntryKind};
+use serde_json::Value;
+
+use crate::support::{Client, TestApp};
+
+const REASON: &str = "兒少保護個案名冊逐一確認投保狀態";
+
+async fn ids(t: &TestApp) -> (i64, i64) {
+    let p = t.app.db().purposes().await.unwrap().into_iter().find(|p| p.number == 8).unwrap().id;
+    let o = t.app.db().operations().await.unwrap().into_iter().find(|o| o.code == "INS01").unwrap().id;
+    (p, o)
+}
+
+async fn upload(c: &mut Client, t: &TestApp, file_name: &str, body: &[u8]) -> crate::support::Response {
+    let (p, o) = ids(t).await;
+    let q = format!(
+        "/api/v1/batches?purpose_id={p}&operation_id={o}&case_number=113-%E5%85%92%E4%BF%9D-77&reason={}&file_name={file_name}",
+        urlencode(REASON)
+    );
+    c.request_bytes("POST", &q, Some("text/csv"), body).await
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// Waits until the batch is done (bounded).
+async fn finished(c: &mut Client, id: i64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let b = c.get(&format!("/api/v1/batches/{id}")).await.json();
+        if b["state"] == "done" {
+            return b;
+        }
+        assert!(Instant::now() < deadline, "batch {id} did not finish: {b}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn r_qry_4_each_subject_of_a_batch_is_its_own_query_and_the_result_file_is_recorded_when_downloaded() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(3);
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    let csv = format!("身分證號,備註\n{}\n{},第二位\n{},\"含,逗號\"\n", known[0], known[1], known[2]);
+    let r = upload(&mut c, &t, "list.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let b = finished(&mut c, id).await;
+    assert_eq!((b["total"].as_u64(), b["answered"].as_u64()), (Some(3), Some(3)), "{b}");
+    assert_eq!(t.nhia.requests_seen(), seen + 3);
+    let rows = t.app.db().ledger_rows(0, 100_000).await.unwrap();
+    let entries: Vec<Entry> = rows.iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let queries: Vec<&Entry> =
+        entries.iter().filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string())).collect();
+    assert_eq!(queries.len(), 3, "one ledger entry per subject");
+    assert!(queries.iter().all(|q| q.field("case_number") == Some("113-兒保-77") && q.field("reason") == Some(REASON)));
+    let file = c.get(&format!("/api/v1/batches/{id}/result.csv")).await;
+    assert_eq!(file.status, 200);
+    assert!(file.body.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
+    assert!(file.body.contains("投保狀態") && file.body.contains(&known[1]));
+    let downloads = t.app.db().ledger_recent(&["export"], 10).await.unwrap();
+    assert_eq!(downloads.len(), 1);
+    // Only its owner sees it.
+    let mut other = t.api_as("soc.reviewer").await;
+    assert_eq!(other.get(&format!("/api/v1/batches/{id}")).await.status, 403);
+    assert_eq!(other.get(&format!("/api/v1/batches/{id}/result.csv")).await.status, 403);
+    // The rows' sealed subjects are cleared once the file is built.
+    let items = t.app.db().batch_items(id, 0, 10).await.unwrap();
+    assert!(items.iter().all(|i| i.subject_ciphertext.is_none() && i.answer_ciphertext.is_none()));
+}
+
+#[tokio::test]
+async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(2);
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    let big5: &[u8] = &[
+        0xa8, 0xad, 0xa4, 0xc0, 0xc3, 0xd2, 0xb8, 0xb9, b'\n', b'A', b'1', b'2', b'3', b'4', b'5', b'6', b'7', b'8',
+        b'9', b'\n',
+    ];
+    let garbage: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let cases: Vec<(String, Vec<u8>, &str)> = vec![
+        ("bad.csv".into(), format!("身分證號\n{}\nA123456788\n{}\n", known[0], known[1]).into_bytes(), "第 3 列"),
+        ("formula.csv".into(), format!("身分證號\n{}\n=cmd|' /C calc'!A0\n", known[0]).into_bytes(), "公式"),
+        ("header.csv".into(), format!("姓名\n{}\n", known[0]).into_bytes(), "身分證號欄位"),
+        ("big5.csv".into(), big5.to_vec(), "Big5"),
+        ("garbage.csv".into(), garbage, ""),
+        ("empty.csv".into(), "身分證號\n".as_bytes().to_vec(), ""),
+    ];
+    for (name, body, says) in &cases {
+        let r = upload(&mut c, &t, name, body).await;
+        assert_eq!(r.status, 422, "{name}: {}", r.body);
+        assert_eq!(r.json()["error"]["field"], "file", "{name}");
+        assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains(says), "{name}: {}", r.body);
+    }
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
+    assert!(t.app.db().batches_of(t.account_id("soc.user").await).await.unwrap().is_empty(), "nothing was queued");
+    // A refused purpose is refused for a batch too, and recorded.
+    let mut tax = t.api_as("tax.user").await;
+    let r = upload(&mut tax, &t, "ok.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await;
+    assert_eq!(r.status, 403);
+}
+
+#[tokio::test]
+async fn a_user_runs_a_small_batch_through_the_pages() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(2);
+    let mut web = t.browser_as("soc.user").await;
+    let page = web.get("/batches").await;
+    assert_eq!(page.status, 200);
+    let (p, o) = ids(&t).await;
+    let csrf = page.csrf();
+    let boundary = "nhiguardboundary";
+    let mut body = String::new();
+    for (k, v) in
+        [("csrf", csrf.as_str()), ("choice", &format!("{p}:{o}")), ("case_number", "113-兒保-88"), ("reason", REASON)]
+    {
+        body.push_str(&format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"list.csv\"\r\nContent-Type: text/csv\r\n\r\n身分證號\n{}\n{}\n\r\n--{boundary}--\r\n",
+        known[0], known[1]
+    ));
+    let r = web.request("POST", "/batches", Some(&format!("multipart/form-data; boundary={boundary}")), &body).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    let at = r.header("location").unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let p = web.get(&at).await;
+        if p.body.contains("download-csv") {
+            assert!(p.body.contains("2 / 2"));
+            break;
+        }
+        assert!(Instant::now() < deadline, "{}", p.body);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let ods = web.get(&format!("{at}/result.ods")).await;
+    assert_eq!(ods.status, 200);
+    assert_eq!(ods.header("content-type"), Some("application/vnd.oasis.opendocument.spreadsheet"));
+    // Without the form's token: refused.
+    let forged = body.replace(&csrf, "forged");
+    assert_eq!(
+        web.request("POST", "/batches", Some(&format!("multipart/form-data; boundary={boundary}")), &forged)
+            .await
+            .status,
+        403
+    );
+}
