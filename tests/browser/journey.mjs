@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // nhiguard browser journey: starts `nhiguard demo` on a free port with a fresh data dir, drives
-// headless Chromium (Debian's, through playwright-core) through the foundation pages, and prints
-// one line per step plus exactly one summary line `browser: N passed, M failed` that CI reads.
+// headless Chromium (Debian's, through playwright-core) through the foundation pages, a single NHI
+// query (issue 5) and an account application from filing to the owner's first sign-in (issue 3),
+// and prints one line per step plus exactly one summary line `browser: N passed, M failed` that CI
+// reads.
 //
 //   node tests/browser/journey.mjs [path/to/nhiguard]      (default: target/debug/nhiguard)
 //
@@ -21,6 +23,7 @@ const repoRoot = path.resolve(here, '..', '..');
 const binary = path.resolve(repoRoot, process.argv[2] ?? 'target/debug/nhiguard');
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PASSWORD = 'Nantou-Demo-115';
+const NEW_PASSWORD = 'Jade-Mountain-3952'; // hlt.ye's own, set through the activation link
 const HEALTH_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 10_000;
 
@@ -32,6 +35,11 @@ let currentStep = 'setup';
 const EXPECTED_ERRORS = [
   // the server answers a refused sign-in with 401 on purpose (step a only)
   (e) => e.step.startsWith('a.') && /status of 401/.test(e.text) && new URL(e.url).pathname === '/signin',
+  // a query with a meaningless reason is answered with the form again, status 422 (step i only)
+  (e) => e.step.startsWith('i.') && /status of 422/.test(e.text) && new URL(e.url).pathname === '/query',
+  // on the activation link, a password that breaks the policy is refused with 422 and the used link
+  // afterwards with 409 (step o only)
+  (e) => e.step.startsWith('o.') && /status of (422|409)/.test(e.text) && /^\/activate\//.test(new URL(e.url).pathname),
   // no favicon is served; the browser asks for /favicon.ico on its own
   (e) => /status of 404/.test(e.text) && new URL(e.url).pathname === '/favicon.ico',
 ];
@@ -41,6 +49,7 @@ let dataDir;
 let context;
 let page;
 let base;
+let shotsDir; // created on the first screenshot; kept (dataDir is removed at the end)
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -91,6 +100,7 @@ async function step(name, fn) {
     results.push({ name, ok: false });
     const msg = String(e?.message ?? e).split('\n').slice(0, 6).join('\n       ');
     console.log(`FAIL ${name}: ${msg}`);
+    await screenshot(`step-${name.split('.')[0]}`);
   }
 }
 
@@ -111,6 +121,29 @@ async function signIn(username, password) {
   await page.fill('#username', username);
   await page.fill('#password', password);
   await Promise.all([page.waitForNavigation(), page.click('#signin')]);
+}
+
+// Signs out whoever is signed in (if anyone), then signs `username` in and expects the home page.
+async function switchTo(username, password = PASSWORD) {
+  await signOut();
+  await page.goto(url('/signin'));
+  await signIn(username, password);
+  assert.equal(pathOf(), '/', `${username} should land on home, got ${page.url()}`);
+  assert.match(await text('#me'), new RegExp(`（${username.replace('.', '\\.')}）`), '#me names the account');
+}
+
+async function signOut() {
+  await page.goto(url('/'));
+  if ((await page.locator('#signout').count()) === 0) return;
+  await Promise.all([page.waitForURL('**/signin'), page.click('#signout')]);
+}
+
+// The value of the option in `select` whose label matches `re` (exactly one must).
+async function optionValue(select, re) {
+  const options = await page.locator(`${select} option`).evaluateAll((os) => os.map((o) => [o.value, o.label]));
+  const hits = options.filter(([, label]) => re.test(label));
+  assert.equal(hits.length, 1, `one option of ${select} should match ${re}; labels: ${options.map((o) => o[1]).join(' | ')}`);
+  return hits[0][0];
 }
 
 // The same calendar day the server shows: the ROC (民國) date in Asia/Taipei.
@@ -232,10 +265,177 @@ async function journey() {
     assert.ok(by.trim() && !/系統|system/.test(by), `the retire row names who did it, got ${JSON.stringify(by)}`);
   });
 
-  await step('h. no console errors, CSP violations or page errors during the journey', async () => {
+  // ---- issue 5: a single query, a refused one, and the user's own history ----
+  const caseNumber = '113-兒保-000123';
+  let sampleId = '';
+  let queryChoice = '';
+
+  await step('h. soc.user: 查詢 shows sandbox IDs; an 8./INS01 query is 已回覆 with 投保狀態', async () => {
+    await switchTo('soc.user');
+    await Promise.all([page.waitForURL('**/query'), page.click('#nav-query')]);
+    assert.match(await text('#sandbox-examples'), /沙盒模式/);
+    sampleId = (await page.locator('#sandbox-examples code').first().innerText()).trim();
+    assert.match(sampleId, /^[A-Z][A-Z0-9][0-9]{8}$/, `sample ID ${JSON.stringify(sampleId)}`);
+    queryChoice = await optionValue('#choice', /^8\.\s.*INS01/);
+    await page.selectOption('#choice', queryChoice);
+    await page.fill('#case_number', caseNumber);
+    await page.fill('#reason', '兒少保護個案家訪前確認投保單位');
+    await page.fill('#national_id', sampleId);
+    await Promise.all([page.waitForNavigation(), page.click('#run-query')]);
+    assert.equal(await page.locator('#query-error').count(), 0, 'no error on the form');
+    assert.equal(await text('#outcome'), '已回覆', '#outcome');
+    assert.ok((await text('main dl.facts')).includes(caseNumber), 'the answer names the case number');
+    assert.ok((await page.locator('table.result').count()) > 0, 'a result table');
+    assert.match(await text('table.result'), /投保狀態/);
+    assert.equal(await page.locator('#delete-result').count(), 1, 'the kept result can be destroyed');
+  });
+
+  await step('i. the same query with reason "." is refused (422): #query-error names 查詢事由', async () => {
+    assert.ok(queryChoice && sampleId, 'needs the choice and sample ID of step h');
+    await Promise.all([page.waitForURL('**/query'), page.click('#nav-query')]);
+    await page.selectOption('#choice', queryChoice);
+    await page.fill('#case_number', caseNumber);
+    await page.fill('#reason', '.');
+    await page.fill('#national_id', sampleId);
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#run-query')]);
+    assert.equal(response?.status(), 422, 'status of the refused query');
+    assert.equal(pathOf(), '/query');
+    assert.match(await text('#query-error'), /查詢事由/);
+    assert.equal(await page.locator('#outcome').count(), 0, 'no answer');
+    // the form keeps what was typed
+    assert.equal(await page.inputValue('#case_number'), caseNumber);
+    assert.equal(await page.inputValue('#choice'), queryChoice);
+  });
+
+  await step('j. 我的紀錄 lists the case number, the answered query and a 拒絕查詢 row', async () => {
+    await Promise.all([page.waitForURL('**/history'), navLink('我的紀錄').click()]);
+    const rows = page.locator('#history tbody tr');
+    assert.ok((await rows.count()) >= 2, 'at least the two queries');
+    assert.ok((await text('#history')).includes(caseNumber), 'the case number is listed');
+    assert.ok((await rows.filter({ hasText: caseNumber }).filter({ hasText: '已回覆' }).count()) >= 1, 'an 已回覆 row');
+    assert.ok((await rows.filter({ hasText: '拒絕查詢' }).count()) >= 1, 'a 拒絕查詢 row');
+    assert.ok((await text('#results')).includes(caseNumber), 'the kept result is listed under 保存中的查詢結果');
+  });
+
+  // ---- issue 3: an account application from filing to the owner's first sign-in ----
+  let appId = 0;
+  let activationLink = '';
+
+  await step('k. hlt.admin adds 葉書豪 (NT-0288, 科員) to 衛生局', async () => {
+    await switchTo('hlt.admin');
+    await Promise.all([page.waitForURL('**/org'), navLink('組織').click()]);
+    await Promise.all([
+      page.waitForURL(/\/org\/[^/]+$/),
+      page.locator('#org-tree').getByRole('link', { name: '衛生局', exact: true }).click(),
+    ]);
+    assert.match(await text('#node-name'), /衛生局/);
+    const add = page.locator('details', { has: page.locator('summary', { hasText: '新增人員' }) });
+    await add.locator('summary').click();
+    await add.locator('input[name=person_id]').fill('NT-0288');
+    await add.locator('input[name=name]').fill('葉書豪');
+    await add.locator('input[name=title]').fill('企劃科科員');
+    await add.locator('select[name=rank]').selectOption({ label: '科員' });
+    await Promise.all([page.waitForNavigation(), add.locator('button[type=submit]').click()]);
+    assert.match(await text('#node-name'), /衛生局/, `expected 衛生局's page, got ${page.url()}`);
+    const row = page.locator('#people tbody tr', { hasText: 'NT-0288' });
+    assert.equal(await row.count(), 1, 'NT-0288 is listed once');
+    assert.match(await row.innerText(), /葉書豪/);
+    assert.match(await row.innerText(), /科員/);
+  });
+
+  await step('l. hlt.admin files a 新增帳號 application for NT-0288 (hlt.ye) and submits it: 待核', async () => {
+    await Promise.all([page.waitForURL('**/applications'), navLink('帳號申請').click()]);
+    await page.selectOption('#app-kind', 'new_account');
+    assert.match(await page.locator('#app-kind option:checked').innerText(), /新增帳號/);
+    await page.selectOption('#app-person', await optionValue('#app-person', /NT-0288/));
+    await page.fill('#app-username', 'hlt.ye');
+    await page.check('#new-application input[name=role][value=user]');
+    const grant = page.locator('#new-application input[name=grant]').first();
+    const grantLabel = (await grant.locator('xpath=..').innerText()).trim();
+    await grant.check();
+    await page.fill('#new-application textarea[name=reason]', '新進科員辦理傳染病防治個案查詢，需使用健保資料查詢');
+    await page.check('#app-pledge');
+    await Promise.all([page.waitForURL(/\/applications\/\d+$/), page.click('#file-application')]);
+    appId = Number(pathOf().split('/').pop());
+    assert.match(await text('main h1'), new RegExp(`#${appId}`));
+    const facts = await text('main dl.facts');
+    for (const want of ['新增帳號', 'NT-0288', '葉書豪', 'hlt.ye', '使用者', '已簽署']) {
+      assert.ok(facts.includes(want), `the application shows ${want}`);
+    }
+    assert.ok(facts.includes(grantLabel.split(' — ')[0]), `the application shows the grant ${grantLabel}`);
+    await Promise.all([page.waitForURL(`**/applications/${appId}`), page.click('#app-submit')]);
+    assert.equal(await text('#app-state'), '待核', '#app-state');
+    assert.equal(await page.locator('#app-approve').count(), 0, 'the filer cannot approve it');
+  });
+
+  await step('m. hlt.chief approves it with a note: 已核准', async () => {
+    assert.ok(appId, 'needs the application of step l');
+    await switchTo('hlt.chief');
+    await page.goto(url(`/applications/${appId}`));
+    assert.equal(await text('#app-state'), '待核');
+    const note = '同意，依業務需要核給';
+    await page.fill(`form[action="/applications/${appId}/approve"] input[name=note]`, note);
+    await Promise.all([page.waitForURL(`**/applications/${appId}`), page.click('#app-approve')]);
+    assert.equal(await text('#app-state'), '已核准', '#app-state');
+    const record = await text('main dl.facts');
+    assert.ok(record.includes('hlt.chief') && record.includes(note), 'the record names the approver and the note');
+    assert.equal(await page.locator('#app-carry-out').count(), 0, 'a supervisor does not carry it out');
+  });
+
+  await step('n. hlt.admin carries it out; the page shows a one-time #activation-link', async () => {
+    assert.ok(appId, 'needs the application of step l');
+    await switchTo('hlt.admin');
+    await page.goto(url(`/applications/${appId}`));
+    assert.equal(await text('#app-state'), '已核准');
+    await Promise.all([page.waitForNavigation(), page.click('#app-carry-out')]);
+    assert.equal(await text('#app-state'), '已辦理', '#app-state after carrying out');
+    activationLink = await text('#activation-link');
+    const link = new URL(activationLink);
+    assert.equal(link.origin, base, 'the activation link points at this server');
+    assert.match(link.pathname, /^\/activate\/[^/]+$/);
+    await page.goto(url(`/applications/${appId}`));
+    assert.equal(await page.locator('#activation-link').count(), 0, 'the link is shown only once');
+  });
+
+  await step('o. signed out, the activation link refuses "short" (422, 至少需 12) and then sets the password', async () => {
+    assert.ok(activationLink, 'needs the activation link of step n');
+    await signOut();
+    const setPassword = async (pw) => {
+      const r = await page.goto(activationLink);
+      assert.equal(r?.status(), 200, 'the activation page opens');
+      assert.equal(await text('#activate-user'), 'hlt.ye');
+      await page.fill('main input[name=password]', pw);
+      await page.fill('main input[name=confirm]', pw);
+      const [response] = await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+      return response;
+    };
+    const refused = await setPassword('short');
+    assert.equal(refused?.status(), 422, 'status of the refused password');
+    assert.match(await text('#error-message'), /至少需 12/);
+    const done = await setPassword(NEW_PASSWORD);
+    assert.equal(done?.status(), 200, 'status of the accepted password');
+    assert.match(await text('main'), /密碼已設定/);
+    const again = await page.goto(activationLink);
+    assert.equal(again?.status(), 409, 'a used link is refused');
+    assert.match(await text('#error-message'), /已使用過/);
+  });
+
+  await step('p. hlt.ye signs in with the new password; #me shows 葉書豪', async () => {
+    await page.goto(url('/signin'));
+    await signIn('hlt.ye', NEW_PASSWORD);
+    assert.equal(pathOf(), '/', `expected home, got ${page.url()}`);
+    assert.match(await text('#me'), /葉書豪/);
+    assert.match(await text('#me'), /hlt\.ye/);
+    assert.match(await text('#my-org'), /衛生局/);
+    assert.match(await text('#my-roles'), /使用者/);
+  });
+
+  await step('q. no console errors, CSP violations or page errors during the journey', async () => {
     const unexpected = [];
     for (const e of browserErrors) {
-      const line = `${e.kind}: ${e.text} @ ${e.url} (during ${e.step.split(' ')[0]})`;
+      // activation tokens are credentials, even in a throwaway demo: keep them out of CI logs
+      const where = e.url.replace(/\/activate\/[^/?#]+/, '/activate/…');
+      const line = `${e.kind}: ${e.text} @ ${where} (during ${e.step.split(' ')[0]})`;
       if (EXPECTED_ERRORS.some((ok) => ok(e))) console.log(`     note, expected: ${line}`);
       else unexpected.push(line);
     }
@@ -243,19 +443,28 @@ async function journey() {
   });
 }
 
+// A full-page picture of what the browser shows now, into a temp dir of its own that is kept.
+async function screenshot(name) {
+  if (!page) return;
+  try {
+    shotsDir ??= mkdtempSync(path.join(os.tmpdir(), 'nhiguard-browser-shots-'));
+    const file = path.join(shotsDir, `${name}.png`);
+    await page.screenshot({ path: file, fullPage: true, timeout: STEP_TIMEOUT_MS });
+    console.log(`     screenshot ${name}: ${file}`);
+  } catch (e) {
+    console.log(`     screenshot ${name}: failed (${String(e?.message ?? e).split('\n')[0]})`);
+  }
+}
+
 async function screenshots(always) {
   const failed = results.some((r) => !r.ok);
   if (!page || (!failed && !always)) return;
-  // dataDir is removed at the end, so the pictures go to a temp dir of their own that is kept.
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'nhiguard-browser-shots-'));
   for (const [name, p] of [['home', '/'], ['org', '/org']]) {
-    const file = path.join(dir, `${name}.png`);
     try {
       await page.goto(url(p), { timeout: STEP_TIMEOUT_MS });
-      await page.screenshot({ path: file, fullPage: true });
-      console.log(`screenshot ${name}: ${file}`);
+      await screenshot(name);
     } catch (e) {
-      console.log(`screenshot ${name}: failed (${String(e?.message ?? e).split('\n')[0]})`);
+      console.log(`     screenshot ${name}: failed (${String(e?.message ?? e).split('\n')[0]})`);
     }
   }
 }
