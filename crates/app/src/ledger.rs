@@ -232,6 +232,23 @@ pub struct Inclusion {
 }
 
 impl App {
+    /// The leaf hashes of the first `size` entries, read in large ordered batches.
+    pub(crate) async fn leaf_hashes(&self, size: u64) -> Result<Vec<Hash>> {
+        let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        let mut from = 0;
+        while from < size {
+            let rows = self.db().ledger_rows(from, (size - from).min(50_000)).await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in &rows {
+                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
+            }
+            from = rows.last().map(|r| r.seq + 1).unwrap_or(size);
+        }
+        Ok(leaves)
+    }
+
     pub(crate) fn ledger_keys(&self) -> &Arc<LedgerKeys> {
         &self.inner.ledger
     }
@@ -316,18 +333,7 @@ impl App {
             ));
         }
         let entry = Entry::decode(&row.body).map_err(ledger_err)?;
-        let mut leaves = Vec::with_capacity(usize::try_from(cp.size).unwrap_or(0));
-        let mut from = 0;
-        while from < cp.size {
-            let rows = self.db().ledger_rows(from, (cp.size - from).min(50_000)).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for r in &rows {
-                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
-            }
-            from = rows.last().map(|r| r.seq + 1).unwrap_or(cp.size);
-        }
+        let leaves = self.leaf_hashes(cp.size).await?;
         let proof = inclusion_proof(&leaves, seq, cp.size).map_err(ledger_err)?;
         Ok(Inclusion { leaf: leaf_hash(&row.body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
     }
@@ -433,18 +439,7 @@ impl App {
         if self.db().latest_checkpoint().await?.is_none_or(|c| c.size < below) {
             self.checkpoint_now().await?;
         }
-        let mut leaves = Vec::with_capacity(usize::try_from(below).unwrap_or(0));
-        let mut from = 0;
-        while from < below {
-            let rows = self.db().ledger_rows(from, (below - from).min(50_000)).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for r in &rows {
-                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
-            }
-            from = rows.last().map(|r| r.seq + 1).unwrap_or(below);
-        }
+        let leaves = self.leaf_hashes(below).await?;
         let keys = self.ledger_keys();
         let root = nhiguard_ledger::root_from_leaves(&leaves);
         let statement = Checkpoint::new(&format!("{}.pruned", keys.deployment_id), below, root, now.timestamp())

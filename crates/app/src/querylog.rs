@@ -179,3 +179,149 @@ impl App {
         Ok((out, from, to))
     }
 }
+
+/// The export formats of the query log (R-LOG-2 item: CSV for Excel, ODS, JSON Lines with proofs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Ods,
+    Jsonl,
+}
+
+impl ExportFormat {
+    pub fn from_ext(ext: &str) -> Option<Self> {
+        match ext {
+            "csv" => Some(Self::Csv),
+            "ods" => Some(Self::Ods),
+            "jsonl" => Some(Self::Jsonl),
+            _ => None,
+        }
+    }
+    pub fn ext(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Ods => "ods",
+            Self::Jsonl => "jsonl",
+        }
+    }
+}
+
+/// One line of the JSON Lines export: the query as logged (ISO 8601 times), the subject masked,
+/// and the proof that its entry is in the log as of the latest checkpoint.
+#[derive(Debug, serde::Serialize)]
+struct ExportLine<'a> {
+    seq: u64,
+    at: String,
+    username: &'a str,
+    agency_id: Option<i64>,
+    purpose: &'a str,
+    operation: &'a str,
+    case_number: &'a str,
+    reason: &'a str,
+    subject: &'a str,
+    outcome: &'a str,
+    detail: &'a str,
+    leaf_hash: Option<String>,
+    tree_size: Option<u64>,
+    proof: Option<Vec<String>>,
+}
+
+impl App {
+    /// Exports a search of the query log; the export is itself a ledger entry (R-LOG-2).
+    pub async fn export_log(
+        &self,
+        current: &Current,
+        filter: &LogFilter,
+        format: ExportFormat,
+    ) -> Result<(String, Vec<u8>)> {
+        let (rows, from, to) = self.search_log(current, filter).await?;
+        self.append(crate::ledger::Draft {
+            kind: EntryKind::Export,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: vec![
+                ("event".into(), "query_log_export".into()),
+                ("format".into(), format.ext().into()),
+                ("filter".into(), filter.describe()),
+                ("rows".into(), rows.len().to_string()),
+            ],
+        })
+        .await?;
+        let name = format!("nhiguard-query-log-{from}-{to}.{}", format.ext());
+        let header =
+            ["序號", "日期時間", "帳號", "業務範圍", "作業代號", "案號", "查詢事由", "被查詢者", "結果", "說明"];
+        let table: Vec<Vec<String>> = rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.seq.to_string(),
+                    r.at.with_timezone(&roc::taipei()).to_rfc3339(),
+                    r.username.clone(),
+                    r.purpose.clone(),
+                    r.operation.clone(),
+                    r.case_number.clone(),
+                    r.reason.clone(),
+                    r.subject_masked.clone(),
+                    r.outcome.zh().to_owned(),
+                    r.detail.clone(),
+                ]
+            })
+            .collect();
+        let bytes = match format {
+            ExportFormat::Csv => nhiguard_tabular::write_csv(&header, &table),
+            ExportFormat::Ods => nhiguard_tabular::write_ods(&[nhiguard_tabular::Sheet {
+                name: "查詢日誌".into(),
+                header: header.iter().map(|h| (*h).to_owned()).collect(),
+                rows: table,
+                column_widths_cm: None,
+            }]),
+            ExportFormat::Jsonl => {
+                // Proofs against the latest checkpoint, from one read of its leaves.
+                let cp = self.db().latest_checkpoint().await?;
+                let leaves = match &cp {
+                    Some(c) => self.leaf_hashes(c.size).await?,
+                    None => Vec::new(),
+                };
+                let mut lines = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let covered = cp.as_ref().filter(|c| r.seq < c.size);
+                    let proof = match covered {
+                        Some(c) => Some(
+                            nhiguard_ledger::inclusion_proof(&leaves, r.seq, c.size)
+                                .map_err(|e| AppError::Internal(format!("proof: {e}")))?
+                                .iter()
+                                .map(|h| h.to_hex())
+                                .collect(),
+                        ),
+                        None => None,
+                    };
+                    lines.push(ExportLine {
+                        seq: r.seq,
+                        at: r.at.to_rfc3339(),
+                        username: &r.username,
+                        agency_id: r.agency_id,
+                        purpose: &r.purpose,
+                        operation: &r.operation,
+                        case_number: &r.case_number,
+                        reason: &r.reason,
+                        subject: &r.subject_masked,
+                        outcome: r.outcome.code(),
+                        detail: &r.detail,
+                        leaf_hash: covered.and_then(|_| leaves.get(usize::try_from(r.seq).ok()?)).map(|h| h.to_hex()),
+                        tree_size: covered.map(|c| c.size),
+                        proof,
+                    });
+                }
+                let mut out = nhiguard_tabular::write_jsonl(&lines).map_err(|e| AppError::Internal(e.en()))?;
+                if let Some(c) = cp {
+                    // The checkpoint the proofs lead to, as the last line.
+                    let tail = serde_json::json!({"checkpoint": c.text, "size": c.size});
+                    out.extend_from_slice(tail.to_string().as_bytes());
+                    out.push(b'\n');
+                }
+                out
+            }
+        };
+        Ok((name, bytes))
+    }
+}

@@ -28,7 +28,7 @@ mod support;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nhiguard_app::App;
 use nhiguard_app::ledger::Draft;
@@ -48,6 +48,7 @@ where
     Fut: std::future::Future<Output = (S, bool)> + Send,
 {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = support::process_cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..c)
         .map(|_| {
@@ -75,7 +76,8 @@ where
         lat.extend(l);
         errors += e;
     }
-    Stats::new(lat, started.elapsed(), errors)
+    let elapsed = started.elapsed();
+    Stats::new(lat, elapsed, errors).with_cpu(support::process_cpu().saturating_sub(cpu))
 }
 
 async fn direct(connector: Arc<dyn Connector>, ids: Arc<Vec<NationalId>>, c: usize, n: usize) -> Stats {
@@ -192,10 +194,12 @@ async fn append(app: App, c: usize, n: usize) -> Stats {
 
 fn row(level: usize, what: &str, s: &Stats) {
     println!(
-        "| {level} | {what} | {:.0}/s | {:.2} ms | {:.2} ms | {} |",
+        "| {level} | {what} | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} | {} |",
         s.rate(),
         s.p50(),
         s.p99(),
+        s.cpu_ms(),
+        s.cores(),
         if s.errors == 0 { "0".to_owned() } else { format!("**{}**", s.errors) }
     );
 }
@@ -204,6 +208,10 @@ fn main() {
     let queries: usize = support::arg("--queries", 4000);
     let levels = support::arg_list("--concurrency", &[1, 64, 200]);
     let syncs: usize = support::arg("--syncs", 200);
+    // `--only gateway` (or direct, me, append): run one path alone, e.g. under a profiler.
+    let only: Option<String> =
+        std::env::args().collect::<Vec<_>>().windows(2).find(|w| w[0] == "--only").map(|w| w[1].clone());
+    let runs = |p: &str| only.as_deref().is_none_or(|o| o == p);
 
     let server = support::start();
     let driver = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -236,14 +244,15 @@ fn main() {
         for &c in &levels {
             println!();
             println!("### concurrency {c}");
-            println!("| clients | path | throughput | p50 | p99 | errors |");
-            println!("|---|---|---|---|---|---|");
+            println!("| clients | path | throughput | p50 | p99 | CPU/request | cores busy | errors |");
+            println!("|---|---|---|---|---|---|---|---|");
             let sync_before = support::sync_probe(&server.data_dir, syncs);
-            let d = direct(server.direct.clone(), parsed.clone(), c, queries).await;
-            let g = gateway(&target, c, queries).await;
-            gateway_total += queries;
-            let m = me(&target, c, queries).await;
-            let a = append(server.app.clone(), c, queries).await;
+            let skip = || Stats::new(vec![Duration::ZERO], Duration::from_secs(1), 0);
+            let d = if runs("direct") { direct(server.direct.clone(), parsed.clone(), c, queries).await } else { skip() };
+            let g = if runs("gateway") { gateway(&target, c, queries).await } else { skip() };
+            gateway_total += if runs("gateway") { queries } else { 0 };
+            let m = if runs("me") { me(&target, c, queries).await } else { skip() };
+            let a = if runs("append") { append(server.app.clone(), c, queries).await } else { skip() };
             let sync_after = support::sync_probe(&server.data_dir, syncs);
             let mut all_syncs = sync_before.latencies.clone();
             all_syncs.extend(sync_after.latencies.iter().copied());
@@ -253,7 +262,7 @@ fn main() {
             row(c, "part: GET /api/v1/me (auth only, no write)", &m);
             row(c, "part: App::append (one group-committed entry)", &a);
             println!(
-                "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | before {:.2} / after {:.2} ms p50 |",
+                "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | – | – | p50 before {:.2} / after {:.2} ms |",
                 sync.n(),
                 sync.rate(),
                 sync.p50(),
@@ -264,11 +273,11 @@ fn main() {
             summary.push((c, d, g, sync));
         }
         let size_after = server.app.db().ledger_size().await.unwrap();
-        let appended: usize = levels.len() * queries;
+        let appended: usize = if runs("append") { levels.len() * queries } else { 0 };
         println!();
         println!(
             "ledger entries per gateway query: {:.2} (expected 2: the query and its outcome)",
-            (size_after - size_before) as f64 / gateway_total as f64 - appended as f64 / gateway_total as f64
+            (size_after - size_before) as f64 / gateway_total.max(1) as f64 - appended as f64 / gateway_total.max(1) as f64
         );
 
         println!();

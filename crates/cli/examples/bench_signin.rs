@@ -27,6 +27,7 @@ use support::{Conn, Stats};
 
 fn hashes(n: usize, threads: usize) -> Stats {
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = support::process_cpu();
     let started = Instant::now();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -47,11 +48,13 @@ fn hashes(n: usize, threads: usize) -> Stats {
     for h in handles {
         lat.extend(h.join().unwrap());
     }
-    Stats::new(lat, started.elapsed(), 0)
+    let elapsed = started.elapsed();
+    Stats::new(lat, elapsed, 0).with_cpu(support::process_cpu().saturating_sub(cpu))
 }
 
 fn verifies(n: usize) -> Stats {
     let stored = Argon2::default().hash_password(support::PASSWORD.as_bytes()).unwrap().to_string();
+    let cpu = support::process_cpu();
     let started = Instant::now();
     let mut lat = Vec::new();
     for _ in 0..n {
@@ -60,12 +63,14 @@ fn verifies(n: usize) -> Stats {
         assert!(Argon2::default().verify_password(support::PASSWORD.as_bytes(), &parsed).is_ok());
         lat.push(t.elapsed());
     }
-    Stats::new(lat, started.elapsed(), 0)
+    let elapsed = started.elapsed();
+    Stats::new(lat, elapsed, 0).with_cpu(support::process_cpu().saturating_sub(cpu))
 }
 
 async fn sign_ins(addr: std::net::SocketAddr, c: usize, n: usize) -> Stats {
     let body: Arc<str> = serde_json::json!({"username": "soc.user", "password": support::PASSWORD}).to_string().into();
     let next = Arc::new(AtomicUsize::new(0));
+    let cpu = support::process_cpu();
     let started = Instant::now();
     let tasks: Vec<_> = (0..c)
         .map(|_| {
@@ -90,16 +95,18 @@ async fn sign_ins(addr: std::net::SocketAddr, c: usize, n: usize) -> Stats {
         lat.extend(l);
         errors += e;
     }
-    Stats::new(lat, started.elapsed(), errors)
+    let elapsed = started.elapsed();
+    Stats::new(lat, elapsed, errors).with_cpu(support::process_cpu().saturating_sub(cpu))
 }
 
 fn row(what: &str, s: &Stats) {
     println!(
-        "| {what} | {} | {:.1}/s | {:.2} ms | {:.2} ms | {} |",
+        "| {what} | {} | {:.1}/s | {:.2} ms | {:.2} ms | {:.2} | {} |",
         s.n(),
         s.rate(),
         s.p50(),
         s.p99(),
+        s.cores(),
         if s.errors == 0 { "0".to_owned() } else { format!("**{}**", s.errors) }
     );
 }
@@ -125,8 +132,8 @@ fn main() {
     let sync2 = support::sync_probe(&server.data_dir, 200);
 
     println!();
-    println!("| measure | n | throughput | p50 | p99 | errors |");
-    println!("|---|---|---|---|---|---|");
+    println!("| measure | n | throughput | p50 | p99 | cores busy | errors |");
+    println!("|---|---|---|---|---|---|---|");
     row("Argon2id hash_password, 1 thread (baseline)", &h1);
     row("Argon2id verify_password, 1 thread (baseline)", &v1);
     row("Argon2id hash_password, 2 threads (baseline)", &h2);

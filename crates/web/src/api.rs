@@ -39,6 +39,7 @@ pub fn routes() -> Router<AppState> {
         .route("/query-options", get(query_options))
         .route("/queries", get(queries).post(query_run))
         .route("/query-log", get(query_log))
+        .route("/query-log/export.{ext}", get(query_log_export))
         .route("/results/{id}", get(result_get).delete(result_delete))
         .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
         .route("/batches/{id}", get(batch_get))
@@ -903,6 +904,29 @@ pub struct LogQuery {
     username: String,
     #[serde(default)]
     case_number: String,
+}
+
+/// Export a search of the query log as CSV (UTF-8 with BOM), ODS, or JSON Lines with inclusion
+/// proofs; the export is recorded.
+#[utoipa::path(get, path = "/api/v1/query-log/export.{ext}", params(("ext" = String, Path, description = "csv, ods or jsonl"), LogQuery),
+    responses((status = 200), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn query_log_export(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(ext): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<LogQuery>,
+) -> Result<Response, ApiError> {
+    let format = nhiguard_app::querylog::ExportFormat::from_ext(&ext)
+        .ok_or_else(|| ApiError(AppError::not_found("沒有這種格式", "no such format")))?;
+    let filter = nhiguard_app::querylog::LogFilter {
+        from: q.from,
+        to: q.to,
+        agency_id: q.agency_id,
+        username: q.username,
+        case_number: q.case_number,
+    };
+    let (name, bytes) = s.app.export_log(&u.current, &filter, format).await?;
+    Ok(crate::querylog::attachment(&name, format, bytes))
 }
 
 /// Search the query log within the caller's reach (supervisors, reviewers, auditors, ethics

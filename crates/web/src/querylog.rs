@@ -2,11 +2,12 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use nhiguard_app::i18n::Lang;
-use nhiguard_app::querylog::{LogFilter, LogRow};
+use nhiguard_app::querylog::{ExportFormat, LogFilter, LogRow};
 use nhiguard_domain::org::OrgKind;
 use nhiguard_domain::roc;
 
@@ -17,7 +18,37 @@ use crate::pages::{OrPage, render};
 use crate::view::Base;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/querylog", get(page))
+    Router::new().route("/querylog", get(page)).route("/querylog/export.{ext}", get(export))
+}
+
+/// A file for download.
+pub fn attachment(name: &str, format: ExportFormat, bytes: Vec<u8>) -> Response {
+    let content_type = match format {
+        ExportFormat::Csv => "text/csv; charset=utf-8",
+        ExportFormat::Ods => "application/vnd.oasis.opendocument.spreadsheet",
+        ExportFormat::Jsonl => "application/x-ndjson",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+async fn export(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(ext): Path<String>,
+    Query(q): Query<FilterQuery>,
+) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let format = ExportFormat::from_ext(&ext)
+        .ok_or_else(|| PageError::new(nhiguard_app::AppError::not_found("沒有這種格式", "no such format"), lang))?;
+    let (name, bytes) = s.app.export_log(&u.current, &q.filter(), format).await.page(lang)?;
+    Ok(attachment(&name, format, bytes))
 }
 
 /// One row as the page shows it.
@@ -123,7 +154,7 @@ async fn page(State(s): State<AppState>, u: PageUser, Query(q): Query<FilterQuer
         agencies,
         period: format!("{} – {}", roc::short_date(from), roc::short_date(to)),
         query: q.to_query(),
-        formats: Vec::new(),
+        formats: vec!["csv", "ods", "jsonl"],
         rows: rows
             .iter()
             .map(|r| Line {

@@ -215,18 +215,41 @@ pub async fn sign_in(addr: SocketAddr, username: &str) -> String {
     r.json()["token"].as_str().unwrap().to_owned()
 }
 
-/// Latencies of one measured run, sorted, with its wall time.
+/// CPU time used by this whole process so far (user + system, all threads), from /proc.
+pub fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name in parentheses; utime and stime are the 14th and 15th.
+    let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// Latencies of one measured run, sorted, with its wall time and the process's CPU time.
 #[derive(Debug, Clone)]
 pub struct Stats {
     pub latencies: Vec<Duration>,
     pub elapsed: Duration,
     pub errors: usize,
+    pub cpu: Duration,
 }
 
 impl Stats {
     pub fn new(mut latencies: Vec<Duration>, elapsed: Duration, errors: usize) -> Self {
         latencies.sort_unstable();
-        Self { latencies, elapsed, errors }
+        Self { latencies, elapsed, errors, cpu: Duration::ZERO }
+    }
+    pub fn with_cpu(mut self, cpu: Duration) -> Self {
+        self.cpu = cpu;
+        self
+    }
+    /// Cores kept busy on average (of the machine's 2), the load driver included.
+    pub fn cores(&self) -> f64 {
+        self.cpu.as_secs_f64() / self.elapsed.as_secs_f64()
+    }
+    /// CPU time per request, in milliseconds, the load driver included.
+    pub fn cpu_ms(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e3 / self.n().max(1) as f64
     }
     pub fn n(&self) -> usize {
         self.latencies.len()

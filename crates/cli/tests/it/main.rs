@@ -182,7 +182,8 @@ async fn r_log_2_two_processes_sharing_one_database_append_without_gaps_or_forks
     let entries = d.entries().await;
     let seqs: Vec<u64> = entries.iter().map(|(s, _)| *s).collect();
     assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>(), "no gaps, no duplicates");
-    let pairs: BTreeSet<String> = entries.iter().filter(|(_, a)| a.starts_with("pair-")).map(|(_, a)| a.clone()).collect();
+    let pairs: BTreeSet<String> =
+        entries.iter().filter(|(_, a)| a.starts_with("pair-")).map(|(_, a)| a.clone()).collect();
     assert!(acknowledged.is_subset(&pairs), "every acknowledged append is in the log");
     assert_eq!(entries.iter().filter(|(_, a)| a.starts_with("pair-")).count(), pairs.len(), "none twice");
     let (ok, text) = d.verify();

@@ -310,3 +310,49 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     assert_eq!(page.status, 200);
     assert!(page.body.contains("113-兒保-1") && !page.body.contains("113-長者-1"));
 }
+
+#[tokio::test]
+async fn r_log_2_the_query_log_exports_as_csv_ods_and_json_lines_with_proofs_and_each_export_is_recorded() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let (p8, ins) = ids(&t, 8, "INS01").await;
+    let mut soc = t.api_as("soc.user").await;
+    soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-31", REASON, &id)).await;
+    soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-32", REASON, &id)).await;
+    t.app.checkpoint_now().await.unwrap();
+    let mut reviewer = t.api_as("soc.reviewer").await;
+    let csv = reviewer.get("/api/v1/query-log/export.csv").await;
+    assert_eq!(csv.status, 200, "{}", csv.body);
+    assert!(csv.body.starts_with('\u{feff}') && csv.body.contains("案號") && csv.body.contains("113-兒保-31"));
+    assert!(!csv.body.contains(&id), "subjects masked in exports too");
+    let ods = reviewer.get("/api/v1/query-log/export.ods").await;
+    assert_eq!(ods.header("content-type"), Some("application/vnd.oasis.opendocument.spreadsheet"));
+    assert!(ods.body.starts_with("PK"));
+    let jsonl = reviewer.get("/api/v1/query-log/export.jsonl").await;
+    let lines: Vec<Value> = jsonl.body.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let checkpoint = lines.last().unwrap()["checkpoint"].as_str().unwrap().to_owned();
+    let cp = nhiguard_ledger::SignedCheckpoint::parse(&checkpoint).unwrap();
+    let queries: Vec<&Value> = lines.iter().filter(|l| l["seq"].is_u64()).collect();
+    assert_eq!(queries.len(), 2);
+    for q in queries {
+        let leaf = nhiguard_ledger::Hash::from_hex(q["leaf_hash"].as_str().unwrap()).unwrap();
+        let proof: Vec<_> = q["proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| nhiguard_ledger::Hash::from_hex(h.as_str().unwrap()).unwrap())
+            .collect();
+        nhiguard_ledger::verify_inclusion(
+            &leaf,
+            q["seq"].as_u64().unwrap(),
+            cp.checkpoint().size(),
+            &proof,
+            &cp.checkpoint().root(),
+        )
+        .expect("each exported query proves its place in the signed log");
+    }
+    assert_eq!(reviewer.get("/api/v1/query-log/export.xlsx").await.status, 404);
+    assert_eq!(soc.get("/api/v1/query-log/export.csv").await.status, 403);
+    let exports = t.app.db().ledger_recent(&["export"], 10).await.unwrap();
+    assert_eq!(exports.len(), 3, "each export recorded");
+}
