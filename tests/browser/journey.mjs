@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // nhiguard browser journey: starts `nhiguard demo` on a free port with a fresh data dir, drives
 // headless Chromium (Debian's, through playwright-core) through the foundation pages, a single NHI
-// query (issue 5) and an account application from filing to the owner's first sign-in (issue 3),
-// and prints one line per step plus exactly one summary line `browser: N passed, M failed` that CI
-// reads.
+// query and a small batch (issue 5), an account application from filing to the owner's first
+// sign-in (issue 3) and the log's integrity page and query log (issue 4), and prints one line per
+// step plus exactly one summary line `browser: N passed, M failed` that CI reads.
 //
 //   node tests/browser/journey.mjs [path/to/nhiguard]      (default: target/debug/nhiguard)
 //
@@ -11,7 +11,7 @@
 // screenshots of a passing run (normally they are taken only when a step fails).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +26,7 @@ const PASSWORD = 'Nantou-Demo-115';
 const NEW_PASSWORD = 'Jade-Mountain-3952'; // hlt.ye's own, set through the activation link
 const HEALTH_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 10_000;
+const BATCH_TIMEOUT_MS = 30_000; // a small sandbox batch finishes in seconds; its page refreshes every 2 s
 
 const results = [];
 const browserErrors = []; // console errors (CSP violations show up here) and uncaught page errors
@@ -40,6 +41,8 @@ const EXPECTED_ERRORS = [
   // on the activation link, a password that breaks the policy is refused with 422 and the used link
   // afterwards with 409 (step o only)
   (e) => e.step.startsWith('o.') && /status of (422|409)/.test(e.text) && /^\/activate\//.test(new URL(e.url).pathname),
+  // a batch file with a bad row is answered with the upload form again, status 422 (step r only)
+  (e) => e.step.startsWith('r.') && /status of 422/.test(e.text) && new URL(e.url).pathname === '/batches',
   // no favicon is served; the browser asks for /favicon.ico on its own
   (e) => /status of 404/.test(e.text) && new URL(e.url).pathname === '/favicon.ico',
 ];
@@ -430,7 +433,72 @@ async function journey() {
     assert.match(await text('#my-roles'), /使用者/);
   });
 
-  await step('q. no console errors, CSP violations or page errors during the journey', async () => {
+  // ---- issue 5: a small batch, its CSV result, and a file that is refused as a whole ----
+  const batchCase = '113-兒保-批次1';
+  let batchIds = [];
+
+  await step('q. soc.user uploads a 2-ID batch (8./INS01); it finishes 2 / 2 and the CSV has 投保狀態', async () => {
+    await switchTo('soc.user');
+    await Promise.all([page.waitForURL('**/query'), page.click('#nav-query')]);
+    batchIds = (await page.locator('#sandbox-examples code').allInnerTexts()).map((t) => t.trim()).slice(0, 2);
+    assert.equal(batchIds.length, 2, 'two sandbox IDs');
+    for (const id of batchIds) assert.match(id, /^[A-Z][A-Z0-9][0-9]{8}$/, `sample ID ${JSON.stringify(id)}`);
+    const [id1, id2] = batchIds;
+    await Promise.all([page.waitForURL('**/batches'), page.click('#nav-batches')]);
+    await page.selectOption('#batch-choice', await optionValue('#batch-choice', /8\..*INS01/));
+    await page.fill('#batch-case', batchCase);
+    await page.fill('#batch-reason', '兒少保護個案家庭訪視前，批次確認家長之投保單位');
+    await page.setInputFiles('#batch-file', {
+      name: 'list.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(`身分證號\n${id1}\n${id2}\n`),
+    });
+    await Promise.all([page.waitForURL(/\/batches\/\d+$/), page.click('#batch-upload')]);
+    // while queued or running, the page reloads itself every 2 s (meta refresh) until the links appear
+    await page.locator('#download-csv').waitFor({ timeout: BATCH_TIMEOUT_MS });
+    assert.equal(await text('#batch-progress'), '2 / 2', '#batch-progress');
+    assert.match(await text('#batch-counts'), /^2\b/, '#batch-counts starts with 2 answered');
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-csv')]);
+    const csv = readFileSync(await download.path(), 'utf8');
+    assert.ok(csv.includes('投保狀態'), `the CSV has a 投保狀態 column; starts ${JSON.stringify(csv.slice(0, 120))}`);
+    assert.ok(csv.includes(id1), 'the CSV lists the first ID');
+  });
+
+  await step('r. a batch file with a bad ID is refused as a whole (422): #batch-error names 第 2 列', async () => {
+    await Promise.all([page.waitForURL('**/batches'), page.click('#nav-batches')]);
+    await page.selectOption('#batch-choice', await optionValue('#batch-choice', /8\..*INS01/));
+    await page.fill('#batch-case', batchCase);
+    await page.fill('#batch-reason', '兒少保護個案家庭訪視前，批次確認家長之投保單位');
+    await page.setInputFiles('#batch-file', {
+      name: 'bad.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from('身分證號\nA123456788\n'),
+    });
+    const [response] = await Promise.all([page.waitForNavigation(), page.click('#batch-upload')]);
+    assert.equal(response?.status(), 422, 'status of the refused file');
+    assert.equal(pathOf(), '/batches');
+    assert.match(await text('#batch-error'), /第 2 列/);
+  });
+
+  // ---- issue 4: the signed log's integrity, and the query log as a reviewer sees it ----
+  await step('s. hlt.auditor: 日誌完整性 shows the public key; 開始驗證 says 驗證通過', async () => {
+    await switchTo('hlt.auditor');
+    await Promise.all([page.waitForURL('**/integrity'), page.click('#nav-integrity')]);
+    assert.match(await text('#public-key'), /^nhiguard\.nantou\+/, '#public-key');
+    await Promise.all([page.waitForNavigation(), page.click('#verify')]);
+    assert.match(await text('#verify-result'), /驗證通過/);
+  });
+
+  await step('t. soc.reviewer: 查詢日誌 lists the batch case number; subjects are masked', async () => {
+    assert.equal(batchIds.length, 2, 'needs the IDs of step q');
+    await switchTo('soc.reviewer');
+    await Promise.all([page.waitForURL('**/querylog'), page.click('#nav-querylog')]);
+    const log = await text('#querylog');
+    assert.ok(log.includes(batchCase), `#querylog lists ${batchCase}`);
+    assert.ok(!log.includes(batchIds[0]), 'the first batch ID is not shown in full');
+  });
+
+  await step('u. no console errors, CSP violations or page errors during the journey', async () => {
     const unexpected = [];
     for (const e of browserErrors) {
       // activation tokens are credentials, even in a throwaway demo: keep them out of CI logs

@@ -159,8 +159,16 @@ impl App {
     ) -> Result<QueryAnswer> {
         let mut f = Vec::new();
         field(&mut f, "account_id", current.account_id.to_string());
+        let agency = self.db().org_tree().await?.agency_of(current.org_node_id);
+        field(&mut f, "agency_id", agency.map(|a| a.to_string()).unwrap_or_default());
         field(&mut f, "purpose_id", input.purpose_id.to_string());
         field(&mut f, "operation_id", input.operation_id.to_string());
+        if let Ok(p) = self.db().purpose(input.purpose_id).await {
+            field(&mut f, "purpose", p.number.to_string());
+        }
+        if let Ok(o) = self.db().operation(input.operation_id).await {
+            field(&mut f, "operation", o.code);
+        }
         field(&mut f, "case_number", clip(&input.case_number));
         field(&mut f, "reason", clip(&input.reason));
         let conditions = match NationalId::parse(&input.national_id) {
@@ -512,6 +520,39 @@ impl App {
         let mut out = crate::querylog::assemble(&rows, &self.db().purposes().await?)?;
         out.truncate(usize::try_from(limit).unwrap_or(100));
         Ok(out)
+    }
+
+    /// Keeps a result with its case past the purge date (R-QRY-6: 併案或附卷), or lets it go again;
+    /// its owner only, and recorded.
+    pub async fn attach_result(&self, current: &Current, id: i64, attached: bool) -> Result<()> {
+        let row = self.db().result(id).await?;
+        if row.account_id != current.account_id {
+            return Err(AppError::forbidden("僅查詢者本人可處理此查詢結果", "only the person who asked may do this"));
+        }
+        if row.ciphertext.is_none() {
+            return Err(AppError::conflict("此查詢結果已銷毀", "this result has been destroyed"));
+        }
+        let mut tx = self.db().begin().await?;
+        tx.set_result_attached(id, attached).await?;
+        let event = if attached { "result_attached" } else { "result_detached" };
+        let fields = vec![
+            ("event".into(), event.into()),
+            ("result_id".into(), id.to_string()),
+            ("case_number".into(), row.case_number.clone()),
+            ("by".into(), current.username.clone()),
+        ];
+        append_in(
+            &mut tx,
+            &[Draft {
+                kind: EntryKind::Retention,
+                actor: current.username.clone(),
+                at_micros: self.now().timestamp_micros(),
+                fields,
+            }],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The user's retained results, newest first.

@@ -41,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/query-log", get(query_log))
         .route("/query-log/export.{ext}", get(query_log_export))
         .route("/results/{id}", get(result_get).delete(result_delete))
+        .route("/results/{id}/attached", put(result_attach))
         .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
         .route("/batches/{id}", get(batch_get))
         .route("/batches/{id}/result.csv", get(batch_csv))
@@ -1252,4 +1253,24 @@ async fn batch_csv(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -
         bytes,
     )
         .into_response())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AttachBody {
+    /// true: keep with the case file (no automatic purge); false: purge on schedule again.
+    attached: bool,
+}
+
+/// Keep a result with its case past the purge date, or let it go again (R-QRY-6).
+#[utoipa::path(put, path = "/api/v1/results/{id}/attached", params(("id" = i64, Path)), request_body = AttachBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn result_attach(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<AttachBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.attach_result(&u.current, id, b.attached).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
         .route("/query", get(form).post(run))
         .route("/results/{id}", get(result))
         .route("/results/{id}/delete", post(delete))
+        .route("/results/{id}/attach", post(attach))
+        .route("/queries/{seq}", get(outcome))
         .route("/history", get(history))
 }
 
@@ -109,6 +111,7 @@ struct AnswerPage {
     message: String,
     records: Vec<Vec<(String, String)>>,
     result_id: i64,
+    attached: bool,
 }
 
 async fn run(State(s): State<AppState>, u: PageUser, CsrfForm(f): CsrfForm<QueryForm>) -> Result<Response, PageError> {
@@ -137,26 +140,45 @@ async fn run(State(s): State<AppState>, u: PageUser, CsrfForm(f): CsrfForm<Query
         }
         Err(e) => return Err(PageError::new(e, lang)),
     };
-    let subject =
-        if f.national_id.trim().is_empty() { f.name.trim().to_owned() } else { f.national_id.trim().to_uppercase() };
-    let operation = s
-        .app
-        .db()
-        .operation(operation_id)
-        .await
-        .map(|o| format!("{} {}", o.code, lang.t(&o.name_zh, &o.name_en)))
-        .unwrap_or_default();
+    // Post/redirect/get: reloading the page must never send the query again.
+    Ok(match answer.result_id {
+        Some(id) => see_other(&format!("/results/{id}")),
+        None => see_other(&format!("/queries/{}", answer.query_seq)),
+    })
+}
+
+/// A query that brought no result (not found, NHIA error): its outcome, for the person who asked.
+async fn outcome(State(s): State<AppState>, u: PageUser, Path(seq): Path<u64>) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let rows = s.app.my_history(&u.current, 500).await.page(lang)?;
+    let row = rows
+        .into_iter()
+        .find(|r| r.seq == seq)
+        .ok_or_else(|| PageError::new(AppError::not_found("找不到您的這筆查詢", "no such query of yours"), lang))?;
+    let message = match row.outcome {
+        nhiguard_domain::query::Outcome::NotFound => {
+            lang.t("健保署查無符合條件之資料", "NHIA has no record matching these conditions").to_owned()
+        }
+        nhiguard_domain::query::Outcome::NhiaError => lang
+            .t(
+                "健保署未能回覆（已記錄）；請稍後再試，如持續發生請通知資訊單位",
+                "NHIA could not answer (recorded); try again later, and tell the IT unit if it persists",
+            )
+            .to_owned(),
+        _ => String::new(),
+    };
     Ok(render(&AnswerPage {
         b: Base::new(lang, "查詢結果", "Result", Some(&u.current), "/query"),
-        outcome: lang.t(answer.outcome.zh(), answer.outcome.en()).to_owned(),
-        query_seq: answer.query_seq,
-        case_number: f.case_number.trim().to_owned(),
-        operation,
-        subject,
-        purge: answer.purge_after.map(|t| roc::short_date(roc::taipei_date(t))).unwrap_or_default(),
-        message: answer.message.map(|m| m.get(lang).to_owned()).unwrap_or_default(),
-        records: records_view(lang, &answer.records),
-        result_id: answer.result_id.unwrap_or(0),
+        outcome: lang.t(row.outcome.zh(), row.outcome.en()).to_owned(),
+        query_seq: row.seq,
+        case_number: row.case_number,
+        operation: row.operation,
+        subject: row.subject_masked,
+        purge: String::new(),
+        message,
+        records: Vec::new(),
+        result_id: 0,
+        attached: false,
     }))
 }
 
@@ -174,11 +196,27 @@ async fn result(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         message: String::new(),
         records: records_view(lang, &records),
         result_id: row.id,
+        attached: row.attached,
     }))
 }
 
 #[derive(Deserialize)]
 struct Empty {}
+
+#[derive(Deserialize)]
+struct AttachForm {
+    attached: String,
+}
+
+async fn attach(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(f): CsrfForm<AttachForm>,
+) -> Result<Response, PageError> {
+    s.app.attach_result(&u.current, id, f.attached == "1").await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/results/{id}")))
+}
 
 async fn delete(
     State(s): State<AppState>,

@@ -204,16 +204,35 @@ async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_de
     assert_eq!(c.request("DELETE", &format!("/api/v1/results/{early}"), None, "").await.status, 204);
     assert_eq!(c.request("DELETE", &format!("/api/v1/results/{early}"), None, "").await.status, 409);
     assert_eq!(c.get(&format!("/api/v1/results/{early}")).await.status, 409);
+    // A third one is kept with its case file.
+    let attached = c.post_json("/api/v1/queries", &body(p, o, "113-8", REASON, &subject(&t))).await.json()["result_id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(
+        c.put_json(&format!("/api/v1/results/{attached}/attached"), &json!({"attached": true})).await.status,
+        204
+    );
+    let mut other = t.api_as("soc.reviewer").await;
+    assert_eq!(
+        other.put_json(&format!("/api/v1/results/{attached}/attached"), &json!({"attached": false})).await.status,
+        403
+    );
     t.clock.advance(chrono::Duration::days(29));
     assert_eq!(t.app.purge_results().await.unwrap(), 0, "not yet");
     t.clock.advance(chrono::Duration::days(2));
     assert_eq!(t.app.purge_results().await.unwrap(), 1);
     let row = t.app.db().result(keep).await.unwrap();
     assert!(row.ciphertext.is_none() && row.destroyed_by.as_deref() == Some("schedule"));
+    assert!(t.app.db().result(attached).await.unwrap().ciphertext.is_some(), "the attached one stays");
+    let mut c = t.api_as("soc.user").await;
+    assert_eq!(c.get(&format!("/api/v1/results/{attached}")).await.status, 200);
     let retention = entries(&t, EntryKind::Retention).await;
     let events: Vec<(&str, &str)> =
         retention.iter().map(|e| (e.field("event").unwrap(), e.field("by").unwrap())).collect();
-    assert_eq!(events, [("result_deleted", "soc.user"), ("result_purged", "schedule")]);
+    assert_eq!(
+        events,
+        [("result_deleted", "soc.user"), ("result_attached", "soc.user"), ("result_purged", "schedule")]
+    );
     assert!(retention.iter().all(|e| e.fields().iter().all(|(k, _)| k != "records")), "never the data");
 }
 
@@ -251,8 +270,11 @@ async fn a_user_queries_through_the_pages() {
             &[("choice", &choice), ("case_number", "113-兒保-9"), ("reason", REASON), ("national_id", &id)],
         )
         .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.contains("已回覆") && r.body.contains("投保狀態"), "{}", r.body);
+    assert_eq!(r.status, 303, "post/redirect/get: {}", r.body);
+    let at = r.header("location").unwrap().to_owned();
+    assert!(at.starts_with("/results/"), "{at}");
+    let answer = web.get(&at).await;
+    assert!(answer.body.contains("已回覆") && answer.body.contains("投保狀態"), "{}", answer.body);
     let bad = web
         .submit(
             "/query",
@@ -288,14 +310,19 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     assert_eq!(log.status, 200, "{}", log.body);
     assert_eq!(count(&log.json()), 2, "only the social department's queries");
     assert!(!log.body.contains(&id), "subjects are masked");
+    // A refused query is in its agency's log too.
+    soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-3", ".", &id)).await;
+    let refused = reviewer.get("/api/v1/query-log").await.json();
+    assert_eq!(count(&refused), 3);
+    assert_eq!(refused[0]["outcome"], "refused");
     let mut chief = t.api_as("hlt.chief").await;
     let log = chief.get("/api/v1/query-log").await.json();
     assert_eq!(count(&log), 1, "the health bureau sees its health station's query");
     assert_eq!(log[0]["username"], "nt.user");
     let mut plan = t.api_as("plan.admin").await;
-    assert_eq!(count(&plan.get("/api/v1/query-log").await.json()), 3);
+    assert_eq!(count(&plan.get("/api/v1/query-log").await.json()), 4);
     assert_eq!(count(&plan.get("/api/v1/query-log?case_number=%E9%95%B7%E8%80%85").await.json()), 1);
-    assert_eq!(count(&plan.get("/api/v1/query-log?username=soc.user").await.json()), 2);
+    assert_eq!(count(&plan.get("/api/v1/query-log?username=soc.user").await.json()), 3);
     assert_eq!(plan.get("/api/v1/query-log?from=115/12/01&to=115/11/01").await.status, 422);
     assert_eq!(count(&plan.get("/api/v1/query-log?from=115/10/01&to=115/10/31").await.json()), 0);
     assert_eq!(soc.get("/api/v1/query-log").await.status, 403, "a plain user may not");
@@ -303,8 +330,8 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     let soc_agency = t.node("SOC").await;
     assert_eq!(other.get(&format!("/api/v1/query-log?agency_id={soc_agency}")).await.status, 403);
     let reads = t.app.recent_events(100).await.unwrap().into_iter().filter(|e| e.event == "ledger_read").count();
-    // Six searches read the log; the refused and the malformed ones read nothing.
-    assert_eq!(reads, 6, "every search was recorded");
+    // Seven searches read the log; the refused and the malformed ones read nothing.
+    assert_eq!(reads, 7, "every search was recorded");
     let mut web = t.browser_as("soc.reviewer").await;
     let page = web.get("/querylog").await;
     assert_eq!(page.status, 200);
