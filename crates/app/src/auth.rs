@@ -114,6 +114,23 @@ fn verify_password(password: &str, stored: Option<&str>) -> bool {
     }
 }
 
+/// Argon2 takes tens of milliseconds of CPU by design: it runs on the blocking pool so that it
+/// never stalls the async workers (and with them every other request and the database pool).
+pub async fn hash_password_off_thread(password: &str) -> Result<String> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(format!("password hashing task: {e}")))?
+}
+
+/// As [`hash_password_off_thread`], for checking a password against stored hashes (any match).
+pub async fn verify_password_off_thread(password: &str, stored: Vec<Option<String>>) -> Result<bool> {
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || stored.iter().any(|h| verify_password(&password, h.as_deref())))
+        .await
+        .map_err(|e| AppError::Internal(format!("password check task: {e}")))
+}
+
 fn bad_credentials() -> AppError {
     AppError::Unauthenticated(Text::new("帳號或密碼錯誤", "wrong username or password"))
 }
@@ -157,7 +174,7 @@ impl App {
         let typed = username.trim().to_ascii_lowercase();
         let who = Actor { account_id: None, username: &typed, client_addr: addr };
         let Some(account) = self.db().account_by_username(&typed).await? else {
-            verify_password(password, None);
+            verify_password_off_thread(password, vec![None]).await?;
             self.record(kind::SIGN_IN_FAILED, who, &typed, "unknown username").await?;
             return Err(bad_credentials());
         };
@@ -172,7 +189,7 @@ impl App {
                 ),
             )));
         }
-        if !verify_password(password, account.password_hash.as_deref()) {
+        if !verify_password_off_thread(password, vec![account.password_hash.clone()]).await? {
             let s = self.settings();
             let failed = account.failed_attempts + 1;
             let lock = (failed >= s.lockout_attempts).then(|| now + Duration::minutes(s.lockout_minutes));
@@ -324,7 +341,7 @@ impl App {
         }
         let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
         password::check(new_password, min, &account.username, &account.person_name)?;
-        let pw_hash = hash_password(new_password)?;
+        let pw_hash = hash_password_off_thread(new_password).await?;
         let mut tx = self.db().begin().await?;
         match tx.activate_with_token(&hash, &pw_hash, now).await? {
             Ok(_) => {

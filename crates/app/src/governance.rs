@@ -4,8 +4,6 @@
 //! disable dates; password changes with history and expiry. Every step is a ledger entry written
 //! in the same transaction as the change.
 
-use argon2::password_hash::PasswordVerifier;
-use argon2::password_hash::phc::PasswordHash;
 use nhiguard_domain::access::{Action, authorize};
 use nhiguard_domain::account::{
     ApplicationKind, ApplicationState, ApplicationStep, may_approve, may_manage, next_state,
@@ -403,11 +401,7 @@ impl App {
     /// follow the rules and not be one of the last five.
     pub async fn change_password(&self, current: &Current, old: &str, new: &str, confirm: &str) -> Result<()> {
         let a = self.db().account(current.account_id).await?;
-        let ok = a
-            .password_hash
-            .as_deref()
-            .and_then(|h| PasswordHash::new(h).ok())
-            .is_some_and(|h| argon2::Argon2::default().verify_password(old.as_bytes(), &h).is_ok());
+        let ok = crate::auth::verify_password_off_thread(old, vec![a.password_hash.clone()]).await?;
         if !ok {
             self.record(kind::PASSWORD_CHANGE_FAILED, current.event_actor(), &a.username, "wrong current password")
                 .await?;
@@ -420,9 +414,7 @@ impl App {
         nhiguard_domain::password::check(new, min, &a.username, &a.person_name)?;
         let mut previous = self.db().password_history(a.id, 4).await?;
         previous.extend(a.password_hash.clone());
-        let reused = previous.iter().any(|h| {
-            PasswordHash::new(h).is_ok_and(|h| argon2::Argon2::default().verify_password(new.as_bytes(), &h).is_ok())
-        });
+        let reused = crate::auth::verify_password_off_thread(new, previous.into_iter().map(Some).collect()).await?;
         if reused {
             return Err(AppError::invalid(
                 "password",
@@ -430,7 +422,7 @@ impl App {
                 "the new password must differ from the last 5",
             ));
         }
-        let hash = crate::auth::hash_password(new)?;
+        let hash = crate::auth::hash_password_off_thread(new).await?;
         let mut tx = self.db().begin().await?;
         tx.change_password(a.id, &hash, self.now()).await?;
         self.record_in(&mut tx, kind::PASSWORD_CHANGE, current.event_actor(), &a.username, "by owner").await?;

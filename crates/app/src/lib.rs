@@ -13,6 +13,7 @@ pub mod i18n;
 pub mod ledger;
 pub mod org;
 pub mod querylog;
+pub mod review;
 pub mod seed;
 pub mod settings;
 pub mod vault;

@@ -266,7 +266,7 @@ impl App {
             tree = self.db().org_tree().await?;
         }
         let id_of = |code: &str| tree.branch(root).into_iter().find(|(_, n)| n.code == code).map(|(_, n)| n.id);
-        let hash = crate::auth::hash_password(DEMO_PASSWORD)?;
+        let hash = crate::auth::hash_password_off_thread(DEMO_PASSWORD).await?;
         let mut banner = Vec::new();
         for &(org, pid, name, title, rank, username, roles) in DEMO_PEOPLE {
             banner.push(DemoAccount { username, who: title, roles });

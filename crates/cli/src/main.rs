@@ -62,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// The monthly review.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
     Init {
         #[command(flatten)]
         common: Common,
@@ -109,6 +114,26 @@ enum LedgerCommand {
         /// Who orders the removal (recorded with it), e.g. the planning department's officer.
         #[arg(long, value_name = "NAME")]
         by: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReviewCommand {
+    /// Recompute an agency's sample for a month from a signed checkpoint (R-REV-2), with read
+    /// access only, and compare it with the stored review.
+    Recompute {
+        #[command(flatten)]
+        common: Common,
+        /// The agency's org code (e.g. SOC).
+        #[arg(long)]
+        agency: String,
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// The checkpoint the sample was drawn from (from the sheet or the review page); default:
+        /// the one the stored review names.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<std::path::PathBuf>,
     },
 }
 
@@ -286,12 +311,18 @@ async fn shutdown_signal() {
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
 }
 
-/// The scheduled work: a signed checkpoint of the ledger, removing idle sessions.
+/// The scheduled work: a signed checkpoint of the ledger, last month's reviews once it closed,
+/// purging results, removing idle sessions.
 async fn run_due(app: &App) {
     match app.checkpoint_now().await {
         Ok(Some(c)) => tracing::info!(size = c.size, "checkpoint signed"),
         Ok(None) => {}
         Err(e) => tracing::error!(error = %e, "could not sign a ledger checkpoint"),
+    }
+    match app.prepare_due_reviews().await {
+        Ok(n) if n > 0 => tracing::info!(reviews = n, "monthly reviews prepared"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not prepare the monthly reviews"),
     }
     match app.purge_results().await {
         Ok(n) if n > 0 => tracing::info!(purged = n, "retrieved results purged"),
@@ -315,6 +346,21 @@ fn spawn_jobs(app: App) {
             run_due(&app).await;
         }
     });
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
+fn print_recompute(seed: &str, n: usize, sample: &[u64]) {
+    println!("種子 / seed: {seed}");
+    println!("查詢筆數 / queries: {n}; 抽查 / sampled: {}", sample.len());
+    println!(
+        "樣本（日誌序號）/ sample (ledger seqs): {}",
+        sample.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+    );
+}
+
+#[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
+fn print_line(s: &str) {
+    println!("{s}");
 }
 
 fn read_text(path: &std::path::Path) -> Result<String, CliError> {
@@ -484,6 +530,61 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Ledger { command } => ledger_command(command).await,
+        Command::Review { command: ReviewCommand::Recompute { common, agency, month, checkpoint } } => {
+            let s = load_settings(&common)?;
+            init_logging(&s);
+            let bad_month =
+                || CliError::Input { path: "--month".into(), reason: "a month is YYYY-MM, e.g. 2026-10".into() };
+            let (y, m) = month.split_once('-').ok_or_else(bad_month)?;
+            let (year, month): (i32, u32) = (y.parse().map_err(|_| bad_month())?, m.parse().map_err(|_| bad_month())?);
+            let url = s.effective_database_url();
+            let db = Db::open_read_only(&url)
+                .await
+                .map_err(|source| CliError::Database { url: redact_url(&url), source })?;
+            let tree = db.org_tree().await.map_err(nhiguard_app::AppError::from)?;
+            let node = tree
+                .root()
+                .map(|r| tree.branch(r.id))
+                .unwrap_or_default()
+                .into_iter()
+                .find(|(_, n)| n.code == agency)
+                .map(|(_, n)| n.id)
+                .ok_or_else(|| CliError::Input {
+                    path: "--agency".into(),
+                    reason: format!("no agency with code {agency}"),
+                })?;
+            let stored = db.review_for(node, year, month).await.map_err(nhiguard_app::AppError::from)?;
+            let text = match (&checkpoint, &stored) {
+                (Some(path), _) => read_text(path)?,
+                (None, Some(r)) => r.checkpoint_text.clone(),
+                (None, None) => {
+                    return Err(CliError::Input {
+                        path: "--checkpoint".into(),
+                        reason: "no stored review for that month: give the checkpoint".into(),
+                    });
+                }
+            };
+            let cp = SignedCheckpoint::parse(&text)
+                .map_err(|e| CliError::Input { path: "--checkpoint".into(), reason: e.to_string() })?;
+            let key_path = s.effective_ledger_key_file();
+            let key = SigningKey::read_key_file(&key_path).map_err(|e| key_error(&key_path, e))?.public_key();
+            cp.verify(&key)
+                .map_err(|e| CliError::VerifyFailed(format!("the checkpoint's signature does not verify: {e}")))?;
+            let rows = nhiguard_app::review::month_rows(&db, node, year, month).await?;
+            let population: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+            let (seed, sample) = nhiguard_app::review::draw_from(&cp, &agency, year, month, &population);
+            print_recompute(&seed.to_hex(), population.len(), &sample);
+            match stored {
+                Some(r) if r.seed == seed.to_hex() && r.sample == sample => {
+                    print_line("與已存之查核樣本相符 / matches the stored review's sample");
+                    Ok(())
+                }
+                Some(_) => Err(CliError::VerifyFailed(
+                    "與已存之查核樣本不符 / does not match the stored review's sample".into(),
+                )),
+                None => Ok(()),
+            }
+        }
         Command::Jobs { command: JobsCommand::RunDue(common) } => {
             let s = load_settings(&common)?;
             init_logging(&s);

@@ -14,6 +14,7 @@ mod governance;
 mod ledger;
 mod migrate;
 mod org;
+mod review;
 pub mod testdb;
 
 use std::str::FromStr;
@@ -31,6 +32,7 @@ pub use governance::{ApplicationRow, NewApplication};
 pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint, StoredPrune};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};
+pub use review::{FindingRow, NewReview, ReviewRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -116,13 +118,21 @@ impl Db {
             return Err(StoreError::BadUrl);
         };
         let options = AnyConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
+        // One direct attempt first: an unreachable database is reported at once, not after the
+        // pool has retried for its whole acquire timeout.
+        {
+            use sqlx::Connection;
+            let probe = sqlx::AnyConnection::connect_with(&options).await.map_err(StoreError::unavailable)?;
+            probe.close().await.ok();
+        }
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
-                // SQLite has one writer at a time; a few readers beside it are plenty.
-                Backend::Sqlite => 4,
+                // SQLite has one writer at a time; readers run beside it in WAL mode.
+                Backend::Sqlite => 8,
                 Backend::Postgres => 8,
             })
-            .acquire_timeout(Duration::from_secs(10))
+            // Under a burst, waiting a little longer beats refusing with 503.
+            .acquire_timeout(Duration::from_secs(20))
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     match (backend, read_only) {

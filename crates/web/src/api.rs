@@ -50,6 +50,12 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}/{step}", post(application_step))
         .route("/me/password", put(password_put))
         .route("/accounts/{id}/disable-date", put(disable_date_put))
+        .route("/reviews", get(reviews_list))
+        .route("/reviews/prepare", post(reviews_prepare))
+        .route("/reviews/{id}", get(review_get))
+        .route("/reviews/{id}/reviewer", post(review_assign))
+        .route("/reviews/{id}/findings/{seq}", put(review_finding))
+        .route("/reviews/{id}/sign", post(review_sign))
         .route("/ledger/integrity", get(ledger_integrity))
         .route("/ledger/verify", post(ledger_verify))
         .route("/ledger/checkpoints", post(ledger_checkpoint))
@@ -1272,5 +1278,141 @@ async fn result_attach(
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
     s.app.attach_result(&u.current, id, b.attached).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- monthly reviews (R-REV-1 … R-REV-4) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct ReviewDto {
+    id: i64,
+    agency_id: i64,
+    year: i32,
+    month: u32,
+    /// Queries of the month (N).
+    queries: u64,
+    /// The ledger seqs drawn, sorted.
+    sample: Vec<u64>,
+    /// Hex SHA-256 seed derived from the checkpoint, the agency and the month.
+    seed: String,
+    checkpoint: String,
+    state: String,
+    reviewer_account_id: Option<i64>,
+    /// Recomputed now from the signed checkpoint: true when it gives the stored sample.
+    sample_matches: Option<bool>,
+    findings: Vec<FindingDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FindingDto {
+    seq: u64,
+    finding: String,
+    note: String,
+}
+
+fn review_dto(r: nhiguard_app::review::ReviewRow, matches: Option<bool>, findings: Vec<FindingDto>) -> ReviewDto {
+    ReviewDto {
+        id: r.id,
+        agency_id: r.agency_id,
+        year: r.year,
+        month: r.month,
+        queries: r.queries,
+        sample: r.sample,
+        seed: r.seed,
+        checkpoint: r.checkpoint_text,
+        state: r.state,
+        reviewer_account_id: r.reviewer_account_id,
+        sample_matches: matches,
+        findings,
+    }
+}
+
+/// The reviews within the caller's reach.
+#[utoipa::path(get, path = "/api/v1/reviews", responses((status = 200, body = [ReviewDto])))]
+async fn reviews_list(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<ReviewDto>> {
+    Ok(Json(s.app.reviews(&u.current).await?.into_iter().map(|r| review_dto(r, None, Vec::new())).collect()))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MonthBody {
+    year: i32,
+    month: u32,
+}
+
+/// Prepare a closed month's reviews for every agency now (the server does it itself on the 1st).
+#[utoipa::path(post, path = "/api/v1/reviews/prepare", request_body = MonthBody, responses((status = 200), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn reviews_prepare(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<MonthBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let b = json_body(body)?;
+    if !u.current.has(nhiguard_domain::role::Role::PlanningAdmin) {
+        return Err(ApiError(AppError::forbidden(
+            "僅計畫處可提前產生查核",
+            "only the planning department prepares reviews by hand",
+        )));
+    }
+    let created = s.app.prepare_reviews(b.year, b.month).await?;
+    Ok(Json(serde_json::json!({ "created": created })))
+}
+
+/// One review with its sample recomputed from the signed checkpoint.
+#[utoipa::path(get, path = "/api/v1/reviews/{id}", params(("id" = i64, Path)), responses((status = 200, body = ReviewDto), (status = 403, body = ErrorBody)))]
+async fn review_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<ReviewDto> {
+    let v = s.app.review_view(&u.current, id).await?;
+    let findings = v
+        .findings
+        .iter()
+        .map(|f| FindingDto { seq: f.seq, finding: f.finding.clone(), note: f.note.clone() })
+        .collect();
+    Ok(Json(review_dto(v.review, Some(v.sample_matches), findings)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReviewerBody {
+    username: String,
+}
+
+/// Assign the reviewer (same agency, 股長 or above, not reviewing their own queries).
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/reviewer", params(("id" = i64, Path)), request_body = ReviewerBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn review_assign(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<ReviewerBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.assign_reviewer(&u.current, id, &b.username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct FindingBody {
+    /// normal or anomalous
+    finding: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// Record the finding on one sampled entry.
+#[utoipa::path(put, path = "/api/v1/reviews/{id}/findings/{seq}", params(("id" = i64, Path), ("seq" = u64, Path)), request_body = FindingBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn review_finding(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path((id, seq)): Path<(i64, u64)>,
+    body: Result<Json<FindingBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.record_finding(&u.current, id, seq, &b.finding, &b.note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sign: the reviewer once every entry has a finding, then the unit head.
+#[utoipa::path(post, path = "/api/v1/reviews/{id}/sign", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn review_sign(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    s.app.sign_review(&u.current, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

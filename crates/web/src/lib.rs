@@ -13,6 +13,7 @@ mod metrics;
 mod pages;
 mod query;
 mod querylog;
+mod review;
 mod view;
 
 use std::net::SocketAddr;
@@ -38,6 +39,7 @@ pub fn router(app: App) -> Router {
         .merge(pages::routes())
         .merge(integrity::routes())
         .merge(query::routes())
+        .merge(review::routes())
         .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())

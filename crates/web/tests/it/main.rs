@@ -12,4 +12,5 @@ mod gateway;
 mod governance;
 mod ledger;
 mod pages;
+mod review;
 mod support;

@@ -1,0 +1,405 @@
+//! The monthly review (R-REV-1 … R-REV-4): after each month closes, every agency's queries of
+//! that month form its query record sheet; a sample is drawn from the signed checkpoint taken
+//! after the close (see `nhiguard_domain::review` for the derivation anyone can recompute); an
+//! eligible reviewer records a finding for each sampled entry and signs; the unit head approves.
+//! Every step is a ledger entry.
+
+use chrono::{Datelike, NaiveDate};
+use nhiguard_domain::access::{Action, authorize};
+use nhiguard_domain::org::OrgKind;
+use nhiguard_domain::review::{self, Finding, ReviewAction, ReviewState, SampleSeed, check_reviewer, check_sign_off};
+use nhiguard_domain::role::Role;
+use nhiguard_ledger::{EntryKind, SignedCheckpoint};
+use nhiguard_store::NewReview;
+pub use nhiguard_store::{FindingRow, ReviewRow};
+
+use crate::ledger::{Draft, append_in};
+use crate::querylog::{LogRow, assemble};
+use crate::{App, AppError, Current, Result};
+
+/// A review with what its page shows.
+#[derive(Debug, Clone)]
+pub struct ReviewView {
+    pub review: ReviewRow,
+    pub agency_name: String,
+    pub agency_code: String,
+    /// The sampled queries.
+    pub sample: Vec<LogRow>,
+    pub findings: Vec<FindingRow>,
+    /// Recomputed now from the stored checkpoint: does it give the stored sample?
+    pub sample_matches: bool,
+}
+
+fn month_bounds(year: i32, month: u32) -> Option<(i64, i64)> {
+    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)?
+    };
+    let micros =
+        |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| (t - chrono::Duration::hours(8)).and_utc().timestamp_micros());
+    Some((micros(start)?, micros(next)?))
+}
+
+/// The month before the Taipei date `today`.
+pub fn previous_month(today: NaiveDate) -> (i32, u32) {
+    if today.month() == 1 { (today.year() - 1, 12) } else { (today.year(), today.month() - 1) }
+}
+
+/// Every query of one agency in one month (allowed and refused), oldest first. Needs only read
+/// access, so that `nhiguard review recompute` can use it too.
+pub async fn month_rows(db: &nhiguard_store::Db, agency_id: i64, year: i32, month: u32) -> Result<Vec<LogRow>> {
+    let (from, to) =
+        month_bounds(year, month).ok_or_else(|| AppError::invalid("month", "月份錯誤", "no such month"))?;
+    // Outcomes follow their query: read a little past the end for them.
+    let rows = db.ledger_between(&["query", "query_outcome"], from, to + 60_000_000, 5_000_000).await?;
+    let purposes = db.purposes().await?;
+    let mut out: Vec<LogRow> = assemble(&rows, &purposes)?
+        .into_iter()
+        .filter(|r| r.at.timestamp_micros() < to && r.agency_id == Some(agency_id))
+        .collect();
+    out.reverse();
+    Ok(out)
+}
+
+/// R-REV-2: the seed and the sample a signed checkpoint gives for an agency's month.
+pub fn draw_from(
+    checkpoint: &SignedCheckpoint,
+    agency_code: &str,
+    year: i32,
+    month: u32,
+    population: &[u64],
+) -> (SampleSeed, Vec<u64>) {
+    let c = checkpoint.checkpoint();
+    let seed = SampleSeed::derive(c.root().0, c.size(), agency_code, year, month);
+    let n = u64::try_from(population.len()).unwrap_or(0);
+    let k = review::sample_size(n, review::DEFAULT_SAMPLE_RATE_PERCENT, review::DEFAULT_SAMPLE_MINIMUM);
+    (seed, review::draw(&seed, population, k))
+}
+
+impl App {
+    /// Every query of one agency in one month (allowed and refused), oldest first.
+    pub async fn month_queries(&self, agency_id: i64, year: i32, month: u32) -> Result<Vec<LogRow>> {
+        month_rows(self.db(), agency_id, year, month).await
+    }
+
+    /// Creates the reviews of a closed month for every agency (the job on the 1st; it catches up
+    /// after downtime and does nothing twice). A checkpoint is signed first, so the seed comes from
+    /// a checkpoint taken after the month closed.
+    pub async fn prepare_reviews(&self, year: i32, month: u32) -> Result<usize> {
+        let (_, end) =
+            month_bounds(year, month).ok_or_else(|| AppError::invalid("month", "月份錯誤", "no such month"))?;
+        if self.now().timestamp_micros() < end {
+            return Err(AppError::conflict("該月份尚未結束", "that month has not closed yet"));
+        }
+        self.checkpoint_now().await?;
+        let Some(cp) = self.db().latest_checkpoint().await? else { return Ok(0) };
+        let signed = SignedCheckpoint::parse(&cp.text).map_err(|e| AppError::Internal(format!("checkpoint: {e}")))?;
+        let tree = self.db().org_tree().await?;
+        let agencies: Vec<(i64, String)> = match tree.root() {
+            Some(r) => tree
+                .branch(r.id)
+                .into_iter()
+                .filter(|(_, n)| n.kind == OrgKind::Agency)
+                .map(|(_, n)| (n.id, n.code.clone()))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut created = 0;
+        for (agency, code) in agencies {
+            if self.db().review_for(agency, year, month).await?.is_some() {
+                continue;
+            }
+            let queries = self.month_queries(agency, year, month).await?;
+            let population: Vec<u64> = queries.iter().map(|q| q.seq).collect();
+            let (seed, sample) = draw_from(&signed, &code, year, month, &population);
+            let new = NewReview {
+                agency_id: agency,
+                year,
+                month,
+                queries: u64::try_from(population.len()).unwrap_or(0),
+                checkpoint_size: cp.size,
+                checkpoint_text: cp.text.clone(),
+                seed: seed.to_hex(),
+                sample: sample.clone(),
+            };
+            let mut tx = self.db().begin().await?;
+            let (id, new_one) = tx.insert_review(&new, self.now()).await?;
+            if new_one {
+                let fields = vec![
+                    ("event".into(), "review_prepared".into()),
+                    ("review_id".into(), id.to_string()),
+                    ("agency_id".into(), agency.to_string()),
+                    ("month".into(), format!("{year}-{month:02}")),
+                    ("queries".into(), population.len().to_string()),
+                    ("sample".into(), sample.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
+                    ("seed".into(), seed.to_hex()),
+                    ("checkpoint_size".into(), cp.size.to_string()),
+                ];
+                append_in(
+                    &mut tx,
+                    &[Draft {
+                        kind: EntryKind::ReviewAction,
+                        actor: "system".into(),
+                        at_micros: self.now().timestamp_micros(),
+                        fields,
+                    }],
+                )
+                .await?;
+                created += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok(created)
+    }
+
+    /// The job: prepare last month's reviews if they are missing.
+    pub async fn prepare_due_reviews(&self) -> Result<usize> {
+        let (year, month) = previous_month(nhiguard_domain::roc::taipei_date(self.now()));
+        self.prepare_reviews(year, month).await
+    }
+
+    async fn check_review_access(&self, current: &Current, agency_id: i64) -> Result<()> {
+        let tree = self.db().org_tree().await?;
+        if let Err(e) = authorize(&tree, &current.actor(), Action::ViewQueryLog, Some(agency_id)) {
+            self.record(
+                crate::events::kind::FORBIDDEN,
+                current.event_actor(),
+                &format!("review of agency {agency_id}"),
+                "view",
+            )
+            .await?;
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// The reviews the actor may see, newest first.
+    pub async fn reviews(&self, current: &Current) -> Result<Vec<ReviewRow>> {
+        let tree = self.db().org_tree().await?;
+        let actor = current.actor();
+        let agencies: Vec<i64> = match tree.root() {
+            Some(r) => tree
+                .branch(r.id)
+                .into_iter()
+                .filter(|(_, n)| {
+                    n.kind == OrgKind::Agency && authorize(&tree, &actor, Action::ViewQueryLog, Some(n.id)).is_ok()
+                })
+                .map(|(_, n)| n.id)
+                .collect(),
+            None => Vec::new(),
+        };
+        Ok(self.db().reviews_of(&agencies).await?)
+    }
+
+    /// One review with its sample, findings, and a fresh recomputation of the sample.
+    pub async fn review_view(&self, current: &Current, id: i64) -> Result<ReviewView> {
+        let review = self.db().review(id).await?;
+        self.check_review_access(current, review.agency_id).await?;
+        let tree = self.db().org_tree().await?;
+        let agency = tree.get(review.agency_id).cloned().ok_or_else(|| AppError::Internal("review agency".into()))?;
+        let queries = self.month_queries(review.agency_id, review.year, review.month).await?;
+        let population: Vec<u64> = queries.iter().map(|q| q.seq).collect();
+        let sample_matches = match SignedCheckpoint::parse(&review.checkpoint_text) {
+            Ok(cp) => {
+                cp.verify(&self.ledger_keys().signing.public_key()).is_ok() && {
+                    let (seed, sample) = draw_from(&cp, &agency.code, review.year, review.month, &population);
+                    seed.to_hex() == review.seed && sample == review.sample
+                }
+            }
+            Err(_) => false,
+        };
+        let sample = queries.into_iter().filter(|q| review.sample.contains(&q.seq)).collect();
+        Ok(ReviewView {
+            findings: self.db().findings(id).await?,
+            agency_name: agency.name_zh.clone(),
+            agency_code: agency.code.clone(),
+            sample,
+            sample_matches,
+            review,
+        })
+    }
+
+    /// The month's whole query record sheet (R-REV-1).
+    pub async fn review_sheet(&self, current: &Current, id: i64) -> Result<(ReviewRow, Vec<LogRow>)> {
+        let review = self.db().review(id).await?;
+        self.check_review_access(current, review.agency_id).await?;
+        self.append(Draft {
+            kind: EntryKind::LedgerRead,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields: vec![("event".into(), "review_sheet".into()), ("review_id".into(), id.to_string())],
+        })
+        .await?;
+        let rows = self.month_queries(review.agency_id, review.year, review.month).await?;
+        Ok((review, rows))
+    }
+
+    async fn review_entry(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        current: &Current,
+        id: i64,
+        event: &str,
+        detail: String,
+    ) -> Result<()> {
+        let fields =
+            vec![("event".into(), event.into()), ("review_id".into(), id.to_string()), ("detail".into(), detail)];
+        append_in(
+            tx,
+            &[Draft {
+                kind: EntryKind::ReviewAction,
+                actor: current.username.clone(),
+                at_micros: self.now().timestamp_micros(),
+                fields,
+            }],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Assigns the reviewer (R-REV-3): by the agency's supervisors or admins.
+    pub async fn assign_reviewer(&self, current: &Current, id: i64, username: &str) -> Result<()> {
+        let r = self.db().review(id).await?;
+        self.check_review_access(current, r.agency_id).await?;
+        if !(current.has(Role::Supervisor) || current.has(Role::AgencyAdmin) || current.has(Role::PlanningAdmin)) {
+            return Err(AppError::forbidden(
+                "僅權責主管或管理者可指派查核人員",
+                "only a supervisor or an admin assigns the reviewer",
+            ));
+        }
+        if r.state != "open" {
+            return Err(AppError::conflict("已簽核之查核不能改派", "a signed review cannot be reassigned"));
+        }
+        let a = self
+            .db()
+            .account_by_username(username.trim())
+            .await?
+            .ok_or_else(|| AppError::invalid("reviewer", "找不到此帳號", "no such account"))?;
+        let tree = self.db().org_tree().await?;
+        let person = self.db().person(a.person_ref).await?;
+        let agency = tree.get(r.agency_id).ok_or_else(|| AppError::Internal("agency".into()))?;
+        let candidate = review::ReviewerCandidate {
+            account_id: a.id,
+            agency_id: tree.agency_of(a.org_node_id).unwrap_or(a.org_node_id),
+            rank: person.rank,
+            active: a.status == "active" && person.hr_status == nhiguard_domain::person::HrStatus::Active,
+        };
+        let view = self.review_view(current, id).await?;
+        let mut queries_by = Vec::new();
+        for q in &view.sample {
+            if let Some(acc) = self.db().account_by_username(&q.username).await? {
+                queries_by.push(acc.id);
+            }
+        }
+        let approved: Vec<i64> = self
+            .db()
+            .applications_at(&tree.branch(r.agency_id).into_iter().map(|(_, n)| n.id).collect::<Vec<_>>())
+            .await?
+            .into_iter()
+            .filter(|app| app.decided_by == Some(a.id) && app.state == "carried_out")
+            .filter_map(|app| app.account_id)
+            .collect();
+        check_reviewer(&candidate, r.agency_id, agency.has_sections, &queries_by, &approved)?;
+        if !a.roles.contains(&Role::Reviewer) {
+            return Err(AppError::invalid(
+                "reviewer",
+                "此帳號沒有查核人員角色，請先依程序申請",
+                "this account has no reviewer role; apply for it first",
+            ));
+        }
+        let mut tx = self.db().begin().await?;
+        tx.set_reviewer(id, a.id).await?;
+        self.review_entry(&mut tx, current, id, "reviewer_assigned", a.username.clone()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records the assigned reviewer's finding on one sampled entry (R-REV-4).
+    pub async fn record_finding(&self, current: &Current, id: i64, seq: u64, finding: &str, note: &str) -> Result<()> {
+        let r = self.db().review(id).await?;
+        if r.reviewer_account_id != Some(current.account_id) {
+            return Err(AppError::forbidden(
+                "僅受指派之查核人員可記錄查核結果",
+                "only the assigned reviewer records findings",
+            ));
+        }
+        if r.state != "open" {
+            return Err(AppError::conflict("已簽核之查核不能再修改", "a signed review cannot be changed"));
+        }
+        if !r.sample.contains(&seq) {
+            return Err(AppError::invalid("seq", "此筆不在抽查樣本內", "this entry is not in the sample"));
+        }
+        let finding = Finding::from_code(finding.trim())
+            .ok_or_else(|| AppError::invalid("finding", "請選擇正常或異常", "choose normal or anomalous"))?;
+        let note = note.trim();
+        if finding == Finding::Anomalous
+            && note.chars().filter(|c| !c.is_whitespace()).count() < review::MIN_ANOMALY_NOTE_CHARS
+        {
+            return Err(AppError::invalid(
+                "note",
+                format!("異常須說明（至少 {} 字）", review::MIN_ANOMALY_NOTE_CHARS),
+                format!("an anomaly needs a note of at least {} characters", review::MIN_ANOMALY_NOTE_CHARS),
+            ));
+        }
+        let mut tx = self.db().begin().await?;
+        tx.upsert_finding(id, seq, finding.code(), note, current.account_id, self.now()).await?;
+        self.review_entry(&mut tx, current, id, "finding", format!("entry {seq}: {} {note}", finding.code())).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The reviewer signs (every sampled entry must have a finding), then the unit head approves.
+    pub async fn sign_review(&self, current: &Current, id: i64) -> Result<()> {
+        let r = self.db().review(id).await?;
+        self.check_review_access(current, r.agency_id).await?;
+        let state = ReviewState::from_code(&r.state).ok_or_else(|| AppError::Internal("review state".into()))?;
+        let now = self.now();
+        let mut tx = self.db().begin().await?;
+        match state {
+            ReviewState::Open => {
+                if r.reviewer_account_id != Some(current.account_id) {
+                    return Err(AppError::forbidden("僅受指派之查核人員可簽核", "only the assigned reviewer signs"));
+                }
+                let findings = self.db().findings(id).await?;
+                let pairs: Vec<(u64, Option<Finding>)> = r
+                    .sample
+                    .iter()
+                    .map(|s| (*s, findings.iter().find(|f| f.seq == *s).and_then(|f| Finding::from_code(&f.finding))))
+                    .collect();
+                let notes: Vec<(u64, String)> = findings.iter().map(|f| (f.seq, f.note.clone())).collect();
+                check_sign_off(&pairs, &notes)?;
+                review::next(state, ReviewAction::ReviewerSign)?;
+                if !tx.sign_review(id, "open", "reviewed", current.account_id, now).await? {
+                    return Err(AppError::conflict(
+                        "查核狀態已變更，請重新整理",
+                        "the review changed meanwhile; reload",
+                    ));
+                }
+                self.review_entry(&mut tx, current, id, "reviewer_signed", String::new()).await?;
+            }
+            ReviewState::Reviewed => {
+                if !current.has(Role::Supervisor) || r.reviewer_account_id == Some(current.account_id) {
+                    return Err(AppError::forbidden(
+                        "由單位主管（非查核人員本人）核定",
+                        "the unit head, not the reviewer, approves",
+                    ));
+                }
+                review::next(state, ReviewAction::HeadApprove)?;
+                if !tx.sign_review(id, "reviewed", "approved", current.account_id, now).await? {
+                    return Err(AppError::conflict(
+                        "查核狀態已變更，請重新整理",
+                        "the review changed meanwhile; reload",
+                    ));
+                }
+                self.review_entry(&mut tx, current, id, "head_approved", String::new()).await?;
+            }
+            ReviewState::Approved => {
+                review::next(state, ReviewAction::Reopen)?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,197 @@
+//! The monthly review (R-REV-1 … R-REV-4): reviews prepared after the month closes, a sample
+//! nobody can choose that anyone can recompute, the reviewer rules, findings and signatures.
+
+use serde_json::{Value, json};
+
+use crate::support::TestApp;
+
+const REASON: &str = "兒少保護個案家訪前確認投保單位以聯繫家屬";
+
+async fn ids(t: &TestApp, purpose: i64, op: &str) -> (i64, i64) {
+    let p = t.app.db().purposes().await.unwrap().into_iter().find(|p| p.number == purpose).unwrap().id;
+    let o = t.app.db().operations().await.unwrap().into_iter().find(|o| o.code == op).unwrap().id;
+    (p, o)
+}
+
+/// November with `n` queries by soc.user (and one by soc.reviewer when asked), then December 2nd.
+async fn november(n: usize, reviewer_queries: bool) -> TestApp {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = t.app.sandbox_examples(1).remove(0);
+    let mut soc = t.api_as("soc.user").await;
+    for i in 0..n {
+        let body = json!({"purpose_id": p, "operation_id": o, "case_number": format!("113-兒保-{i}"), "reason": REASON, "national_id": id});
+        assert_eq!(soc.post_json("/api/v1/queries", &body).await.status, 200);
+    }
+    if reviewer_queries {
+        let mut r = t.api_as("soc.reviewer").await;
+        let body = json!({"purpose_id": p, "operation_id": o, "case_number": "113-兒保-R", "reason": REASON, "national_id": id});
+        assert_eq!(r.post_json("/api/v1/queries", &body).await.status, 200);
+    }
+    t.clock.advance(chrono::Duration::days(5));
+    t
+}
+
+async fn soc_review(t: &TestApp) -> Value {
+    let mut plan = t.api_as("plan.admin").await;
+    let r = plan.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 11})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let soc = t.node("SOC").await;
+    let mut chief = t.api_as("soc.chief").await;
+    let list = chief.get("/api/v1/reviews").await.json();
+    let id = list.as_array().unwrap().iter().find(|r| r["agency_id"] == soc).unwrap()["id"].as_i64().unwrap();
+    chief.get(&format!("/api/v1/reviews/{id}")).await.json()
+}
+
+#[tokio::test]
+async fn r_rev_2_reviews_are_prepared_after_the_month_closes_with_a_sample_anyone_can_recompute() {
+    let t = november(12, false).await;
+    let mut plan = t.api_as("plan.admin").await;
+    assert_eq!(
+        plan.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 12})).await.status,
+        409,
+        "December is still open"
+    );
+    let review = soc_review(&t).await;
+    assert_eq!(review["queries"], 12);
+    assert_eq!(review["sample"].as_array().unwrap().len(), 10, "max(10, ⌈3 % of 12⌉) = 10");
+    assert_eq!(review["sample_matches"], true);
+    // Twice is once.
+    assert_eq!(
+        plan.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 11})).await.json()["created"],
+        0
+    );
+    // The sample follows from the signed checkpoint, the agency and the month — and changes with them.
+    let cp = nhiguard_ledger::SignedCheckpoint::parse(review["checkpoint"].as_str().unwrap()).unwrap();
+    let rows = t.app.month_queries(t.node("SOC").await, 2026, 11).await.unwrap();
+    let population: Vec<u64> = rows.iter().map(|r| r.seq).collect();
+    let (seed, sample) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 11, &population);
+    assert_eq!(seed.to_hex(), review["seed"].as_str().unwrap());
+    let stored: Vec<u64> = review["sample"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(sample, stored);
+    let (other_seed, _) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 10, &population);
+    assert_ne!(other_seed, seed);
+    t.app.checkpoint_now().await.unwrap();
+    let later =
+        nhiguard_ledger::SignedCheckpoint::parse(&t.app.db().latest_checkpoint().await.unwrap().unwrap().text).unwrap();
+    assert_ne!(
+        nhiguard_app::review::draw_from(&later, "SOC", 2026, 11, &population).0,
+        seed,
+        "another checkpoint, another draw"
+    );
+    // An agency without queries: a review that says so, with no sample.
+    let mut civ = t.api_as("civ.chief").await;
+    let list = civ.get("/api/v1/reviews").await.json();
+    let civ_review = &list[0];
+    assert_eq!((civ_review["queries"].as_u64(), civ_review["sample"].as_array().unwrap().len()), (Some(0), 0));
+    let mut web = t.browser_as("civ.chief").await;
+    let sheet = web.get(&format!("/reviews/{}/sheet", civ_review["id"])).await;
+    assert!(sheet.body.contains("本月無查詢紀錄"), "{}", sheet.body);
+}
+
+#[tokio::test]
+async fn r_rev_3_only_an_eligible_reviewer_of_the_agency_is_assigned() {
+    let t = november(3, true).await;
+    let review = soc_review(&t).await;
+    let id = review["id"].as_i64().unwrap();
+    let mut chief = t.api_as("soc.chief").await;
+    let assign = |u: &str| json!({"username": u});
+    let path = format!("/api/v1/reviews/{id}/reviewer");
+    for (who, why) in [("soc.user", "rank"), ("tax.reviewer", "agency"), ("soc.reviewer", "own queries")] {
+        let r = chief.post_json(&path, &assign(who)).await;
+        assert_eq!(r.status, 422, "{who} ({why}): {}", r.body);
+        assert_eq!(r.json()["error"]["field"], "reviewer");
+    }
+    // A plain user may not assign at all.
+    let mut user = t.api_as("soc.user").await;
+    assert_eq!(user.post_json(&path, &assign("soc.reviewer")).await.status, 403);
+}
+
+#[tokio::test]
+async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then_the_head_sign() {
+    let t = november(3, false).await;
+    let review = soc_review(&t).await;
+    let id = review["id"].as_i64().unwrap();
+    let sample: Vec<u64> = review["sample"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
+    assert_eq!(sample.len(), 3, "all of them when N ≤ 10");
+    let mut chief = t.api_as("soc.chief").await;
+    assert_eq!(
+        chief.post_json(&format!("/api/v1/reviews/{id}/reviewer"), &json!({"username": "soc.reviewer"})).await.status,
+        204
+    );
+    let mut reviewer = t.api_as("soc.reviewer").await;
+    let finding = |f: &str, note: &str| json!({"finding": f, "note": note});
+    // Only the assigned reviewer records findings, only on sampled entries.
+    assert_eq!(
+        chief.put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[0]), &finding("normal", "")).await.status,
+        403
+    );
+    assert_eq!(
+        reviewer.put_json(&format!("/api/v1/reviews/{id}/findings/999999"), &finding("normal", "")).await.status,
+        422
+    );
+    assert_eq!(
+        reviewer.put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[0]), &finding("normal", "")).await.status,
+        204
+    );
+    assert_eq!(
+        reviewer.put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[1]), &finding("normal", "")).await.status,
+        204
+    );
+    let r = reviewer.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await;
+    assert_eq!(r.status, 422, "an entry lacks a finding: {}", r.body);
+    let r =
+        reviewer.put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[2]), &finding("anomalous", "短")).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("note")));
+    let note = "同一案號一日內查詢三次，事由相同，請說明";
+    assert_eq!(
+        reviewer
+            .put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[2]), &finding("anomalous", note))
+            .await
+            .status,
+        204
+    );
+    assert_eq!(reviewer.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status, 204);
+    assert_eq!(
+        reviewer.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status,
+        403,
+        "not the head's signature too"
+    );
+    assert_eq!(
+        reviewer
+            .put_json(&format!("/api/v1/reviews/{id}/findings/{}", sample[0]), &finding("anomalous", note))
+            .await
+            .status,
+        409
+    );
+    assert_eq!(chief.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status, 204);
+    let done = chief.get(&format!("/api/v1/reviews/{id}")).await.json();
+    assert_eq!(done["state"], "approved");
+    assert_eq!(
+        chief.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status,
+        422,
+        "a signed review is not reopened"
+    );
+    let steps: Vec<String> = t
+        .app
+        .db()
+        .ledger_recent(&["review_action"], 50)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| nhiguard_ledger::Entry::decode(&r.body).unwrap().field("event").unwrap().to_owned())
+        .collect();
+    for s in ["review_prepared", "reviewer_assigned", "finding", "reviewer_signed", "head_approved"] {
+        assert!(steps.iter().any(|x| x == s), "{s} recorded: {steps:?}");
+    }
+    // The printable sheet carries the checkpoint it was built from.
+    let mut web = t.browser_as("soc.chief").await;
+    let sheet = web.get(&format!("/reviews/{id}/sheet")).await;
+    assert!(
+        sheet.body.contains("113-兒保-0")
+            && sheet.body.contains(&format!("大小 {}", done["checkpoint"].as_str().unwrap().lines().nth(1).unwrap()))
+    );
+    assert!(sheet.body.contains("A4") || sheet.body.contains("sheet.css"));
+    let page = web.get(&format!("/reviews/{id}")).await;
+    assert!(page.body.contains("與已簽章檢查點重新計算之樣本相符"));
+}
