@@ -72,6 +72,24 @@ impl App {
         }
     }
 
+    /// The same app seeing another clock: for filling the demo's past months, whose entries must
+    /// carry past times. Shares the database, keys, ledger writer and connector.
+    pub fn with_clock(&self, clock: Arc<dyn Clock>) -> Self {
+        let i = &self.inner;
+        Self {
+            inner: Arc::new(Inner {
+                db: i.db.clone(),
+                settings: i.settings.clone(),
+                clock,
+                ledger: i.ledger.clone(),
+                writer: i.writer.clone(),
+                results_key: i.results_key.clone(),
+                nhi: i.nhi.clone(),
+                batches: Default::default(),
+            }),
+        }
+    }
+
     pub fn db(&self) -> &Db {
         &self.inner.db
     }

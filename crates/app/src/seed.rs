@@ -342,3 +342,145 @@ impl App {
         Ok(banner)
     }
 }
+
+/// Who makes the demo's past queries: (username, purpose number, operation code, case prefix, reason).
+const DEMO_QUERIES: &[(&str, i64, &str, &str, &str)] = &[
+    ("soc.user", 8, "INS01", "兒保", "兒少保護個案家訪前確認投保單位以聯繫家屬"),
+    ("soc.user", 8, "ADR01", "兒保", "兒少保護個案查詢聯絡地址以安排訪視"),
+    ("swc.user", 7, "ADR01", "特境", "特殊境遇家庭扶助申請案確認聯絡地址"),
+    ("hlt.user", 4, "ADR01", "疫調", "傳染病接觸者協尋，確認聯絡地址以通知採檢"),
+    ("nt.user", 3, "INS01", "長者", "六十五歲以上長者健康檢查名冊核對投保狀態"),
+    ("pl.user", 3, "INS01", "長者", "長者健康檢查追蹤服務確認投保單位"),
+    ("tax.user", 2, "ADR01", "欠稅", "房屋稅欠稅催繳，查詢納稅義務人聯絡地址"),
+    ("civ.user", 5, "ADR01", "役男", "役男徵兵處理，查詢役男聯絡地址寄送通知"),
+];
+
+/// (agency code, reviewer, head) for the demo's finished review month.
+const DEMO_REVIEWERS: &[(&str, &str, Option<&str>)] = &[
+    ("SOC", "soc.reviewer", Some("soc.chief")),
+    ("HLT", "hlt.chief", Some("pl.admin")),
+    ("TAX", "tax.reviewer", None),
+    ("CIV", "civ.chief", None),
+];
+
+impl App {
+    /// Two past months of queries by the demo's users, so that the query log, the reviews and the
+    /// reports have content: the older month's reviews carried through (signed, some approved), the
+    /// last month's prepared and waiting for their reviewers. Does nothing if queries exist.
+    pub async fn fill_demo_history(&self) -> Result<()> {
+        if !self.db().ledger_between(&["query"], 0, i64::MAX, 1).await?.is_empty() {
+            return Ok(());
+        }
+        let today = nhiguard_domain::roc::taipei_date(self.now());
+        let last = crate::review::previous_month(today);
+        let first_of_last = chrono::NaiveDate::from_ymd_opt(last.0, last.1, 1).unwrap_or(today);
+        let older = crate::review::previous_month(first_of_last);
+        let subjects = self.sandbox_examples(200);
+        if subjects.is_empty() {
+            return Ok(());
+        }
+        let purposes = self.db().purposes().await?;
+        let operations = self.db().operations().await?;
+        let mut n = 0usize;
+        for (year, month) in [older, last] {
+            let clock = std::sync::Arc::new(nhiguard_domain::clock::ManualClock::new(self.now()));
+            let past = self.with_clock(clock.clone());
+            for day in 1..=28u32 {
+                let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else { continue };
+                if chrono::Datelike::weekday(&date).number_from_monday() > 5 {
+                    continue;
+                }
+                for (i, &(user, purpose, op, prefix, reason)) in DEMO_QUERIES.iter().enumerate() {
+                    // Not every user queries every day: a fixed pattern, the same on every run.
+                    if (day as usize * 7 + i * 3) % 5 != 0 {
+                        continue;
+                    }
+                    let minute = u32::try_from((n * 37) % 420).unwrap_or(0);
+                    let at = date
+                        .and_hms_opt(8 + minute / 60, minute % 60, 0)
+                        .map(|t| (t - chrono::Duration::hours(8)).and_utc());
+                    let (Some(at), Some(p), Some(o)) =
+                        (at, purposes.iter().find(|x| x.number == purpose), operations.iter().find(|x| x.code == op))
+                    else {
+                        continue;
+                    };
+                    clock.set(at);
+                    let Some(account) = self.db().account_by_username(user).await? else { continue };
+                    let current = crate::Current {
+                        account_id: account.id,
+                        username: account.username.clone(),
+                        person_name: account.person_name.clone(),
+                        person_title: account.person_title.clone(),
+                        org_node_id: account.org_node_id,
+                        roles: account.roles.clone(),
+                        csrf: String::new(),
+                        kind: crate::SessionKind::Web,
+                        client_addr: "demo".into(),
+                        must_change_password: false,
+                    };
+                    let input = crate::gateway::QueryInput {
+                        purpose_id: p.id,
+                        operation_id: o.id,
+                        case_number: format!("{}-{prefix}-{:04}", year - 1911, n + 1),
+                        reason: reason.into(),
+                        national_id: subjects[n % subjects.len()].clone(),
+                        ..Default::default()
+                    };
+                    past.run_query(&current, &input).await?;
+                    n += 1;
+                }
+            }
+            self.prepare_reviews(year, month).await?;
+        }
+        // The older month: reviewed, and approved where the agency has a second supervisor.
+        let tree = self.db().org_tree().await?;
+        for &(code, reviewer, head) in DEMO_REVIEWERS {
+            let Some(agency) = tree
+                .root()
+                .and_then(|r| tree.branch(r.id).into_iter().find(|(_, x)| x.code == code).map(|(_, x)| x.id))
+            else {
+                continue;
+            };
+            let Some(review) = self.db().review_for(agency, older.0, older.1).await? else { continue };
+            let as_user = |name: &str| {
+                let name = name.to_owned();
+                async move {
+                    let a = self
+                        .db()
+                        .account_by_username(&name)
+                        .await?
+                        .ok_or_else(|| AppError::Internal(format!("demo {name}")))?;
+                    Ok::<_, AppError>(crate::Current {
+                        account_id: a.id,
+                        username: a.username.clone(),
+                        person_name: a.person_name.clone(),
+                        person_title: a.person_title.clone(),
+                        org_node_id: a.org_node_id,
+                        roles: a.roles.clone(),
+                        csrf: String::new(),
+                        kind: crate::SessionKind::Web,
+                        client_addr: "demo".into(),
+                        must_change_password: false,
+                    })
+                }
+            };
+            let head_of = head.map(as_user);
+            let assigner = as_user(head.unwrap_or(reviewer)).await?;
+            self.assign_reviewer(&assigner, review.id, reviewer).await?;
+            let assigner = as_user(reviewer).await?;
+            for (i, seq) in review.sample.iter().enumerate() {
+                let (finding, note) = if i == 0 && code == "SOC" {
+                    ("anomalous", "同一案號短期內重複查詢，已請承辦人補充說明")
+                } else {
+                    ("normal", "")
+                };
+                self.record_finding(&assigner, review.id, *seq, finding, note).await?;
+            }
+            self.sign_review(&assigner, review.id).await?;
+            if let Some(h) = head_of {
+                self.sign_review(&h.await?, review.id).await?;
+            }
+        }
+        Ok(())
+    }
+}

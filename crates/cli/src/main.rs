@@ -476,6 +476,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             init_logging(&s);
             let app = open(&s, MissingKey::Create).await?;
             let accounts = app.fill_demo().await?;
+            app.fill_demo_history().await?;
             app.checkpoint_now().await?;
             println!("\n健保資料查詢管理系統 nhiguard — 示範縣 demo county");
             println!("網址 / address: {}", s.effective_public_url());

@@ -383,3 +383,20 @@ async fn r_log_2_the_query_log_exports_as_csv_ods_and_json_lines_with_proofs_and
     let exports = t.app.db().ledger_recent(&["export"], 10).await.unwrap();
     assert_eq!(exports.len(), 3, "each export recorded");
 }
+
+#[tokio::test]
+async fn r_log_2_when_the_database_is_lost_queries_are_refused_and_nothing_reaches_nhia() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    t.app.db().close().await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-9", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"]["code"], "NG-DB-DOWN");
+    assert!(r.json()["error"]["reference"].is_string(), "a reference to quote, not the detail");
+    assert!(!r.body.contains("pool"), "no internal detail shown");
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing was sent without its log entry");
+    let h = t.client().get("/healthz").await;
+    assert_eq!(h.status, 503);
+}

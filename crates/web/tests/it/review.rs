@@ -195,3 +195,16 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
     let page = web.get(&format!("/reviews/{id}")).await;
     assert!(page.body.contains("與已簽章檢查點重新計算之樣本相符"));
 }
+
+#[tokio::test]
+async fn the_demo_has_past_months_with_one_review_done_and_others_under_way() {
+    let t = TestApp::demo().await;
+    t.app.fill_demo_history().await.unwrap();
+    t.app.fill_demo_history().await.unwrap();
+    let mut plan = t.api_as("plan.admin").await;
+    let reviews = plan.get("/api/v1/reviews").await.json();
+    let states: Vec<&str> = reviews.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
+    assert!(states.contains(&"approved") && states.contains(&"reviewed") && states.contains(&"open"), "{states:?}");
+    assert!(reviews.as_array().unwrap().iter().any(|r| r["queries"].as_u64().unwrap() > 0));
+    assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
+}
