@@ -392,7 +392,7 @@ impl App {
                 }
                 for (i, &(user, purpose, op, prefix, reason)) in DEMO_QUERIES.iter().enumerate() {
                     // Not every user queries every day: a fixed pattern, the same on every run.
-                    if (day as usize * 7 + i * 3) % 5 != 0 {
+                    if !(day as usize * 7 + i * 3).is_multiple_of(5) {
                         continue;
                     }
                     let minute = u32::try_from((n * 37) % 420).unwrap_or(0);
