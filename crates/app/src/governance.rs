@@ -430,3 +430,46 @@ impl App {
         Ok(())
     }
 }
+
+impl App {
+    /// R-ACC-8: the incoming admin takes over the branch from the outgoing one in one recorded
+    /// step. The outgoing account is disabled (its grants revoked); or, where it must be kept, its
+    /// password is marked as to be changed at once.
+    pub async fn handover(&self, current: &Current, outgoing: &str, keep: bool) -> Result<()> {
+        let me = self.db().account(current.account_id).await?;
+        let out = self
+            .db()
+            .account_by_username(outgoing.trim())
+            .await?
+            .ok_or_else(|| AppError::invalid("outgoing", "找不到原管理者帳號", "no such outgoing admin account"))?;
+        let admin_roles = |roles: &[Role]| roles.iter().copied().filter(|r| r.is_admin()).collect::<Vec<_>>();
+        let same_branch = out.org_node_id == me.org_node_id;
+        let mine = admin_roles(&me.roles);
+        let theirs = admin_roles(&out.roles);
+        if out.id == me.id
+            || !same_branch
+            || mine.is_empty()
+            || theirs.is_empty()
+            || theirs.iter().any(|r| !mine.contains(r))
+        {
+            let e = nhiguard_domain::DomainError::Forbidden {
+                zh: "交接須由同一單位、具相同管理者角色之新任管理者辦理".into(),
+                en: "a handover is made by the incoming admin of the same unit with the same admin role".into(),
+            };
+            return self.refuse_account_action(current, &format!("account {}", out.username), e).await;
+        }
+        let mut tx = self.db().begin().await?;
+        let detail = if keep {
+            tx.require_password_change(out.id).await?;
+            format!("took over from {}; kept account's password must be changed at once", out.username)
+        } else {
+            tx.set_account_status(out.id, "disabled", None).await?;
+            tx.revoke_all_grants(out.id).await?;
+            format!("took over from {}; outgoing account disabled", out.username)
+        };
+        self.record_in(&mut tx, kind::HANDOVER, current.event_actor(), &format!("account {}", out.username), &detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

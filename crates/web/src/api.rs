@@ -49,6 +49,7 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}", get(application_get))
         .route("/applications/{id}/{step}", post(application_step))
         .route("/me/password", put(password_put))
+        .route("/handover", post(handover_post))
         .route("/accounts/{id}/disable-date", put(disable_date_put))
         .route("/reviews", get(reviews_list))
         .route("/reviews/prepare", post(reviews_prepare))
@@ -1414,5 +1415,26 @@ async fn review_finding(
 #[utoipa::path(post, path = "/api/v1/reviews/{id}/sign", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn review_sign(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.app.sign_review(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct HandoverBody {
+    /// The outgoing admin's username.
+    outgoing: String,
+    /// Keep the outgoing account (its password must then be changed at once) instead of disabling it.
+    #[serde(default)]
+    keep: bool,
+}
+
+/// The incoming admin takes over the branch (R-ACC-8).
+#[utoipa::path(post, path = "/api/v1/handover", request_body = HandoverBody, responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn handover_post(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<HandoverBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.handover(&u.current, &b.outgoing, b.keep).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -80,6 +80,38 @@ impl IntoResponse for PageError {
     }
 }
 
+/// The name of a form field as the person saw it on the page.
+fn field_label(lang: Lang, field: &str) -> String {
+    let zh = match field {
+        "password" => "密碼",
+        "confirm" => "確認密碼",
+        "old_password" => "目前密碼",
+        "username" => "帳號",
+        "case_number" => "案號",
+        "reason" => "事由",
+        "national_id" => "身分證號",
+        "name" | "name_zh" => "名稱",
+        "name_en" => "英文名稱",
+        "code" => "代碼",
+        "legal_basis" => "法令依據",
+        "nhia_approval_ref" => "健保署核准文號",
+        "nhia_approval_date" => "核准日期",
+        "person_id" => "員工編號",
+        "rank" => "職等",
+        "hr_status" => "人事狀態",
+        "file" => "檔案",
+        "pledge" => "保密切結",
+        "note" => "意見",
+        "reviewer" => "查核人員",
+        "finding" => "查核結果",
+        _ => return field.to_owned(),
+    };
+    match lang {
+        Lang::Zh => format!("{zh}（{field}）"),
+        Lang::En => field.to_owned(),
+    }
+}
+
 pub fn render_error(error: &AppError, lang: Lang) -> Response {
     let status = status_of(error);
     let reference = reference_for(error).unwrap_or_default();
@@ -89,7 +121,7 @@ pub fn render_error(error: &AppError, lang: Lang) -> Response {
         status: status.as_u16(),
         code: error.code(),
         field: match error {
-            AppError::Invalid { field, .. } => (*field).to_owned(),
+            AppError::Invalid { field, .. } => field_label(lang, field),
             _ => String::new(),
         },
         message_zh: message.zh,

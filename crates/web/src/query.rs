@@ -277,7 +277,11 @@ async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, Pag
                 outcome: if h.detail.is_empty() {
                     lang.t(h.outcome.zh(), h.outcome.en()).to_owned()
                 } else {
-                    format!("{}（{}）", lang.t(h.outcome.zh(), h.outcome.en()), h.detail)
+                    format!(
+                        "{}（{}）",
+                        lang.t(h.outcome.zh(), h.outcome.en()),
+                        crate::querylog::detail_text(lang, &h.detail)
+                    )
                 },
             })
             .collect(),

@@ -66,7 +66,41 @@ pub struct Line {
 
 pub fn outcome_text(lang: Lang, r: &LogRow) -> String {
     let o = lang.t(r.outcome.zh(), r.outcome.en());
-    if r.detail.is_empty() { o.to_owned() } else { format!("{o}（{}）", r.detail) }
+    if r.detail.is_empty() { o.to_owned() } else { format!("{o}（{}）", detail_text(lang, &r.detail)) }
+}
+
+/// Why a query was refused or failed, as recorded (stable codes), in the reader's language.
+pub fn detail_text(lang: Lang, detail: &str) -> String {
+    let (batch, code) = match detail.strip_prefix("batch: ") {
+        Some(rest) => (true, rest),
+        None => (false, detail),
+    };
+    let field = |f: &str| match f {
+        "case_number" => lang.t("案號", "case number"),
+        "reason" => lang.t("查詢事由", "reason"),
+        "national_id" => lang.t("身分證號", "national ID"),
+        "name" => lang.t("姓名", "name"),
+        "birth_date" => lang.t("出生日期", "date of birth"),
+        _ => lang.t("輸入", "input"),
+    };
+    let text = match code {
+        "no user role" => lang.t("帳號無查詢角色", "no role that may query").to_owned(),
+        "purpose retired" => lang.t("業務範圍已廢止", "purpose retired").to_owned(),
+        "operation retired" => lang.t("查詢作業已廢止", "operation retired").to_owned(),
+        "no active linkage" => lang.t("機關無此連結作業", "no linkage of the agency").to_owned(),
+        "no grant" => lang.t("未獲授權", "no grant").to_owned(),
+        "unknown purpose or operation" => lang.t("業務範圍或作業不存在", "unknown purpose or operation").to_owned(),
+        "account not active" => lang.t("帳號已停用", "account not active").to_owned(),
+        "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
+        c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
+        "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),
+        "NHI-UNAVAILABLE" => lang.t("健保署無法連線", "NHIA unavailable").to_owned(),
+        "NHI-REJECTED" => lang.t("健保署拒絕", "NHIA refused").to_owned(),
+        "NHI-BAD-ANSWER" => lang.t("健保署回覆異常", "NHIA answered garbage").to_owned(),
+        "NHI-CONFIG" => lang.t("連線設定有誤", "connector settings").to_owned(),
+        other => other.to_owned(),
+    };
+    if batch { format!("{}{text}", lang.t("批次：", "batch: ")) } else { text }
 }
 
 #[derive(Template)]

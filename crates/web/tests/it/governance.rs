@@ -285,3 +285,57 @@ async fn an_admin_files_and_carries_out_through_the_pages() {
     assert!(done.body.contains("activation-link") && done.body.contains("/activate/"));
     assert!(!web.get(&page).await.body.contains("/activate/"), "the link is shown once");
 }
+
+#[tokio::test]
+async fn r_acc_8_the_incoming_admin_takes_over_and_the_outgoing_account_stops() {
+    let t = TestApp::demo().await;
+    // A second agency admin of the health bureau, as an application would have made it.
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0287", "孫立行").await;
+    let mut tx = t.app.db().begin().await.unwrap();
+    let roles = vec![nhiguard_domain::role::Role::AgencyAdmin];
+    let new = nhiguard_store::NewAccount {
+        username: "hlt.admin2".into(),
+        person_ref: person,
+        status: "pending".into(),
+        roles,
+    };
+    let id = tx.insert_account(&new, crate::support::start_time()).await.unwrap();
+    let hash = nhiguard_app::auth::hash_password(PASSWORD).unwrap();
+    tx.set_demo_password(id, &hash, crate::support::start_time()).await.unwrap();
+    tx.commit().await.unwrap();
+    let mut incoming = t.api_as("hlt.admin2").await;
+    // Not someone of another unit or role.
+    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "tax.admin"})).await.status, 403);
+    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "hlt.user"})).await.status, 403);
+    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "hlt.admin"})).await.status, 204);
+    let r = t.client().post_json("/api/v1/session", &json!({"username": "hlt.admin", "password": PASSWORD})).await;
+    assert_eq!(r.status, 401, "the outgoing admin is disabled");
+    let steps = t.app.recent_events(20).await.unwrap();
+    assert!(steps.iter().any(|e| e.event == "handover" && e.detail.contains("hlt.admin")));
+}
+
+#[tokio::test]
+async fn r_acc_8_a_kept_admin_account_must_change_its_password_at_once() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "tax.admin", "TAX", "NT-0386", "石昱廷").await;
+    let mut tx = t.app.db().begin().await.unwrap();
+    let roles = vec![nhiguard_domain::role::Role::AgencyAdmin];
+    let new = nhiguard_store::NewAccount {
+        username: "tax.admin2".into(),
+        person_ref: person,
+        status: "pending".into(),
+        roles,
+    };
+    let id = tx.insert_account(&new, crate::support::start_time()).await.unwrap();
+    tx.set_demo_password(id, &nhiguard_app::auth::hash_password(PASSWORD).unwrap(), crate::support::start_time())
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut incoming = t.api_as("tax.admin2").await;
+    assert_eq!(
+        incoming.post_json("/api/v1/handover", &json!({"outgoing": "tax.admin", "keep": true})).await.status,
+        204
+    );
+    let mut kept = t.api_as("tax.admin").await;
+    assert_eq!(kept.get("/api/v1/me").await.status, 403, "nothing works until the password is changed");
+}
