@@ -28,6 +28,11 @@ pub struct LogRow {
     pub case_number: String,
     pub reason: String,
     pub subject_masked: String,
+    /// An opaque key of the subject's conditions (a hash), to see repeated lookups of one person
+    /// without showing who; never shown on a page.
+    pub subject_key: String,
+    /// The account's id as recorded.
+    pub account_id: Option<i64>,
     pub outcome: Outcome,
     /// Why a query was refused, or NHIA's error code.
     pub detail: String,
@@ -81,6 +86,16 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
                 case_number: f("case_number"),
                 reason: f("reason"),
                 subject_masked: f("subject_masked"),
+                subject_key: {
+                    use sha2::Digest;
+                    let c = f("conditions");
+                    if c.is_empty() {
+                        String::new()
+                    } else {
+                        sha2::Sha256::digest(c.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+                    }
+                },
+                account_id: f("account_id").parse().ok(),
                 outcome,
                 detail,
             }

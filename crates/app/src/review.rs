@@ -28,6 +28,8 @@ pub struct ReviewView {
     pub findings: Vec<FindingRow>,
     /// Recomputed now from the stored checkpoint: does it give the stored sample?
     pub sample_matches: bool,
+    /// Risk flags over the whole month, each explaining itself (a list apart from the sample).
+    pub flags: Vec<nhiguard_domain::risk::Flag>,
 }
 
 fn month_bounds(year: i32, month: u32) -> Option<(i64, i64)> {
@@ -210,8 +212,10 @@ impl App {
             }
             Err(_) => false,
         };
+        let flags = self.month_flags(review.agency_id, review.year, review.month, &queries).await?;
         let sample = queries.into_iter().filter(|q| review.sample.contains(&q.seq)).collect();
         Ok(ReviewView {
+            flags,
             findings: self.db().findings(id).await?,
             agency_name: agency.name_zh.clone(),
             agency_code: agency.code.clone(),
@@ -219,6 +223,58 @@ impl App {
             sample_matches,
             review,
         })
+    }
+
+    /// The month's risk flags (issue 6: off hours, repeated subjects, volume spikes, reused case
+    /// numbers, queries just before a disable date, fishing), thresholds at their defaults.
+    async fn month_flags(
+        &self,
+        agency_id: i64,
+        year: i32,
+        month: u32,
+        queries: &[LogRow],
+    ) -> Result<Vec<nhiguard_domain::risk::Flag>> {
+        use nhiguard_domain::risk::{HistoryStats, QuerySummary, Thresholds, flags};
+        let mut summaries = Vec::with_capacity(queries.len());
+        let mut accounts = std::collections::HashMap::new();
+        for q in queries {
+            let Some(id) = q.account_id else { continue };
+            if !accounts.contains_key(&id) {
+                accounts.insert(id, self.db().account(id).await.ok());
+            }
+            let account = accounts.get(&id).cloned().flatten();
+            summaries.push(QuerySummary {
+                seq: q.seq,
+                account_id: id,
+                account_surname: account.as_ref().map(|a| a.person_name.chars().take(1).collect()).unwrap_or_default(),
+                account_address: None,
+                at: q.at,
+                subject_key: q.subject_key.clone(),
+                subject_surname: None,
+                subject_address: None,
+                subject_is_employee: false,
+                case_number: q.case_number.clone(),
+                reason: q.reason.clone(),
+                outcome: q.outcome,
+                account_disable_on: account.and_then(|a| a.disable_on.and_then(|d| d.parse().ok())),
+            });
+        }
+        // Each account's volume over the three months before.
+        let mut history = HistoryStats::default();
+        let mut prior: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
+        let (mut y, mut m) = (year, month);
+        for _ in 0..3 {
+            (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
+            for q in month_rows(self.db(), agency_id, y, m).await? {
+                if let Some(a) = q.account_id {
+                    *prior.entry(a).or_default() += 1;
+                }
+            }
+        }
+        for (a, n) in prior {
+            history = history.with(a, 3, n);
+        }
+        Ok(flags(&summaries, &history, &Thresholds::default(), &[]))
     }
 
     /// The month's whole query record sheet (R-REV-1).

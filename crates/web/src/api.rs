@@ -1302,6 +1302,16 @@ pub struct ReviewDto {
     /// Recomputed now from the signed checkpoint: true when it gives the stored sample.
     sample_matches: Option<bool>,
     findings: Vec<FindingDto>,
+    /// Risk flags over the whole month: entry and a one-line explanation.
+    flags: Vec<FlagDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FlagDto {
+    seq: u64,
+    kind: String,
+    explanation_zh: String,
+    explanation_en: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1325,6 +1335,7 @@ fn review_dto(r: nhiguard_app::review::ReviewRow, matches: Option<bool>, finding
         reviewer_account_id: r.reviewer_account_id,
         sample_matches: matches,
         findings,
+        flags: Vec::new(),
     }
 }
 
@@ -1367,7 +1378,19 @@ async fn review_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) 
         .iter()
         .map(|f| FindingDto { seq: f.seq, finding: f.finding.clone(), note: f.note.clone() })
         .collect();
-    Ok(Json(review_dto(v.review, Some(v.sample_matches), findings)))
+    let flags = v
+        .flags
+        .iter()
+        .map(|f| FlagDto {
+            seq: f.seq,
+            kind: f.kind.code().to_owned(),
+            explanation_zh: f.explanation_zh.clone(),
+            explanation_en: f.explanation_en.clone(),
+        })
+        .collect();
+    let mut dto = review_dto(v.review, Some(v.sample_matches), findings);
+    dto.flags = flags;
+    Ok(Json(dto))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -112,6 +112,7 @@ struct DetailPage {
     can_review: bool,
     can_sign: bool,
     sign_label: String,
+    flags: Vec<(u64, String)>,
 }
 
 async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
@@ -169,6 +170,7 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         can_review: r.state == "open" && mine,
         can_sign,
         sign_label,
+        flags: v.flags.iter().map(|f| (f.seq, lang.t(&f.explanation_zh, &f.explanation_en).to_owned())).collect(),
     }))
 }
 

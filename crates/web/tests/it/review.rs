@@ -56,6 +56,11 @@ async fn r_rev_2_reviews_are_prepared_after_the_month_closes_with_a_sample_anyon
     assert_eq!(review["queries"], 12);
     assert_eq!(review["sample"].as_array().unwrap().len(), 10, "max(10, ⌈3 % of 12⌉) = 10");
     assert_eq!(review["sample_matches"], true);
+    // One user looked the same person up twelve times: flagged, with a one-line reason.
+    let flags = review["flags"].as_array().unwrap();
+    let repeated: Vec<&Value> = flags.iter().filter(|f| f["kind"] == "repeated_subject").collect();
+    assert_eq!(repeated.len(), 12, "{flags:?}");
+    assert!(!repeated[0]["explanation_zh"].as_str().unwrap().is_empty());
     // Twice is once.
     assert_eq!(
         plan.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 11})).await.json()["created"],
