@@ -239,8 +239,8 @@ impl App {
         let mut accounts = std::collections::HashMap::new();
         for q in queries {
             let Some(id) = q.account_id else { continue };
-            if !accounts.contains_key(&id) {
-                accounts.insert(id, self.db().account(id).await.ok());
+            if let std::collections::hash_map::Entry::Vacant(e) = accounts.entry(id) {
+                e.insert(self.db().account(id).await.ok());
             }
             let account = accounts.get(&id).cloned().flatten();
             summaries.push(QuerySummary {
