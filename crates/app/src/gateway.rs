@@ -446,6 +446,32 @@ impl App {
         Ok((row, records))
     }
 
+    /// Clears one result in `tx` with its destruction record (what, when, by whom or by schedule;
+    /// never the data). False if it was already gone.
+    async fn destroy_recorded(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        row: &ResultRow,
+        event: &str,
+        by: &str,
+        actor: &str,
+    ) -> Result<bool> {
+        let now = self.now();
+        if !tx.destroy_result(row.id, by, now).await? {
+            return Ok(false);
+        }
+        let fields = vec![
+            ("event".into(), event.into()),
+            ("result_id".into(), row.id.to_string()),
+            ("query_seq".into(), row.query_seq.to_string()),
+            ("by".into(), by.into()),
+        ];
+        let draft =
+            Draft { kind: EntryKind::Retention, actor: actor.into(), at_micros: now.timestamp_micros(), fields };
+        append_in(tx, &[draft]).await?;
+        Ok(true)
+    }
+
     /// Destroys a result early, by its owner (R-DAT-1: 電子檔如無保留必要性，應即刪除).
     pub async fn delete_result(&self, current: &Current, id: i64) -> Result<()> {
         let row = self.db().result(id).await?;
@@ -455,27 +481,10 @@ impl App {
                 "only the person who asked may delete a result",
             ));
         }
-        let now = self.now();
         let mut tx = self.db().begin().await?;
-        if !tx.destroy_result(id, &current.username, now).await? {
+        if !self.destroy_recorded(&mut tx, &row, "result_deleted", &current.username, &current.username).await? {
             return Err(AppError::conflict("此查詢結果已銷毀", "this result has already been destroyed"));
         }
-        let fields = vec![
-            ("event".into(), "result_deleted".into()),
-            ("result_id".into(), id.to_string()),
-            ("query_seq".into(), row.query_seq.to_string()),
-            ("by".into(), current.username.clone()),
-        ];
-        append_in(
-            &mut tx,
-            &[Draft {
-                kind: EntryKind::Retention,
-                actor: current.username.clone(),
-                at_micros: now.timestamp_micros(),
-                fields,
-            }],
-        )
-        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -484,28 +493,11 @@ impl App {
     /// destroyed, each with a destruction record.
     pub async fn purge_results(&self) -> Result<usize> {
         let batches = self.purge_batches().await?;
-        let now = self.now();
-        let due = self.db().results_due(now, 1000).await?;
+        let due = self.db().results_due(self.now(), 1000).await?;
         let mut n = 0;
         for row in due {
             let mut tx = self.db().begin().await?;
-            if tx.destroy_result(row.id, "schedule", now).await? {
-                let fields = vec![
-                    ("event".into(), "result_purged".into()),
-                    ("result_id".into(), row.id.to_string()),
-                    ("query_seq".into(), row.query_seq.to_string()),
-                    ("by".into(), "schedule".into()),
-                ];
-                append_in(
-                    &mut tx,
-                    &[Draft {
-                        kind: EntryKind::Retention,
-                        actor: "system".into(),
-                        at_micros: now.timestamp_micros(),
-                        fields,
-                    }],
-                )
-                .await?;
+            if self.destroy_recorded(&mut tx, &row, "result_purged", "schedule", "system").await? {
                 n += 1;
             }
             tx.commit().await?;

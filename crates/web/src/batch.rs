@@ -58,25 +58,8 @@ fn state_label(lang: nhiguard_app::i18n::Lang, s: &str) -> &'static str {
 
 async fn render_list(s: &AppState, u: &PageUser, error: String) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    let mut options = Vec::new();
-    for o in s.app.query_options(&u.current).await.page(lang)? {
-        for op in o
-            .operations
-            .iter()
-            .filter(|op| op.conditions.contains(&nhiguard_domain::catalogue::SubjectCondition::NationalId))
-        {
-            options.push((
-                format!("{}:{}", o.purpose.id, op.id),
-                format!(
-                    "{}. {} — {} {}",
-                    o.purpose.number,
-                    lang.t(&o.purpose.name_zh, &o.purpose.name_en),
-                    op.code,
-                    lang.t(&op.name_zh, &op.name_en)
-                ),
-            ));
-        }
-    }
+    let national_id = nhiguard_domain::catalogue::SubjectCondition::NationalId;
+    let options = crate::query::choices(s, u, |op| op.conditions.contains(&national_id)).await?;
     let batches = s
         .app
         .my_batches(&u.current)

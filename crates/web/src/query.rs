@@ -60,24 +60,28 @@ pub struct QueryForm {
     birth_date: String,
 }
 
-async fn render_form(s: &AppState, u: &PageUser, f: &QueryForm, error: String) -> Result<Response, PageError> {
+/// The purpose × operation pairs the user may choose, as `purpose_id:operation_id` and a label;
+/// `keep` narrows the operations (a batch takes only those that look up by national ID).
+pub(crate) async fn choices(
+    s: &AppState,
+    u: &PageUser,
+    keep: impl Fn(&nhiguard_domain::catalogue::Operation) -> bool,
+) -> Result<Vec<(String, String)>, PageError> {
     let lang = u.ctx.lang;
-    let options = s.app.query_options(&u.current).await.page(lang)?;
     let mut pairs = Vec::new();
-    for o in &options {
-        for op in &o.operations {
-            pairs.push((
-                format!("{}:{}", o.purpose.id, op.id),
-                format!(
-                    "{}. {} — {} {}",
-                    o.purpose.number,
-                    lang.t(&o.purpose.name_zh, &o.purpose.name_en),
-                    op.code,
-                    lang.t(&op.name_zh, &op.name_en)
-                ),
-            ));
+    for o in s.app.query_options(&u.current).await.page(lang)? {
+        for op in o.operations.iter().filter(|op| keep(op)) {
+            let purpose = lang.t(&o.purpose.name_zh, &o.purpose.name_en);
+            let label = format!("{}. {purpose} — {} {}", o.purpose.number, op.code, lang.t(&op.name_zh, &op.name_en));
+            pairs.push((format!("{}:{}", o.purpose.id, op.id), label));
         }
     }
+    Ok(pairs)
+}
+
+async fn render_form(s: &AppState, u: &PageUser, f: &QueryForm, error: String) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let pairs = choices(s, u, |_| true).await?;
     Ok(render(&QueryPage {
         b: Base::new(lang, "查詢健保資料", "Query NHI data", Some(&u.current), "/query"),
         options: pairs,
