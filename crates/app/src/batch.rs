@@ -6,7 +6,6 @@
 //! is recorded as interrupted — so a restart resumes without repeating a disclosure. The result
 //! file is sealed like every result and purged on the same schedule.
 
-use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use nhiguard_domain::catalogue::SubjectCondition;
@@ -42,7 +41,7 @@ const PARALLEL: usize = 32;
 
 /// Batches being worked on in this process.
 #[derive(Debug, Default)]
-pub(crate) struct Running(Mutex<HashSet<i64>>);
+pub(crate) struct Running(Mutex<std::collections::HashMap<i64, tokio::task::AbortHandle>>);
 
 fn subject_aad(batch: i64, row: u64) -> Vec<u8> {
     format!("nhiguard-batch-subject:{batch}:{row}").into_bytes()
@@ -173,19 +172,27 @@ impl App {
 
     /// Works on a batch in the background, unless this process already does.
     pub fn spawn_batch(&self, id: i64) {
-        {
-            let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
-            if !running.insert(id) {
-                return;
-            }
+        let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(&id) {
+            return;
         }
         let app = self.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(e) = app.run_batch(id).await {
                 tracing::error!(batch = id, error = %e, "batch stopped");
             }
             app.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
+        running.insert(id, task.abort_handle());
+    }
+
+    /// Stops every batch this process works on, wherever it is — as a crash or a shutdown would.
+    /// What was recorded stays; `resume_batches` goes on from there without re-sending.
+    pub fn stop_batches(&self) {
+        let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
+        for (_, task) in running.drain() {
+            task.abort();
+        }
     }
 
     /// Picks up the batches a restart interrupted.

@@ -154,3 +154,39 @@ async fn a_user_runs_a_small_batch_through_the_pages() {
         403
     );
 }
+
+#[tokio::test]
+async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(5);
+    let mut c = t.api_as("soc.user").await;
+    // NHIA answers slowly: the batch will be stopped while its lookups are out.
+    t.nhia.set_delay(Some(Duration::from_millis(1500)));
+    let seen = t.nhia.requests_seen();
+    let csv = format!("身分證號\n{}\n", known.join("\n"));
+    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    // Wait until the chunk's queries are recorded (sent), then stop everything, as a crash would.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+        assert!(Instant::now() < deadline, "the batch never sent its chunk");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t.app.stop_batches();
+    t.nhia.set_delay(None);
+    assert_eq!(t.app.resume_batches().await.unwrap(), 1);
+    let b = finished(&mut c, id).await;
+    assert_eq!(b["total"], 5);
+    // Nothing recorded as sent went out again: at most one request per subject ever reached NHIA
+    // (requests already on the wire when the batch stopped may still arrive).
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    assert!(t.nhia.requests_seen() - seen <= 5, "no query was sent twice: {}", t.nhia.requests_seen() - seen);
+    let items = t.app.db().batch_items(id, 0, 10).await.unwrap();
+    assert!(items.iter().all(|i| i.outcome.as_deref() == Some("interrupted")), "{items:?}");
+    let queries = t.app.db().ledger_rows(0, 100_000).await.unwrap();
+    let per_batch = queries
+        .iter()
+        .map(|r| Entry::decode(&r.body).unwrap())
+        .filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string()))
+        .count();
+    assert_eq!(per_batch, 5, "each subject logged once");
+}
