@@ -11,14 +11,20 @@
 //!   token and session/account reads, no write) and `App::append` (a group-committed ledger entry).
 //!
 //! Each concurrency level runs every path with the same number of requests from the same number of
-//! concurrent clients, one after the other. The server runs on two worker threads; the load driver on
-//! its own thread (all three share the machine's 2 cores).
+//! concurrent clients, one after the other. The server and the sandbox run on two worker threads, the
+//! load driver on a thread of its own; all share the machine's 2 cores.
 //!
 //! ```sh
 //! cargo build --release -p nhiguard --examples
 //! target/release/examples/bench_gateway [--queries 4000] [--concurrency 1,64,200] [--syncs 200]
 //! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_gateway
 //! ```
+//!
+//! `--only gateway` (or `direct`, `me`, `append`) runs one path alone, e.g. under `perf` or `strace`;
+//! `--sql` adds, per level, the SQL statements of a gateway query with their rows and time on the
+//! connection (a separate run: recording costs a little). Besides latency, each row shows the CPU
+//! time of the whole process per request, the cores it kept busy (of 2) and its threads' context
+//! switches per request; the line above each table splits the gateway's CPU by thread.
 //!
 //! Prints figures only, never a subject or an answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -49,6 +55,7 @@ where
 {
     let next = Arc::new(AtomicUsize::new(0));
     let cpu = support::process_cpu();
+    let switches = support::process_switches();
     let started = Instant::now();
     let tasks: Vec<_> = (0..c)
         .map(|_| {
@@ -77,7 +84,9 @@ where
         errors += e;
     }
     let elapsed = started.elapsed();
-    Stats::new(lat, elapsed, errors).with_cpu(support::process_cpu().saturating_sub(cpu))
+    Stats::new(lat, elapsed, errors)
+        .with_cpu(support::process_cpu().saturating_sub(cpu))
+        .with_switches(support::process_switches().saturating_sub(switches))
 }
 
 async fn direct(connector: Arc<dyn Connector>, ids: Arc<Vec<NationalId>>, c: usize, n: usize) -> Stats {
@@ -194,12 +203,13 @@ async fn append(app: App, c: usize, n: usize) -> Stats {
 
 fn row(level: usize, what: &str, s: &Stats) {
     println!(
-        "| {level} | {what} | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} | {} |",
+        "| {level} | {what} | {:.0}/s | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} | {:.0} | {} |",
         s.rate(),
         s.p50(),
         s.p99(),
         s.cpu_ms(),
         s.cores(),
+        s.switches_per(),
         if s.errors == 0 { "0".to_owned() } else { format!("**{}**", s.errors) }
     );
 }
@@ -213,6 +223,9 @@ fn main() {
         std::env::args().collect::<Vec<_>>().windows(2).find(|w| w[0] == "--only").map(|w| w[1].clone());
     let runs = |p: &str| only.as_deref().is_none_or(|o| o == p);
 
+    // `--sql`: tally the SQL statements of each gateway query (a separate run: it costs a little).
+    let tally = std::env::args().any(|a| a == "--sql").then(support::SqlTally::install);
+    let load = support::OthersLoad::start();
     let server = support::start();
     let driver = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     driver.block_on(async {
@@ -244,12 +257,21 @@ fn main() {
         for &c in &levels {
             println!();
             println!("### concurrency {c}");
-            println!("| clients | path | throughput | p50 | p99 | CPU/request | cores busy | errors |");
-            println!("|---|---|---|---|---|---|---|---|");
             let sync_before = support::sync_probe(&server.data_dir, syncs);
             let skip = || Stats::new(vec![Duration::ZERO], Duration::from_secs(1), 0);
             let d = if runs("direct") { direct(server.direct.clone(), parsed.clone(), c, queries).await } else { skip() };
+            if let Some(t) = &tally {
+                t.reset();
+            }
+            let (threads, t0) = (support::thread_cpu(), Instant::now());
             let g = if runs("gateway") { gateway(&target, c, queries).await } else { skip() };
+            let gateway_threads = support::thread_cores(&threads, &support::thread_cpu(), t0.elapsed());
+            if let Some(t) = &tally {
+                println!("SQL statements of the gateway queries at concurrency {c}:");
+                let mean = g.latencies.iter().map(|d| d.as_secs_f64()).sum::<f64>() * 1e3 / g.n().max(1) as f64;
+                t.print(g.n(), &format!("mean latency {mean:.2} ms"));
+                println!();
+            }
             gateway_total += if runs("gateway") { queries } else { 0 };
             let m = if runs("me") { me(&target, c, queries).await } else { skip() };
             let a = if runs("append") { append(server.app.clone(), c, queries).await } else { skip() };
@@ -257,12 +279,26 @@ fn main() {
             let mut all_syncs = sync_before.latencies.clone();
             all_syncs.extend(sync_after.latencies.iter().copied());
             let sync = Stats::new(all_syncs, sync_before.elapsed + sync_after.elapsed, 0);
-            row(c, "direct: HttpConnector → sandbox (baseline)", &d);
-            row(c, "gateway: POST /api/v1/queries", &g);
-            row(c, "part: GET /api/v1/me (auth only, no write)", &m);
-            row(c, "part: App::append (one group-committed entry)", &a);
+            if runs("gateway") {
+                println!("gateway at {c} clients, cores used by thread: {gateway_threads}");
+                println!();
+            }
             println!(
-                "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | – | – | p50 before {:.2} / after {:.2} ms |",
+                "| clients | path | throughput | p50 | p99 | CPU/request | cores busy | context switches/request | errors |"
+            );
+            println!("|---|---|---|---|---|---|---|---|---|");
+            for (p, what, s) in [
+                ("direct", "direct: HttpConnector → sandbox (baseline)", &d),
+                ("gateway", "gateway: POST /api/v1/queries", &g),
+                ("me", "part: GET /api/v1/me (auth only, no write)", &m),
+                ("append", "part: App::append (one group-committed entry)", &a),
+            ] {
+                if runs(p) {
+                    row(c, what, s);
+                }
+            }
+            println!(
+                "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | – | – | – | p50 before {:.2} / after {:.2} ms |",
                 sync.n(),
                 sync.rate(),
                 sync.p50(),
@@ -280,6 +316,11 @@ fn main() {
             (size_after - size_before) as f64 / gateway_total.max(1) as f64 - appended as f64 / gateway_total.max(1) as f64
         );
 
+        if !(runs("direct") && runs("gateway")) {
+            println!("after: {}", support::machine_note());
+            println!("{}", load.note());
+            return;
+        }
         println!();
         println!("### against issue 5's targets");
         println!(
@@ -303,6 +344,7 @@ fn main() {
         }
         println!();
         println!("after: {}", support::machine_note());
+        println!("{}", load.note());
     });
     drop(driver);
     drop(server);

@@ -20,9 +20,13 @@
 //! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_ledger
 //! ```
 //! ENTRIES entries are appended once per appender count, so the log ends with about
-//! ENTRIES × (number of appender counts) entries.
+//! ENTRIES × (number of appender counts) entries. `--sql` also prints, for each group-commit run, the
+//! SQL statements per entry and their time (so the number of transactions, hence entries per
+//! transaction) — a separate run, since recording costs a little.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod support;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -108,10 +112,8 @@ async fn raw_insert(c: &mut sqlx::AnyConnection, table: &str, n: usize, batch: u
             }
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for _ in 0..chunk {
-                q = q.bind(seq).bind(seq).bind("query").bind(format!("user{:03}", seq % 200)).bind(body.clone());
-                if indexed {
-                    q = q.bind(hash.clone());
-                }
+                q = q.bind(seq).bind(seq).bind("query").bind(format!("user{:03}", seq % 200));
+                q = if indexed { q.bind(body.clone().into_bytes()).bind(hash.clone()) } else { q.bind(body.clone()) };
                 seq += 1;
             }
             q.execute(&mut *tx).await.unwrap();
@@ -203,7 +205,10 @@ async fn main() {
         Some(i) => args[i + 1].split(',').map(|x| x.parse().unwrap()).collect(),
         None => vec![256, 1000],
     };
+    let tally = args.iter().any(|a| a == "--sql").then(support::SqlTally::install);
+    let load = support::OthersLoad::start();
     let backend = if std::env::var("NHIGUARD_TEST_DATABASE_URL").is_ok() { "PostgreSQL" } else { "SQLite" };
+    println!("{}", support::machine_note());
     println!("ledger benchmark on {backend}, {n} entries of ~300 bytes per appender count {appender_counts:?}");
     let mut table = Vec::new();
     let mut out = |measure: String, ours: String, baseline: String, ratio: String| {
@@ -266,7 +271,29 @@ async fn main() {
     let app = app_on(&db).await;
     let mut proofs = Vec::new();
     for &appenders in &appender_counts {
-        let (group, _) = group_commit(&app, appenders, n).await;
+        if let Some(t) = &tally {
+            t.reset();
+        }
+        let started = Instant::now();
+        let threads = support::thread_cpu();
+        let (group, done) = group_commit(&app, appenders, n).await;
+        println!(
+            "group commit with {appenders} appenders: cores used by thread: {}",
+            support::thread_cores(&threads, &support::thread_cpu(), started.elapsed())
+        );
+        if let Some(t) = &tally {
+            let txs = t.count("UPDATE ledger_head");
+            println!(
+                "group commit with {appenders} appenders: {done} entries in {txs} transactions, {:.1} entries per transaction",
+                done as f64 / txs.max(1) as f64
+            );
+            println!("SQL statements per appended entry:");
+            t.print(
+                done,
+                &format!("wall time per entry {:.3} ms", started.elapsed().as_secs_f64() * 1e3 / done as f64),
+            );
+            println!();
+        }
         out(
             format!("append, group commit, {appenders} appenders"),
             format!("{group:.0}/s"),
@@ -452,6 +479,8 @@ async fn main() {
         format!("{:.2}", per_million / 360.0),
     );
 
+    println!("{}", support::machine_note());
+    println!("{}", load.note());
     println!("| measure | nhiguard | baseline (same run) | ratio |");
     println!("|---|---|---|---|");
     for line in table {

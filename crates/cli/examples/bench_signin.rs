@@ -6,7 +6,9 @@
 //!   hash on one thread (what a sign-in does), and `hash_password` on two threads (both cores);
 //! - **sign-in**: `POST /api/v1/session` as `soc.user` over HTTP/1.1 keep-alive to the real app on
 //!   two worker threads, from 1, 2 and 8 concurrent clients;
-//! - **a disk sync** beside the database (a sign-in commits its session and ledger entry once).
+//! - **a disk sync** beside the database (a sign-in commits its session and ledger entry once);
+//! - **a bystander**: one other signed-in client sending `GET /api/v1/me` every 5 ms while the
+//!   sign-ins run, to show what the hash does to the server's other requests.
 //!
 //! ```sh
 //! cargo build --release -p nhiguard --examples
@@ -99,6 +101,30 @@ async fn sign_ins(addr: std::net::SocketAddr, c: usize, n: usize) -> Stats {
     Stats::new(lat, elapsed, errors).with_cpu(support::process_cpu().saturating_sub(cpu))
 }
 
+/// One client sending `GET /api/v1/me` one after another until `stop`: what any other request
+/// of the server sees meanwhile.
+async fn bystander(addr: std::net::SocketAddr, token: String, stop: Arc<std::sync::atomic::AtomicBool>) -> Stats {
+    let mut conn = Conn::new(addr);
+    let (mut lat, mut errors) = (Vec::new(), 0usize);
+    let started = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let t = Instant::now();
+        let ok = matches!(conn.request("GET", "/api/v1/me", Some(&token), None).await, Ok(r) if r.status == 200);
+        lat.push(t.elapsed());
+        errors += usize::from(!ok);
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    Stats::new(lat, started.elapsed(), errors)
+}
+
+async fn sign_ins_with_bystander(addr: std::net::SocketAddr, c: usize, n: usize, token: String) -> (Stats, Stats) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = tokio::spawn(bystander(addr, token, stop.clone()));
+    let s = sign_ins(addr, c, n).await;
+    stop.store(true, Ordering::Relaxed);
+    (s, probe.await.unwrap())
+}
+
 fn row(what: &str, s: &Stats) {
     println!(
         "| {what} | {} | {:.1}/s | {:.2} ms | {:.2} ms | {:.2} | {} |",
@@ -115,6 +141,7 @@ fn main() {
     let n: usize = support::arg("--signins", 200);
     let levels = support::arg_list("--concurrency", &[1, 2, 8]);
 
+    let load = support::OthersLoad::start();
     let server = support::start();
     println!("sign-in benchmark on {}, {n} per measure", server.backend);
     println!("before: {}", support::machine_note());
@@ -127,8 +154,21 @@ fn main() {
     let h1 = hashes(n, 1);
     let v1 = verifies(n);
     let h2 = hashes(n, 2);
-    let signs: Vec<(usize, Stats)> =
-        levels.iter().map(|&c| (c, driver.block_on(sign_ins(server.addr, c, n)))).collect();
+    let token = driver.block_on(support::sign_in(server.addr, "soc.reviewer"));
+    let idle = driver.block_on(async {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let probe = tokio::spawn(bystander(server.addr, token.clone(), stop.clone()));
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        stop.store(true, Ordering::Relaxed);
+        probe.await.unwrap()
+    });
+    let signs: Vec<(usize, Stats, Stats)> = levels
+        .iter()
+        .map(|&c| {
+            let (s, b) = driver.block_on(sign_ins_with_bystander(server.addr, c, n, token.clone()));
+            (c, s, b)
+        })
+        .collect();
     let sync2 = support::sync_probe(&server.data_dir, 200);
 
     println!();
@@ -137,8 +177,12 @@ fn main() {
     row("Argon2id hash_password, 1 thread (baseline)", &h1);
     row("Argon2id verify_password, 1 thread (baseline)", &v1);
     row("Argon2id hash_password, 2 threads (baseline)", &h2);
-    for (c, s) in &signs {
+    for (c, s, _) in &signs {
         row(&format!("sign-in: POST /api/v1/session, {c} client(s)"), s);
+    }
+    row("bystander: GET /api/v1/me every 5 ms, no sign-in running", &idle);
+    for (c, _, b) in &signs {
+        row(&format!("bystander: GET /api/v1/me every 5 ms, during {c} signing-in client(s)"), b);
     }
     row("disk sync (write + sync_data), before", &sync);
     row("disk sync (write + sync_data), after", &sync2);
@@ -146,7 +190,7 @@ fn main() {
     println!();
     println!("| sign-in, clients | throughput / hash throughput (same cores) | p50 / verify p50 | p50 − verify p50 |");
     println!("|---|---|---|---|");
-    for (c, s) in &signs {
+    for (c, s, _) in &signs {
         let base = if *c == 1 { &h1 } else { &h2 };
         println!(
             "| {c} | {:.2} (vs {}) | {:.2} | {:.2} ms |",
@@ -158,6 +202,7 @@ fn main() {
     }
     println!();
     println!("after: {}", support::machine_note());
+    println!("{}", load.note());
     drop(driver);
     drop(server);
 }

@@ -225,6 +225,57 @@ pub fn process_cpu() -> Duration {
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
+/// Context switches of all live threads of this process so far (voluntary + involuntary).
+pub fn process_switches() -> u64 {
+    let mut total = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+            for line in status.lines() {
+                if line.starts_with("voluntary_ctxt_switches") || line.starts_with("nonvoluntary_ctxt_switches") {
+                    total += line.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+                }
+            }
+        }
+    }
+    total
+}
+
+/// CPU time of this process's live threads so far, summed by thread name (e.g. `tokio-rt-worker`,
+/// `sqlx-sqlite-wor…`, the sqlx SQLite connection threads).
+pub fn thread_cpu() -> std::collections::BTreeMap<String, Duration> {
+    let mut out = std::collections::BTreeMap::new();
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+            let name = stat[open + 1..close].trim_end_matches(|c: char| c.is_ascii_digit() || c == '-').to_owned();
+            let f: Vec<u64> = stat[close + 1..].split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+            let ticks = f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0);
+            *out.entry(name).or_insert(Duration::ZERO) += Duration::from_millis(ticks * 10);
+        }
+    }
+    out
+}
+
+/// Cores used per thread name between two `thread_cpu` snapshots taken `elapsed` apart.
+pub fn thread_cores(
+    before: &std::collections::BTreeMap<String, Duration>,
+    after: &std::collections::BTreeMap<String, Duration>,
+    elapsed: Duration,
+) -> String {
+    let mut parts: Vec<(String, f64)> = after
+        .iter()
+        .map(|(k, v)| {
+            let b = before.get(k).copied().unwrap_or(Duration::ZERO);
+            (k.clone(), v.saturating_sub(b).as_secs_f64() / elapsed.as_secs_f64())
+        })
+        .filter(|(_, c)| *c >= 0.01)
+        .collect();
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    parts.iter().map(|(k, c)| format!("{k} {c:.2}")).collect::<Vec<_>>().join(", ")
+}
+
 /// Latencies of one measured run, sorted, with its wall time and the process's CPU time.
 #[derive(Debug, Clone)]
 pub struct Stats {
@@ -232,16 +283,25 @@ pub struct Stats {
     pub elapsed: Duration,
     pub errors: usize,
     pub cpu: Duration,
+    pub switches: u64,
 }
 
 impl Stats {
     pub fn new(mut latencies: Vec<Duration>, elapsed: Duration, errors: usize) -> Self {
         latencies.sort_unstable();
-        Self { latencies, elapsed, errors, cpu: Duration::ZERO }
+        Self { latencies, elapsed, errors, cpu: Duration::ZERO, switches: 0 }
     }
     pub fn with_cpu(mut self, cpu: Duration) -> Self {
         self.cpu = cpu;
         self
+    }
+    pub fn with_switches(mut self, switches: u64) -> Self {
+        self.switches = switches;
+        self
+    }
+    /// Context switches per request (all threads of the process, the load driver included).
+    pub fn switches_per(&self) -> f64 {
+        self.switches as f64 / self.n().max(1) as f64
     }
     /// Cores kept busy on average (of the machine's 2), the load driver included.
     pub fn cores(&self) -> f64 {
@@ -296,21 +356,65 @@ pub fn sync_probe(dir: &Path, n: usize) -> Stats {
 pub fn machine_note() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let mut rustc = 0;
+    let (mut compilers, mut others) = (0, 0);
+    let me = std::process::id().to_string();
     if let Ok(dir) = std::fs::read_dir("/proc") {
         for e in dir.flatten() {
-            if let Ok(comm) = std::fs::read_to_string(e.path().join("comm"))
-                && comm.trim() == "rustc"
-            {
-                rustc += 1;
+            if e.file_name().to_string_lossy() == me {
+                continue;
+            }
+            if let Ok(comm) = std::fs::read_to_string(e.path().join("comm")) {
+                match comm.trim() {
+                    "rustc" | "clippy-driver" | "cc1" | "ld" => compilers += 1,
+                    "cargo-nextest" | "nhiguard" | "chromium" | "node" => others += 1,
+                    _ => {}
+                }
             }
         }
     }
     format!(
-        "load average {} ; rustc processes running: {rustc}{}",
+        "load average {} ; compilers running: {compilers} ; other test processes (nextest, nhiguard servers, \
+         chromium, node): {others}{}",
         load.join(" "),
-        if rustc > 0 { " (LOADED: figures taken while something compiled)" } else { "" }
+        if compilers > 0 { " (LOADED: something compiled)" } else { "" }
     )
+}
+
+/// What else used the CPUs while a benchmark ran: busy time of the whole machine (from /proc/stat)
+/// minus this process's own CPU time, per second of wall time.
+pub struct OthersLoad {
+    started: Instant,
+    machine_busy: Duration,
+    own: Duration,
+}
+
+fn machine_busy() -> Duration {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> =
+        stat.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal: busy is all but idle and iowait.
+    let busy: u64 = f.iter().take(8).enumerate().filter(|(i, _)| *i != 3 && *i != 4).map(|(_, v)| v).sum();
+    Duration::from_millis(busy * 10)
+}
+
+impl OthersLoad {
+    pub fn start() -> Self {
+        Self { started: Instant::now(), machine_busy: machine_busy(), own: process_cpu() }
+    }
+    /// Cores (of 2) used by other processes on average since `start`.
+    pub fn cores(&self) -> f64 {
+        let busy = machine_busy().saturating_sub(self.machine_busy);
+        let own = process_cpu().saturating_sub(self.own);
+        busy.saturating_sub(own).as_secs_f64() / self.started.elapsed().as_secs_f64()
+    }
+    pub fn note(&self) -> String {
+        let c = self.cores();
+        format!(
+            "other processes (the PostgreSQL server included, when it is the database) used {c:.2} cores on \
+             average during this run{}",
+            if c > 0.2 { " (LOADED, or PostgreSQL at work)" } else { " (quiet)" }
+        )
+    }
 }
 
 /// `--name value` from the command line, or `default`.
@@ -329,5 +433,113 @@ pub fn arg_list(name: &str, default: &[usize]) -> Vec<usize> {
     match args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)) {
         Some(v) => v.split(',').map(|x| x.trim().parse().unwrap_or_else(|_| panic!("{name}: {v}"))).collect(),
         None => default.to_vec(),
+    }
+}
+
+/// Where the database time of a request goes, by SQL statement: sqlx reports every statement it
+/// ran (target `sqlx::query`, with its first words, the rows it returned and the time it took on
+/// the connection). sqlx does not report `BEGIN` and `COMMIT`, so the wait for SQLite's write lock
+/// and the commit's sync are not in these figures; neither is the wait for a pooled connection.
+/// Installed only on request (`--sql`), since recording costs a little.
+#[derive(Clone, Default)]
+pub struct SqlTally {
+    inner: Arc<std::sync::Mutex<Tally>>,
+}
+
+/// Statement shape → (how many ran, seconds on the connection, rows returned).
+type Tally = std::collections::HashMap<String, (u64, f64, u64)>;
+
+struct StatementVisit {
+    summary: String,
+    secs: f64,
+    rows: u64,
+}
+
+impl tracing::field::Visit for StatementVisit {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "summary" {
+            value.clone_into(&mut self.summary);
+        }
+    }
+    fn record_f64(&mut self, field: &tracing::field::Field, value: f64) {
+        if field.name() == "elapsed_secs" {
+            self.secs = value;
+        }
+    }
+    fn record_u64(&mut self, field: &tracing::field::Field, value: u64) {
+        if field.name() == "rows_returned" {
+            self.rows = value;
+        }
+    }
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "summary" {
+            self.summary = format!("{value:?}").trim_matches('"').to_owned();
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for SqlTally {
+    fn on_event(&self, event: &tracing::Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let mut v = StatementVisit { summary: String::new(), secs: 0.0, rows: 0 };
+        event.record(&mut v);
+        // Placeholders and value lists vary with the batch size; keep the statement's shape.
+        let key: String = v.summary.trim_end_matches(" …").chars().take(60).collect();
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let e = map.entry(key).or_insert((0, 0.0, 0));
+        e.0 += 1;
+        e.1 += v.secs;
+        e.2 += v.rows;
+    }
+}
+
+impl SqlTally {
+    /// Installs the tally as the global subscriber (statements only).
+    pub fn install() -> Self {
+        use tracing_subscriber::Layer as _;
+        use tracing_subscriber::layer::SubscriberExt as _;
+        let tally = SqlTally::default();
+        let filter = tracing_subscriber::EnvFilter::new("sqlx::query=debug");
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(tally.clone().with_filter(filter)))
+            .unwrap();
+        tally
+    }
+
+    /// How many statements starting with `prefix` ran.
+    pub fn count(&self, prefix: &str) -> u64 {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().filter(|(k, _)| k.starts_with(prefix)).map(|(_, v)| v.0).sum()
+    }
+
+    pub fn reset(&self) {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
+    /// Prints statements per request and time per request, largest first.
+    pub fn print(&self, requests: usize, context: &str) {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut rows: Vec<(&String, &(u64, f64, u64))> = map.iter().collect();
+        rows.sort_by(|a, b| b.1.1.total_cmp(&a.1.1));
+        let r = requests.max(1) as f64;
+        let (mut count, mut total, mut returned) = (0.0, 0.0, 0.0);
+        println!(
+            "| statement (first words) | per request | rows returned per request | mean time on the connection | time per request |"
+        );
+        println!("|---|---|---|---|---|");
+        for (k, (n, secs, rws)) in rows {
+            println!(
+                "| `{k}` | {:.2} | {:.1} | {:.3} ms | {:.3} ms |",
+                *n as f64 / r,
+                *rws as f64 / r,
+                secs * 1e3 / (*n).max(1) as f64,
+                secs * 1e3 / r
+            );
+            count += *n as f64 / r;
+            total += secs * 1e3 / r;
+            returned += *rws as f64 / r;
+        }
+        println!("| **all statements** | {count:.1} | {returned:.1} | | **{total:.2} ms** ({context}) |");
     }
 }
