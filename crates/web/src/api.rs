@@ -1252,14 +1252,7 @@ async fn batch_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -
 #[utoipa::path(get, path = "/api/v1/batches/{id}/result.csv", params(("id" = i64, Path)), responses((status = 200, content_type = "text/csv"), (status = 409, body = ErrorBody)))]
 async fn batch_csv(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<Response, ApiError> {
     let (name, bytes) = s.app.batch_file(&u.current, id, false).await?;
-    Ok((
-        [
-            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::view::attachment(&name, "text/csv; charset=utf-8", bytes))
 }
 
 #[derive(Deserialize, ToSchema)]

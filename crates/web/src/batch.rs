@@ -4,8 +4,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use nhiguard_app::AppError;
 use nhiguard_app::batch::BatchInput;
@@ -187,16 +186,7 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
     }))
 }
 
-fn attachment(name: &str, content_type: &'static str, bytes: Vec<u8>) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        bytes,
-    )
-        .into_response()
-}
+use crate::view::attachment;
 
 async fn csv(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let (name, bytes) = s.app.batch_file(&u.current, id, false).await.page(u.ctx.lang)?;

@@ -5,8 +5,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use nhiguard_app::AppError;
 use nhiguard_app::ledger::Verification;
@@ -150,14 +149,7 @@ async fn proof(State(s): State<AppState>, u: PageUser, Query(q): Query<ProofQuer
 }
 
 fn text_file(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        body,
-    )
-        .into_response()
+    crate::view::attachment(name, "text/plain; charset=utf-8", body)
 }
 
 async fn public_key(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {

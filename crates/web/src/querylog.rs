@@ -3,8 +3,7 @@
 use askama::Template;
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use nhiguard_app::i18n::Lang;
 use nhiguard_app::querylog::{ExportFormat, LogFilter, LogRow};
@@ -28,14 +27,7 @@ pub fn attachment(name: &str, format: ExportFormat, bytes: Vec<u8>) -> Response 
         ExportFormat::Ods => "application/vnd.oasis.opendocument.spreadsheet",
         ExportFormat::Jsonl => "application/x-ndjson",
     };
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_owned()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        bytes,
-    )
-        .into_response()
+    crate::view::attachment(name, content_type, bytes)
 }
 
 async fn export(

@@ -65,6 +65,17 @@ impl Base {
     }
 }
 
+/// A file for download, named so the browser saves it under `name`.
+pub fn attachment(name: &str, content_type: &str, bytes: impl Into<axum::body::Body>) -> axum::response::Response {
+    use axum::http::header;
+    use axum::response::IntoResponse;
+    let headers = [
+        (header::CONTENT_TYPE, content_type.to_owned()),
+        (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+    ];
+    (headers, bytes.into()).into_response()
+}
+
 /// An optional date as the screen shows it: 115/11/27, or a dash.
 pub fn roc_date(d: Option<chrono::NaiveDate>) -> String {
     d.map(nhiguard_domain::roc::short_date).unwrap_or_else(|| "—".into())
