@@ -2,7 +2,8 @@
 // nhiguard browser journey: starts `nhiguard demo` on a free port with a fresh data dir, drives
 // headless Chromium (Debian's, through playwright-core) through the foundation pages, a single NHI
 // query and a small batch (issue 5), an account application from filing to the owner's first
-// sign-in (issue 3) and the log's integrity page and query log (issue 4), and prints one line per
+// sign-in (issue 3), the log's integrity page and query log (issue 4) and a section chief's monthly
+// review with one anomaly into an investigation (issue 6), and prints one line per
 // step plus exactly one summary line `browser: N passed, M failed` that CI reads.
 //
 //   node tests/browser/journey.mjs [path/to/nhiguard]      (default: target/debug/nhiguard)
@@ -498,7 +499,73 @@ async function journey() {
     assert.ok(!log.includes(batchIds[0]), 'the first batch ID is not shown in full');
   });
 
-  await step('u. no console errors, CSP violations or page errors during the journey', async () => {
+  // ---- issue 6: a section chief's monthly review, with one anomaly into an investigation ----
+  let reviewPath;
+  await step('v. soc.chief: 每月查核 lists last month 查核中; assigns soc.reviewer', async () => {
+    await switchTo('soc.chief');
+    await Promise.all([page.waitForURL('**/reviews'), page.click('#nav-reviews')]);
+    const row = page.locator('#reviews tbody tr', { hasText: '社會及勞動處' }).filter({ hasText: '查核中' }).first();
+    await Promise.all([page.waitForURL(/\/reviews\/\d+$/), row.locator('a').click()]);
+    reviewPath = pathOf();
+    assert.match(await text('#sample-matches'), /相符/, 'the sample is recomputed and matches');
+    await page.fill('#reviewer-username', 'soc.reviewer');
+    await Promise.all([page.waitForURL(`**${reviewPath}`), page.click('#assign-reviewer')]);
+    assert.match(await text('#reviewer'), /黃國華（soc\.reviewer）/);
+  });
+
+  await step('w. soc.reviewer records findings: the first 異常 (with a note), the rest 正常; signs', async () => {
+    assert.ok(reviewPath, 'needs the review of step v');
+    await switchTo('soc.reviewer');
+    await page.goto(url(reviewPath));
+    const rows = page.locator('#sample tbody tr');
+    const n = await rows.count();
+    assert.ok(n >= 10, `a sample of at least 10, got ${n}`);
+    for (let i = 0; i < n; i++) {
+      const row = page.locator('#sample tbody tr').nth(i);
+      if (i === 0) {
+        await row.locator('select[name=finding]').selectOption('anomalous');
+        await row.locator('input[name=note]').fill('同一對象短期內重複查詢，事由與案號不符');
+      }
+      await Promise.all([page.waitForURL(`**${reviewPath}`), row.locator('button[type=submit]').click()]);
+    }
+    const first = page.locator('#sample tbody tr').first();
+    assert.match(await first.innerText(), /異常：同一對象短期內重複查詢/);
+    assert.equal(await page.locator('#sample .investigation-link').count(), 1, 'the anomaly opened one investigation');
+    await Promise.all([page.waitForURL(`**${reviewPath}`), page.click('#sign-review')]);
+    assert.equal(await text('#review-state'), '查核人員已簽核');
+  });
+
+  let investigationPath;
+  await step('x. the anomaly\'s investigation: soc.reviewer names the business, ethics and IT members', async () => {
+    await page.goto(url(reviewPath));
+    await Promise.all([page.waitForURL(/\/investigations\/\d+$/), page.click('#sample .investigation-link')]);
+    investigationPath = pathOf();
+    assert.equal(await text('#investigation-state'), '調查中');
+    assert.match(await text('#finding-note'), /重複查詢/);
+    await page.fill('#member-business', 'soc.chief');
+    await page.fill('#member-ethics', 'eth.officer');
+    await page.fill('#member-it', 'plan.admin');
+    await Promise.all([page.waitForURL(`**${investigationPath}`), page.click('#name-members')]);
+    const members = await text('#members');
+    for (const who of ['張淑芬（soc.chief）', '高志遠（eth.officer）', '王建民（plan.admin）']) {
+      assert.ok(members.includes(who), `#members names ${who}`);
+    }
+  });
+
+  await step('y. eth.officer finds it under 異常調查 and records the ethics unit\'s part', async () => {
+    assert.ok(investigationPath, 'needs the investigation of step x');
+    await switchTo('eth.officer');
+    await Promise.all([page.waitForURL('**/investigations'), page.click('#nav-investigations')]);
+    await Promise.all([
+      page.waitForURL(`**${investigationPath}`),
+      page.locator(`#investigations a[href="${investigationPath}"]`).click(),
+    ]);
+    await page.fill('#step-note', '政風處調閱該員當月全部查詢，未發現其他異常');
+    await Promise.all([page.waitForURL(`**${investigationPath}`), page.click('#record-step')]);
+    assert.match(await text('#steps'), /政風單位/);
+  });
+
+  await step('z. no console errors, CSP violations or page errors during the journey', async () => {
     const unexpected = [];
     for (const e of browserErrors) {
       // activation tokens are credentials, even in a throwaway demo: keep them out of CI logs

@@ -10,6 +10,7 @@ pub mod events;
 pub mod gateway;
 pub mod governance;
 pub mod i18n;
+pub mod investigation;
 pub mod ledger;
 pub mod org;
 pub mod querylog;

@@ -399,9 +399,20 @@ impl App {
                 format!("an anomaly needs a note of at least {} characters", review::MIN_ANOMALY_NOTE_CHARS),
             ));
         }
+        // R-REV-5: an anomaly opens an investigation, which then decides; the finding stands.
+        if finding == Finding::Normal && self.db().investigations_of_review(id).await?.iter().any(|i| i.seq == seq) {
+            return Err(AppError::conflict(
+                "此筆已因異常開啟調查，查核結果不能改為正常；調查結論請於稽核紀錄中說明",
+                "an investigation was opened on this anomaly, so the finding cannot become normal; \
+                 the investigation's audit record gives the conclusion",
+            ));
+        }
         let mut tx = self.db().begin().await?;
         tx.upsert_finding(id, seq, finding.code(), note, current.account_id, self.now()).await?;
         self.review_entry(&mut tx, current, id, "finding", format!("entry {seq}: {} {note}", finding.code())).await?;
+        if finding == Finding::Anomalous {
+            self.open_investigation_in(&mut tx, current, &r, seq).await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -480,6 +480,18 @@ impl App {
             if let Some(h) = head_of {
                 self.sign_review(&h.await?, review.id).await?;
             }
+            // The anomaly's investigation, under way: its members named, the business unit's
+            // part recorded, the ethics and IT units' still to come.
+            for inv in self.db().investigations_of_review(review.id).await? {
+                self.name_members(&assigner, inv.id, "soc.chief", "eth.officer", "plan.admin").await?;
+                let business = as_user("soc.chief").await?;
+                self.record_step(
+                    &business,
+                    inv.id,
+                    "已約談承辦人，其說明同案號之家訪前後各查詢一次，正調閱個案紀錄核對",
+                )
+                .await?;
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod catalogue;
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod investigation;
 pub mod national_id;
 pub mod org;
 pub mod password;

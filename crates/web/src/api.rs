@@ -57,6 +57,12 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews/{id}/reviewer", post(review_assign))
         .route("/reviews/{id}/findings/{seq}", put(review_finding))
         .route("/reviews/{id}/sign", post(review_sign))
+        .route("/investigations", get(investigations_list))
+        .route("/investigations/{id}", get(investigation_get))
+        .route("/investigations/{id}/members", put(investigation_members))
+        .route("/investigations/{id}/steps", post(investigation_step))
+        .route("/investigations/{id}/evidence", post(investigation_evidence))
+        .route("/investigations/{id}/conclude", post(investigation_conclude))
         .route("/ledger/integrity", get(ledger_integrity))
         .route("/ledger/verify", post(ledger_verify))
         .route("/ledger/checkpoints", post(ledger_checkpoint))
@@ -1431,6 +1437,152 @@ async fn review_finding(
 #[utoipa::path(post, path = "/api/v1/reviews/{id}/sign", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn review_sign(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.app.sign_review(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- investigations (R-REV-5) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct InvestigationDto {
+    id: i64,
+    review_id: i64,
+    agency_id: i64,
+    /// The ledger entry whose anomalous finding opened it.
+    seq: u64,
+    /// open or concluded
+    state: String,
+    opened_by: i64,
+    business_account_id: Option<i64>,
+    ethics_account_id: Option<i64>,
+    it_account_id: Option<i64>,
+    /// The units that have recorded their part: business, ethics, it.
+    stepped: Vec<String>,
+    /// Ledger entries collected (the opening one first).
+    entries: Vec<u64>,
+    /// The audit record, once concluded.
+    conclusion: String,
+    actions: String,
+    disabled_account_id: Option<i64>,
+}
+
+fn investigation_dto(
+    i: nhiguard_app::investigation::InvestigationRow,
+    stepped: Vec<String>,
+    entries: Vec<u64>,
+) -> InvestigationDto {
+    InvestigationDto {
+        id: i.id,
+        review_id: i.review_id,
+        agency_id: i.agency_id,
+        seq: i.seq,
+        state: i.state,
+        opened_by: i.opened_by,
+        business_account_id: i.business_account_id,
+        ethics_account_id: i.ethics_account_id,
+        it_account_id: i.it_account_id,
+        stepped,
+        entries,
+        conclusion: i.conclusion,
+        actions: i.actions,
+        disabled_account_id: i.disabled_account_id,
+    }
+}
+
+/// The investigations naming the caller, newest first.
+#[utoipa::path(get, path = "/api/v1/investigations", responses((status = 200, body = [InvestigationDto])))]
+async fn investigations_list(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<InvestigationDto>> {
+    let rows = s.app.investigations(&u.current).await?;
+    Ok(Json(rows.into_iter().map(|i| investigation_dto(i, Vec::new(), Vec::new())).collect()))
+}
+
+/// One investigation (only for the people named on it).
+#[utoipa::path(get, path = "/api/v1/investigations/{id}", params(("id" = i64, Path)), responses((status = 200, body = InvestigationDto), (status = 403, body = ErrorBody)))]
+async fn investigation_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<InvestigationDto> {
+    let v = s.app.investigation_view(&u.current, id).await?;
+    let stepped = v.stepped().iter().map(|p| p.code().to_owned()).collect();
+    let entries = v.entries.iter().map(|e| e.seq).collect();
+    Ok(Json(investigation_dto(v.inv, stepped, entries)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct MembersBody {
+    /// Usernames: someone of the agency reviewed, an ethics officer, a system admin.
+    business: String,
+    ethics: String,
+    it: String,
+}
+
+/// Name the business, ethics and IT members.
+#[utoipa::path(put, path = "/api/v1/investigations/{id}/members", params(("id" = i64, Path)), request_body = MembersBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn investigation_members(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<MembersBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.name_members(&u.current, id, &b.business, &b.ethics, &b.it).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct NoteBody {
+    note: String,
+    /// For evidence: a ledger entry of the agency's query log.
+    #[serde(default)]
+    seq: Option<u64>,
+}
+
+/// A member records what their unit did.
+#[utoipa::path(post, path = "/api/v1/investigations/{id}/steps", params(("id" = i64, Path)), request_body = NoteBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn investigation_step(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.record_step(&u.current, id, &b.note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A member collects an entry of the query log or a described piece of evidence.
+#[utoipa::path(post, path = "/api/v1/investigations/{id}/evidence", params(("id" = i64, Path)), request_body = NoteBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn investigation_evidence(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<NoteBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.add_evidence(&u.current, id, b.seq, &b.note).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConcludeBody {
+    conclusion: String,
+    #[serde(default)]
+    actions: String,
+    /// Disable the account that made the investigated query, in the same step.
+    #[serde(default)]
+    disable_account: bool,
+}
+
+/// The business member makes the audit record (once all three units recorded their part).
+#[utoipa::path(post, path = "/api/v1/investigations/{id}/conclude", params(("id" = i64, Path)), request_body = ConcludeBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn investigation_conclude(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<ConcludeBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.conclude_investigation(&u.current, id, &b.conclusion, &b.actions, b.disable_account).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

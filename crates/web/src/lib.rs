@@ -9,6 +9,7 @@ mod ctx;
 mod error;
 mod governance;
 mod integrity;
+mod investigation;
 mod metrics;
 mod pages;
 mod query;
@@ -40,6 +41,7 @@ pub fn router(app: App) -> Router {
         .merge(integrity::routes())
         .merge(query::routes())
         .merge(review::routes())
+        .merge(investigation::routes())
         .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())

@@ -113,11 +113,15 @@ struct DetailPage {
     can_sign: bool,
     sign_label: String,
     flags: Vec<(u64, String)>,
+    /// (entry, investigation) for the anomalies whose investigation the viewer is named on.
+    investigations: Vec<(u64, i64)>,
 }
 
 async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let v = s.app.review_view(&u.current, id).await.page(lang)?;
+    let investigations =
+        s.app.investigations_of_review(&u.current, id).await.page(lang)?.into_iter().map(|i| (i.seq, i.id)).collect();
     let r = &v.review;
     let reviewer = match r.reviewer_account_id {
         Some(a) => {
@@ -170,6 +174,7 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         can_review: r.state == "open" && mine,
         can_sign,
         sign_label,
+        investigations,
         flags: v.flags.iter().map(|f| (f.seq, lang.t(&f.explanation_zh, &f.explanation_en).to_owned())).collect(),
     }))
 }

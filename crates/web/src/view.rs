@@ -26,6 +26,8 @@ pub struct Badge {
     pub ledger: bool,
     /// May search the query log (R-LOG-1).
     pub querylog: bool,
+    /// May be named on an investigation (R-REV-5): the query-log roles and the admins.
+    pub investigations: bool,
 }
 
 impl Base {
@@ -39,6 +41,10 @@ impl Base {
                 roles: c.roles.iter().map(|r| lang.t(r.zh(), r.en())).collect::<Vec<_>>().join("、"),
                 ledger: c.roles.iter().any(|r| access::role_allows(*r, access::Action::VerifyLedger)),
                 querylog: c.roles.iter().any(|r| access::role_allows(*r, access::Action::ViewQueryLog)),
+                investigations: c
+                    .roles
+                    .iter()
+                    .any(|r| r.is_admin() || access::role_allows(*r, access::Action::ViewQueryLog)),
             }),
             csrf: current.map(|c| c.csrf.clone()).unwrap_or_default(),
             here: here.to_owned(),

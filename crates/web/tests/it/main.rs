@@ -10,6 +10,7 @@ mod batch;
 mod catalogue;
 mod gateway;
 mod governance;
+mod investigation;
 mod ledger;
 mod pages;
 mod review;

@@ -14,7 +14,7 @@ async fn ids(t: &TestApp, purpose: i64, op: &str) -> (i64, i64) {
 }
 
 /// November with `n` queries by soc.user (and one by soc.reviewer when asked), then December 2nd.
-async fn november(n: usize, reviewer_queries: bool) -> TestApp {
+pub(crate) async fn november(n: usize, reviewer_queries: bool) -> TestApp {
     let t = TestApp::demo().await;
     let (p, o) = ids(&t, 8, "INS01").await;
     let id = t.app.sandbox_examples(1).remove(0);
@@ -32,7 +32,7 @@ async fn november(n: usize, reviewer_queries: bool) -> TestApp {
     t
 }
 
-async fn soc_review(t: &TestApp) -> Value {
+pub(crate) async fn soc_review(t: &TestApp) -> Value {
     let mut plan = t.api_as("plan.admin").await;
     let r = plan.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 11})).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -211,5 +211,11 @@ async fn the_demo_has_past_months_with_one_review_done_and_others_under_way() {
     let states: Vec<&str> = reviews.as_array().unwrap().iter().map(|r| r["state"].as_str().unwrap()).collect();
     assert!(states.contains(&"approved") && states.contains(&"reviewed") && states.contains(&"open"), "{states:?}");
     assert!(reviews.as_array().unwrap().iter().any(|r| r["queries"].as_u64().unwrap() > 0));
+    // R-REV-5: the older month's anomaly is under investigation, the ethics unit's part to come.
+    let mut ethics = t.api_as("eth.officer").await;
+    let open = ethics.get("/api/v1/investigations").await.json();
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    let one = ethics.get(&format!("/api/v1/investigations/{}", open[0]["id"])).await.json();
+    assert_eq!((one["state"].as_str(), one["stepped"].clone()), (Some("open"), serde_json::json!(["business"])));
     assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
 }

@@ -1,0 +1,442 @@
+//! Investigations of anomalies (R-REV-5, §5(二)): an anomalous finding in the monthly review opens
+//! one; whoever opened it names a member of the business unit, the ethics unit and the IT unit;
+//! each member records their part and may collect further entries and evidence; the business
+//! member closes it with an audit record (稽核紀錄) — the conclusion and the actions taken, of which
+//! disabling the account is applied in the same step. Only the people named on it can see it, and
+//! every step is a ledger entry (kept with the rest of the ledger, at least five years).
+
+use std::collections::HashMap;
+
+use nhiguard_domain::investigation::{self, InvestigationState, Member, Party};
+use nhiguard_domain::person::HrStatus;
+use nhiguard_ledger::EntryKind;
+pub use nhiguard_store::{InvestigationNote, InvestigationRow};
+
+use crate::events::kind;
+use crate::ledger::{Draft, append_in};
+use crate::querylog::{LogRow, assemble};
+use crate::{App, AppError, Current, Result};
+
+/// One investigation with what its page shows.
+#[derive(Debug, Clone)]
+pub struct InvestigationView {
+    pub inv: InvestigationRow,
+    pub state: InvestigationState,
+    pub agency_name: String,
+    pub year: i32,
+    pub month: u32,
+    /// The anomalous finding's note.
+    pub finding_note: String,
+    /// The entry that opened it, then the entries collected since.
+    pub entries: Vec<LogRow>,
+    /// The same subject looked up by anyone in the agency that month (the opened entry aside).
+    pub same_subject: Vec<LogRow>,
+    pub notes: Vec<InvestigationNote>,
+    /// Account id → "name（username）", for everyone the page mentions.
+    pub names: HashMap<i64, String>,
+    /// The viewer's unit on it, if the viewer is a member.
+    pub my_party: Option<Party>,
+    /// May the viewer name (or rename) the members?
+    pub may_name: bool,
+}
+
+impl InvestigationView {
+    pub fn name(&self, account: Option<i64>) -> String {
+        account.and_then(|a| self.names.get(&a).cloned()).unwrap_or_default()
+    }
+
+    /// The parties that have recorded a step.
+    pub fn stepped(&self) -> Vec<Party> {
+        let mut out: Vec<Party> =
+            self.notes.iter().filter(|n| n.kind == "step").filter_map(|n| Party::from_code(&n.party)).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+fn party_of(inv: &InvestigationRow, account_id: i64) -> Option<Party> {
+    if inv.business_account_id == Some(account_id) {
+        Some(Party::Business)
+    } else if inv.ethics_account_id == Some(account_id) {
+        Some(Party::Ethics)
+    } else if inv.it_account_id == Some(account_id) {
+        Some(Party::It)
+    } else {
+        None
+    }
+}
+
+fn may_name(inv: &InvestigationRow, account_id: i64) -> bool {
+    inv.state == InvestigationState::Open.code()
+        && (inv.opened_by == account_id || inv.business_account_id == Some(account_id))
+}
+
+impl App {
+    /// Opens the investigation of an anomalous sampled entry inside the finding's transaction
+    /// (called by [`App::record_finding`]); does nothing if that entry's is open already.
+    pub(crate) async fn open_investigation_in(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        current: &Current,
+        review: &nhiguard_store::ReviewRow,
+        seq: u64,
+    ) -> Result<()> {
+        let (id, new) = tx.open_investigation(review.id, review.agency_id, seq, current.account_id, self.now()).await?;
+        if new {
+            self.investigation_entry_in(
+                tx,
+                current,
+                id,
+                "investigation_opened",
+                format!("review {} entry {seq}", review.id),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn investigation_entry_in(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        current: &Current,
+        id: i64,
+        event: &str,
+        detail: String,
+    ) -> Result<()> {
+        tracing::info!(event, username = %current.username, investigation = id, "recorded");
+        let fields = vec![
+            ("event".into(), event.into()),
+            ("investigation_id".into(), id.to_string()),
+            ("detail".into(), detail),
+            ("client_addr".into(), current.client_addr.clone()),
+        ];
+        append_in(
+            tx,
+            &[Draft {
+                kind: EntryKind::AuditAction,
+                actor: current.username.clone(),
+                at_micros: self.now().timestamp_micros(),
+                fields,
+            }],
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The investigation, if `current` is named on it; anyone else is refused and the attempt
+    /// recorded.
+    async fn named_investigation(&self, current: &Current, id: i64) -> Result<InvestigationRow> {
+        let inv = self.db().investigation(id).await?;
+        if !inv.named().contains(&current.account_id) {
+            self.record(kind::FORBIDDEN, current.event_actor(), &format!("investigation {id}"), "not named on it")
+                .await?;
+            return Err(AppError::forbidden(
+                "僅參與此調查之人員可檢視",
+                "only the people named on this investigation may see it",
+            ));
+        }
+        Ok(inv)
+    }
+
+    /// The investigations that name `current`, newest first.
+    pub async fn investigations(&self, current: &Current) -> Result<Vec<InvestigationRow>> {
+        Ok(self.db().investigations_naming(current.account_id).await?)
+    }
+
+    /// The investigations a review's anomalies opened that `current` may open (is named on).
+    pub async fn investigations_of_review(&self, current: &Current, review_id: i64) -> Result<Vec<InvestigationRow>> {
+        Ok(self
+            .db()
+            .investigations_of_review(review_id)
+            .await?
+            .into_iter()
+            .filter(|i| i.named().contains(&current.account_id))
+            .collect())
+    }
+
+    /// One query of the log by its sequence number (with its outcome, which follows it closely).
+    async fn log_row(&self, seq: u64) -> Result<Option<LogRow>> {
+        let rows = self.db().ledger_rows(seq, 2_000).await?;
+        let purposes = self.db().purposes().await?;
+        Ok(assemble(&rows, &purposes)?.into_iter().find(|r| r.seq == seq))
+    }
+
+    pub async fn investigation_view(&self, current: &Current, id: i64) -> Result<InvestigationView> {
+        let inv = self.named_investigation(current, id).await?;
+        let review = self.db().review(inv.review_id).await?;
+        let tree = self.db().org_tree().await?;
+        let notes = self.db().investigation_notes(id).await?;
+        let mut entries = Vec::new();
+        for seq in std::iter::once(inv.seq).chain(notes.iter().filter_map(|n| n.seq)) {
+            if entries.iter().any(|e: &LogRow| e.seq == seq) {
+                continue;
+            }
+            if let Some(r) = self.log_row(seq).await? {
+                entries.push(r);
+            }
+        }
+        let same_subject = match entries.first() {
+            Some(first) => self
+                .month_queries(inv.agency_id, review.year, review.month)
+                .await?
+                .into_iter()
+                .filter(|q| q.subject_key == first.subject_key && q.seq != first.seq)
+                .collect(),
+            None => Vec::new(),
+        };
+        let finding_note = self
+            .db()
+            .findings(inv.review_id)
+            .await?
+            .into_iter()
+            .find(|f| f.seq == inv.seq)
+            .map(|f| f.note)
+            .unwrap_or_default();
+        let mut ids: Vec<i64> = inv.named();
+        ids.extend(notes.iter().map(|n| n.by_account_id));
+        ids.extend(inv.concluded_by);
+        ids.extend(inv.disabled_account_id);
+        let mut names = HashMap::new();
+        for a in ids {
+            if let std::collections::hash_map::Entry::Vacant(e) = names.entry(a)
+                && let Ok(acc) = self.db().account(a).await
+            {
+                e.insert(format!("{}（{}）", acc.person_name, acc.username));
+            }
+        }
+        Ok(InvestigationView {
+            state: InvestigationState::from_code(&inv.state).unwrap_or(InvestigationState::Open),
+            agency_name: tree.get(inv.agency_id).map(|n| n.name_zh.clone()).unwrap_or_default(),
+            year: review.year,
+            month: review.month,
+            finding_note,
+            entries,
+            same_subject,
+            notes,
+            names,
+            my_party: party_of(&inv, current.account_id),
+            may_name: may_name(&inv, current.account_id),
+            inv,
+        })
+    }
+
+    async fn member(&self, field: &'static str, username: &str) -> Result<Member> {
+        let a = self.db().account_by_username(username.trim()).await?.ok_or_else(|| {
+            AppError::invalid(field, "找不到此帳號，請輸入帳號名稱", "no such account; enter a username")
+        })?;
+        let tree = self.db().org_tree().await?;
+        let person = self.db().person(a.person_ref).await?;
+        Ok(Member {
+            account_id: a.id,
+            agency_id: tree.agency_of(a.org_node_id).unwrap_or(a.org_node_id),
+            roles: a.roles.clone(),
+            active: a.status == "active" && person.hr_status == HrStatus::Active,
+        })
+    }
+
+    /// The accounts whose queries are under investigation (none of them may sit on it).
+    async fn investigated(&self, inv: &InvestigationRow) -> Result<Vec<i64>> {
+        let notes = self.db().investigation_notes(inv.id).await?;
+        let mut out = Vec::new();
+        for seq in std::iter::once(inv.seq).chain(notes.iter().filter_map(|n| n.seq)) {
+            if let Some(a) = self.log_row(seq).await?.and_then(|r| r.account_id) {
+                out.push(a);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Names the business, ethics and IT members (by whoever opened it, or the business member
+    /// while it is open).
+    pub async fn name_members(&self, current: &Current, id: i64, business: &str, ethics: &str, it: &str) -> Result<()> {
+        let inv = self.named_investigation(current, id).await?;
+        if inv.state != InvestigationState::Open.code() {
+            return Err(AppError::conflict(
+                "已作成稽核紀錄之調查不能再變更",
+                "a concluded investigation cannot change",
+            ));
+        }
+        if !may_name(&inv, current.account_id) {
+            return Err(AppError::forbidden(
+                "由開啟調查之查核人員或業務單位人員指定參與人員",
+                "the reviewer who opened it or the business-unit member names the members",
+            ));
+        }
+        let (b, e, i) = (
+            self.member("business", business).await?,
+            self.member("ethics", ethics).await?,
+            self.member("it", it).await?,
+        );
+        investigation::check_members(inv.agency_id, &b, &e, &i, &self.investigated(&inv).await?)?;
+        let mut tx = self.db().begin().await?;
+        if !tx.set_investigation_members(id, b.account_id, e.account_id, i.account_id).await? {
+            return Err(AppError::conflict(
+                "調查狀態已變更，請重新整理",
+                "the investigation changed meanwhile; reload",
+            ));
+        }
+        let detail = format!("business {} ethics {} it {}", business.trim(), ethics.trim(), it.trim());
+        self.investigation_entry_in(&mut tx, current, id, "investigation_members", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A member records what their unit did.
+    pub async fn record_step(&self, current: &Current, id: i64, note: &str) -> Result<()> {
+        let inv = self.open_for_member(current, id).await?;
+        let party = party_of(&inv, current.account_id).ok_or_else(|| {
+            AppError::forbidden("僅業務、政風、資訊單位之參與人員可記錄", "only the three units' members record steps")
+        })?;
+        investigation::check_note("note", note)?;
+        let mut tx = self.db().begin().await?;
+        tx.add_investigation_note(id, &self.note("step", party, None, note, current)).await?;
+        self.investigation_entry_in(
+            &mut tx,
+            current,
+            id,
+            "investigation_step",
+            format!("{}: {}", party.code(), note.trim()),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A member collects another entry of the agency's query log, or a piece of evidence
+    /// described in words (no `seq`).
+    pub async fn add_evidence(&self, current: &Current, id: i64, seq: Option<u64>, note: &str) -> Result<()> {
+        let inv = self.open_for_member(current, id).await?;
+        let party = party_of(&inv, current.account_id)
+            .ok_or_else(|| AppError::forbidden("僅參與人員可蒐集證據", "only the members collect evidence"))?;
+        investigation::check_note("note", note)?;
+        if let Some(seq) = seq {
+            let row = self.log_row(seq).await?;
+            if row.as_ref().and_then(|r| r.agency_id) != Some(inv.agency_id) {
+                return Err(AppError::invalid(
+                    "seq",
+                    "此序號不是本機關的查詢紀錄；請從查詢日誌確認序號",
+                    "that number is not a query of this agency; check it in the query log",
+                ));
+            }
+        }
+        let mut tx = self.db().begin().await?;
+        tx.add_investigation_note(id, &self.note("evidence", party, seq, note, current)).await?;
+        let detail = match seq {
+            Some(s) => format!("entry {s}: {}", note.trim()),
+            None => note.trim().to_owned(),
+        };
+        self.investigation_entry_in(&mut tx, current, id, "investigation_evidence", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn note(&self, kind: &str, party: Party, seq: Option<u64>, note: &str, current: &Current) -> InvestigationNote {
+        InvestigationNote {
+            kind: kind.to_owned(),
+            party: party.code().to_owned(),
+            seq,
+            note: note.trim().to_owned(),
+            by_account_id: current.account_id,
+            at: self.now(),
+        }
+    }
+
+    async fn open_for_member(&self, current: &Current, id: i64) -> Result<InvestigationRow> {
+        let inv = self.named_investigation(current, id).await?;
+        if inv.state != InvestigationState::Open.code() {
+            return Err(AppError::conflict(
+                "已作成稽核紀錄之調查不能再變更",
+                "a concluded investigation cannot change",
+            ));
+        }
+        Ok(inv)
+    }
+
+    /// The business member closes it with the audit record: the conclusion, the actions taken,
+    /// and — when `disable` — the investigated account disabled in the same step.
+    pub async fn conclude_investigation(
+        &self,
+        current: &Current,
+        id: i64,
+        conclusion: &str,
+        actions: &str,
+        disable: bool,
+    ) -> Result<()> {
+        let inv = self.open_for_member(current, id).await?;
+        if inv.business_account_id != Some(current.account_id) {
+            return Err(AppError::forbidden(
+                "由業務單位參與人員作成稽核紀錄",
+                "the business-unit member makes the audit record",
+            ));
+        }
+        let notes = self.db().investigation_notes(id).await?;
+        let stepped: Vec<Party> =
+            notes.iter().filter(|n| n.kind == "step").filter_map(|n| Party::from_code(&n.party)).collect();
+        investigation::check_conclusion(&stepped, conclusion)?;
+        let disabled = if disable {
+            let account = self.log_row(inv.seq).await?.and_then(|r| r.account_id).ok_or_else(|| {
+                AppError::invalid(
+                    "disable",
+                    "受調查之查詢沒有帳號可停用",
+                    "the investigated query has no account to disable",
+                )
+            })?;
+            Some(self.db().account(account).await?)
+        } else {
+            None
+        };
+        let mut tx = self.db().begin().await?;
+        if !tx
+            .conclude_investigation(
+                id,
+                conclusion.trim(),
+                actions.trim(),
+                disabled.as_ref().map(|a| a.id),
+                current.account_id,
+                self.now(),
+            )
+            .await?
+        {
+            return Err(AppError::conflict(
+                "調查狀態已變更，請重新整理",
+                "the investigation changed meanwhile; reload",
+            ));
+        }
+        if let Some(a) = &disabled {
+            tx.set_account_status(a.id, "disabled", None).await?;
+            self.record_in(
+                &mut tx,
+                kind::ACCOUNT_DISABLED,
+                current.event_actor(),
+                &format!("account {}", a.username),
+                &format!("investigation {id}"),
+            )
+            .await?;
+        }
+        let detail = format!(
+            "conclusion: {} | actions: {}{}",
+            conclusion.trim(),
+            actions.trim(),
+            disabled.as_ref().map(|a| format!(" | disabled {}", a.username)).unwrap_or_default()
+        );
+        self.investigation_entry_in(&mut tx, current, id, "investigation_concluded", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// May `current` print the audit record? The members and whoever opened it; the record is
+    /// itself a read of the log and recorded as one.
+    pub async fn audit_record(&self, current: &Current, id: i64) -> Result<InvestigationView> {
+        let view = self.investigation_view(current, id).await?;
+        if view.state != InvestigationState::Concluded {
+            return Err(AppError::conflict(
+                "調查尚未作成稽核紀錄",
+                "the investigation has not been concluded with an audit record yet",
+            ));
+        }
+        self.record(kind::LEDGER_READ, current.event_actor(), &format!("investigation {id}"), "audit record printed")
+            .await?;
+        Ok(view)
+    }
+}
