@@ -13,7 +13,6 @@ use nhiguard_ledger::EntryKind;
 pub use nhiguard_store::{InvestigationNote, InvestigationRow};
 
 use crate::events::kind;
-use crate::ledger::{Draft, append_in};
 use crate::querylog::{LogRow, assemble};
 use crate::{App, AppError, Current, Result};
 
@@ -104,24 +103,12 @@ impl App {
         event: &str,
         detail: String,
     ) -> Result<()> {
-        tracing::info!(event, username = %current.username, investigation = id, "recorded");
         let fields = vec![
-            ("event".into(), event.into()),
             ("investigation_id".into(), id.to_string()),
             ("detail".into(), detail),
             ("client_addr".into(), current.client_addr.clone()),
         ];
-        append_in(
-            tx,
-            &[Draft {
-                kind: EntryKind::AuditAction,
-                actor: current.username.clone(),
-                at_micros: self.now().timestamp_micros(),
-                fields,
-            }],
-        )
-        .await?;
-        Ok(())
+        self.action_in(tx, EntryKind::AuditAction, current, event, fields).await
     }
 
     /// The investigation, if `current` is named on it; anyone else is refused and the attempt

@@ -43,6 +43,26 @@ fn ledger_err(e: nhiguard_ledger::LedgerError) -> AppError {
 }
 
 /// Appends drafts inside `tx`, continuing from the locked head.
+impl App {
+    /// Appends one step of a review or an investigation, by `current`, inside the transaction of the
+    /// change it records; `fields` follow the event's name.
+    pub(crate) async fn action_in(
+        &self,
+        tx: &mut Tx,
+        kind: EntryKind,
+        current: &crate::Current,
+        event: &str,
+        fields: Vec<(String, String)>,
+    ) -> Result<()> {
+        tracing::info!(event, username = %current.username, "recorded");
+        let mut all = vec![("event".to_owned(), event.to_owned())];
+        all.extend(fields);
+        let draft =
+            Draft { kind, actor: current.username.clone(), at_micros: self.now().timestamp_micros(), fields: all };
+        append_in(tx, &[draft]).await.map(|_| ())
+    }
+}
+
 pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>> {
     let head = tx.ledger_head().await?;
     let mut frontier = if head.frontier.is_empty() {

@@ -300,19 +300,8 @@ impl App {
         event: &str,
         detail: String,
     ) -> Result<()> {
-        let fields =
-            vec![("event".into(), event.into()), ("review_id".into(), id.to_string()), ("detail".into(), detail)];
-        append_in(
-            tx,
-            &[Draft {
-                kind: EntryKind::ReviewAction,
-                actor: current.username.clone(),
-                at_micros: self.now().timestamp_micros(),
-                fields,
-            }],
-        )
-        .await?;
-        Ok(())
+        let fields = vec![("review_id".into(), id.to_string()), ("detail".into(), detail)];
+        self.action_in(tx, EntryKind::ReviewAction, current, event, fields).await
     }
 
     /// Assigns the reviewer (R-REV-3): by the agency's supervisors or admins.

@@ -7,7 +7,6 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use nhiguard_app::investigation::InvestigationView;
-use nhiguard_app::querylog::LogRow;
 use nhiguard_domain::investigation::{InvestigationState, Party};
 use nhiguard_domain::roc;
 use serde::Deserialize;
@@ -16,6 +15,7 @@ use crate::AppState;
 use crate::ctx::{CsrfForm, PageUser};
 use crate::error::PageError;
 use crate::pages::{OrPage, render, see_other};
+use crate::querylog::Line;
 use crate::view::Base;
 
 pub fn routes() -> Router<AppState> {
@@ -33,7 +33,7 @@ fn roc_month(year: i32, month: u32) -> String {
     format!("民國{}年{}月", roc::roc_year(year), month)
 }
 
-struct Line {
+struct ListLine {
     id: i64,
     agency: String,
     month: String,
@@ -46,7 +46,7 @@ struct Line {
 #[template(path = "investigations.html")]
 struct ListPage {
     b: Base,
-    rows: Vec<Line>,
+    rows: Vec<ListLine>,
 }
 
 async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
@@ -55,7 +55,7 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
     let mut rows = Vec::new();
     for i in s.app.investigations(&u.current).await.page(lang)? {
         let review = s.app.db().review(i.review_id).await.map_err(|e| PageError::new(e.into(), lang))?;
-        rows.push(Line {
+        rows.push(ListLine {
             id: i.id,
             agency: tree.get(i.agency_id).map(|n| lang.t(&n.name_zh, &n.name_en).to_owned()).unwrap_or_default(),
             month: roc_month(review.year, review.month),
@@ -70,33 +70,6 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
         b: Base::new(lang, "異常調查", "Investigations", Some(&u.current), "/investigations"),
         rows,
     }))
-}
-
-/// A query as the investigation shows it (the subject masked, as everywhere but the answer page).
-struct EntryLine {
-    seq: u64,
-    when: String,
-    username: String,
-    purpose: String,
-    operation: String,
-    case_number: String,
-    reason: String,
-    subject: String,
-    outcome: String,
-}
-
-fn entry_line(lang: nhiguard_app::i18n::Lang, q: &LogRow) -> EntryLine {
-    EntryLine {
-        seq: q.seq,
-        when: roc::short_datetime(q.at),
-        username: q.username.clone(),
-        purpose: q.purpose.clone(),
-        operation: q.operation.clone(),
-        case_number: q.case_number.clone(),
-        reason: q.reason.clone(),
-        subject: q.subject_masked.clone(),
-        outcome: lang.t(q.outcome.zh(), q.outcome.en()).to_owned(),
-    }
 }
 
 struct NoteLine {
@@ -158,8 +131,8 @@ struct DetailPage {
     opened_at: String,
     finding_note: String,
     members: Vec<MemberLine>,
-    entries: Vec<EntryLine>,
-    same_subject: Vec<EntryLine>,
+    entries: Vec<Line>,
+    same_subject: Vec<Line>,
     steps: Vec<NoteLine>,
     evidence: Vec<NoteLine>,
     may_name: bool,
@@ -186,8 +159,8 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         opened_at: roc::short_datetime(v.inv.opened_at),
         finding_note: v.finding_note.clone(),
         members: member_lines(lang, &v),
-        entries: v.entries.iter().map(|q| entry_line(lang, q)).collect(),
-        same_subject: v.same_subject.iter().map(|q| entry_line(lang, q)).collect(),
+        entries: v.entries.iter().map(|q| Line::new(lang, q)).collect(),
+        same_subject: v.same_subject.iter().map(|q| Line::new(lang, q)).collect(),
         steps: note_lines(lang, &v, "step"),
         evidence: note_lines(lang, &v, "evidence"),
         may_name: v.may_name,
@@ -216,7 +189,7 @@ struct RecordPage {
     opened_at: String,
     finding_note: String,
     members: Vec<MemberLine>,
-    entries: Vec<EntryLine>,
+    entries: Vec<Line>,
     steps: Vec<NoteLine>,
     evidence: Vec<NoteLine>,
     conclusion: String,
@@ -244,7 +217,7 @@ async fn record(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         opened_at: roc::short_datetime(v.inv.opened_at),
         finding_note: v.finding_note.clone(),
         members: member_lines(zh, &v),
-        entries: v.entries.iter().map(|q| entry_line(zh, q)).collect(),
+        entries: v.entries.iter().map(|q| Line::new(zh, q)).collect(),
         steps: note_lines(zh, &v, "step"),
         evidence: note_lines(zh, &v, "evidence"),
         conclusion: v.inv.conclusion.clone(),

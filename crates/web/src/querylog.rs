@@ -43,17 +43,33 @@ async fn export(
     Ok(attachment(&name, format, bytes))
 }
 
-/// One row as the page shows it.
+/// One query as a page shows it: the subject masked, the outcome with its reason.
 pub struct Line {
-    seq: u64,
-    when: String,
-    username: String,
-    purpose: String,
-    operation: String,
-    case_number: String,
-    reason: String,
-    subject: String,
-    outcome: String,
+    pub seq: u64,
+    pub when: String,
+    pub username: String,
+    pub purpose: String,
+    pub operation: String,
+    pub case_number: String,
+    pub reason: String,
+    pub subject: String,
+    pub outcome: String,
+}
+
+impl Line {
+    pub fn new(lang: Lang, r: &LogRow) -> Line {
+        Line {
+            seq: r.seq,
+            when: roc::short_datetime(r.at),
+            username: r.username.clone(),
+            purpose: r.purpose.clone(),
+            operation: r.operation.clone(),
+            case_number: r.case_number.clone(),
+            reason: r.reason.clone(),
+            subject: r.subject_masked.clone(),
+            outcome: outcome_text(lang, r),
+        }
+    }
 }
 
 pub fn outcome_text(lang: Lang, r: &LogRow) -> String {
@@ -181,19 +197,6 @@ async fn page(State(s): State<AppState>, u: PageUser, Query(q): Query<FilterQuer
         period: format!("{} – {}", roc::short_date(from), roc::short_date(to)),
         query: q.to_query(),
         formats: vec!["csv", "ods", "jsonl"],
-        rows: rows
-            .iter()
-            .map(|r| Line {
-                seq: r.seq,
-                when: roc::short_datetime(r.at),
-                username: r.username.clone(),
-                purpose: r.purpose.clone(),
-                operation: r.operation.clone(),
-                case_number: r.case_number.clone(),
-                reason: r.reason.clone(),
-                subject: r.subject_masked.clone(),
-                outcome: outcome_text(lang, r),
-            })
-            .collect(),
+        rows: rows.iter().map(|r| Line::new(lang, r)).collect(),
     }))
 }
