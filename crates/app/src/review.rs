@@ -8,6 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use nhiguard_domain::access::{Action, authorize};
 use nhiguard_domain::org::OrgKind;
 use nhiguard_domain::review::{self, Finding, ReviewAction, ReviewState, SampleSeed, check_reviewer, check_sign_off};
+use nhiguard_domain::roc;
 use nhiguard_domain::role::Role;
 use nhiguard_ledger::{EntryKind, SignedCheckpoint};
 use nhiguard_store::NewReview;
@@ -16,6 +17,40 @@ pub use nhiguard_store::{FindingRow, ReviewRow};
 use crate::ledger::{Draft, append_in};
 use crate::querylog::{LogRow, assemble};
 use crate::{App, AppError, Current, Result};
+
+/// One line of the query record sheet (R-REV-1): ROC date, Taipei time, the subject masked.
+#[derive(Debug, Clone)]
+pub struct SheetRow {
+    pub seq: u64,
+    pub date: String,
+    pub time: String,
+    pub username: String,
+    pub name: String,
+    pub purpose: String,
+    pub operation: String,
+    pub subject: String,
+    pub case_number: String,
+    pub reason: String,
+    pub outcome: String,
+}
+
+/// The month's query record sheet with what heads it.
+#[derive(Debug, Clone)]
+pub struct RecordSheet {
+    pub review: ReviewRow,
+    pub county: String,
+    pub agency: String,
+    /// 民國115年10月
+    pub month: String,
+    /// The root hash of the checkpoint the sample was drawn from, base64.
+    pub checkpoint_root: String,
+    pub rows: Vec<SheetRow>,
+}
+
+/// 民國115年10月
+pub fn roc_month(year: i32, month: u32) -> String {
+    format!("民國{}年{}月", nhiguard_domain::roc::roc_year(year), month)
+}
 
 /// A review with what its page shows.
 #[derive(Debug, Clone)]
@@ -277,19 +312,112 @@ impl App {
         Ok(flags(&summaries, &history, &Thresholds::default(), &[]))
     }
 
-    /// The month's whole query record sheet (R-REV-1).
-    pub async fn review_sheet(&self, current: &Current, id: i64) -> Result<(ReviewRow, Vec<LogRow>)> {
+    /// The month's whole query record sheet (R-REV-1), as it is printed and downloaded; reading
+    /// it is recorded.
+    pub async fn review_sheet(&self, current: &Current, id: i64, format: &str) -> Result<RecordSheet> {
         let review = self.db().review(id).await?;
         self.check_review_access(current, review.agency_id).await?;
         self.append(Draft {
             kind: EntryKind::LedgerRead,
             actor: current.username.clone(),
             at_micros: self.now().timestamp_micros(),
-            fields: vec![("event".into(), "review_sheet".into()), ("review_id".into(), id.to_string())],
+            fields: vec![
+                ("event".into(), "review_sheet".into()),
+                ("review_id".into(), id.to_string()),
+                ("format".into(), format.into()),
+            ],
         })
         .await?;
-        let rows = self.month_queries(review.agency_id, review.year, review.month).await?;
-        Ok((review, rows))
+        let tree = self.db().org_tree().await?;
+        let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut rows = Vec::new();
+        for q in self.month_queries(review.agency_id, review.year, review.month).await? {
+            if !names.contains_key(&q.username) {
+                let name = self.db().account_by_username(&q.username).await?.map(|a| a.person_name);
+                names.insert(q.username.clone(), name.unwrap_or_default());
+            }
+            let local = q.at.with_timezone(&roc::taipei());
+            rows.push(SheetRow {
+                seq: q.seq,
+                date: roc::short_date(local.date_naive()),
+                time: local.format("%H:%M:%S").to_string(),
+                name: names.get(&q.username).cloned().unwrap_or_default(),
+                username: q.username,
+                purpose: q.purpose,
+                operation: q.operation,
+                subject: q.subject_masked,
+                case_number: q.case_number,
+                reason: q.reason,
+                outcome: q.outcome.zh().to_owned(),
+            });
+        }
+        Ok(RecordSheet {
+            county: tree.root().map(|n| n.name_zh.clone()).unwrap_or_default(),
+            agency: tree.get(review.agency_id).map(|n| n.name_zh.clone()).unwrap_or_default(),
+            month: roc_month(review.year, review.month),
+            checkpoint_root: SignedCheckpoint::parse(&review.checkpoint_text)
+                .map(|c| c.checkpoint().root().to_base64())
+                .unwrap_or_default(),
+            review,
+            rows,
+        })
+    }
+
+    /// The sheet as an ODS workbook: the queries, then the checkpoint it was built from and the
+    /// sign-off lines, so that the file anchors the electronic log as the paper copy does.
+    pub async fn review_sheet_ods(&self, current: &Current, id: i64) -> Result<(String, Vec<u8>)> {
+        let sheet = self.review_sheet(current, id, "ods").await?;
+        let header = ["序號", "日期", "時間", "帳號", "姓名", "業務範圍", "作業代號", "查詢條件", "案號", "查詢事由", "結果"];
+        let rows: Vec<Vec<String>> = sheet
+            .rows
+            .iter()
+            .map(|r| {
+                vec![
+                    r.seq.to_string(),
+                    r.date.clone(),
+                    r.time.clone(),
+                    r.username.clone(),
+                    r.name.clone(),
+                    r.purpose.clone(),
+                    r.operation.clone(),
+                    r.subject.clone(),
+                    r.case_number.clone(),
+                    r.reason.clone(),
+                    r.outcome.clone(),
+                ]
+            })
+            .collect();
+        let about = vec![
+            vec!["機關".to_owned(), sheet.agency.clone()],
+            vec!["月份".to_owned(), sheet.month.clone()],
+            vec!["查詢筆數".to_owned(), sheet.rows.len().to_string()],
+            vec!["檢查點大小".to_owned(), sheet.review.checkpoint_size.to_string()],
+            vec!["檢查點根雜湊".to_owned(), sheet.checkpoint_root.clone()],
+            vec!["已簽章檢查點".to_owned(), sheet.review.checkpoint_text.clone()],
+            vec!["查核人員（股長以上）簽章".to_owned(), String::new()],
+            vec!["單位主管簽章".to_owned(), String::new()],
+        ];
+        let bytes = nhiguard_tabular::write_ods(&[
+            nhiguard_tabular::Sheet {
+                name: "查詢紀錄單".into(),
+                header: header.iter().map(|h| (*h).to_owned()).collect(),
+                rows,
+                column_widths_cm: Some(vec![1.6, 2.2, 1.8, 2.4, 2.0, 3.0, 1.8, 3.0, 3.0, 6.0, 1.6]),
+            },
+            nhiguard_tabular::Sheet {
+                name: "檢查點及簽核".into(),
+                header: vec!["項目".into(), "內容".into()],
+                rows: about,
+                column_widths_cm: Some(vec![5.0, 14.0]),
+            },
+        ]);
+        let name = format!(
+            "nhiguard-sheet-{}-{}-{:02}.ods",
+            self.db().org_tree().await?.get(sheet.review.agency_id).map(|n| n.code.clone()).unwrap_or_default(),
+            sheet.review.year,
+            sheet.review.month
+        );
+        Ok((name, bytes))
     }
 
     async fn review_entry(

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use nhiguard_app::investigation::InvestigationView;
+use nhiguard_app::review::roc_month;
 use nhiguard_domain::investigation::{InvestigationState, Party};
 use nhiguard_domain::roc;
 use serde::Deserialize;
@@ -27,10 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route("/investigations/{id}/evidence", post(evidence))
         .route("/investigations/{id}/conclude", post(conclude))
         .route("/investigations/{id}/record", get(record))
-}
-
-fn roc_month(year: i32, month: u32) -> String {
-    format!("民國{}年{}月", roc::roc_year(year), month)
 }
 
 struct ListLine {

@@ -7,6 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use nhiguard_app::review::{RecordSheet, roc_month};
 use nhiguard_domain::review::Finding;
 use nhiguard_domain::roc;
 use nhiguard_domain::role::Role;
@@ -16,13 +17,14 @@ use crate::AppState;
 use crate::ctx::{CsrfForm, PageUser};
 use crate::error::PageError;
 use crate::pages::{OrPage, render, see_other};
-use crate::view::Base;
+use crate::view::{Base, attachment};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/reviews", get(list))
         .route("/reviews/{id}", get(detail))
         .route("/reviews/{id}/sheet", get(sheet))
+        .route("/reviews/{id}/sheet.ods", get(sheet_ods))
         .route("/reviews/{id}/reviewer", post(assign))
         .route("/reviews/{id}/findings/{seq}", post(finding))
         .route("/reviews/{id}/sign", post(sign))
@@ -35,10 +37,6 @@ async fn css() -> Response {
         include_str!("../assets/sheet.css"),
     )
         .into_response()
-}
-
-fn roc_month(year: i32, month: u32) -> String {
-    format!("民國{}年{}月", roc::roc_year(year), month)
 }
 
 struct Line {
@@ -182,67 +180,26 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
 #[derive(Template)]
 #[template(path = "sheet.html")]
 struct SheetPage {
-    county: String,
-    agency: String,
-    month: String,
     printed: String,
     printed_by: String,
-    checkpoint_size: u64,
-    checkpoint_root: String,
-    rows: Vec<SheetLine>,
+    sheet: RecordSheet,
 }
 
-/// One line of the printed sheet.
-struct SheetLine {
-    seq: u64,
-    date: String,
-    time: String,
-    username: String,
-    name: String,
-    purpose: String,
-    operation: String,
-    subject: String,
-    case_number: String,
-    reason: String,
-    outcome: String,
-}
-
+/// The printable sheet: A4 landscape, page numbers, sign-off boxes (the browser's print saves it as
+/// PDF).
 async fn sheet(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
-    let lang = u.ctx.lang;
-    let (r, rows) = s.app.review_sheet(&u.current, id).await.page(lang)?;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
-    let root = nhiguard_ledger::SignedCheckpoint::parse(&r.checkpoint_text)
-        .map(|c| c.checkpoint().root().to_base64())
-        .unwrap_or_default();
-    let mut lines = Vec::new();
-    for q in rows {
-        let local = q.at.with_timezone(&roc::taipei());
-        let name =
-            s.app.db().account_by_username(&q.username).await.ok().flatten().map(|a| a.person_name).unwrap_or_default();
-        lines.push(SheetLine {
-            seq: q.seq,
-            date: roc::short_date(local.date_naive()),
-            time: local.format("%H:%M:%S").to_string(),
-            username: q.username.clone(),
-            name,
-            purpose: q.purpose.clone(),
-            operation: q.operation.clone(),
-            subject: q.subject_masked.clone(),
-            case_number: q.case_number.clone(),
-            reason: q.reason.clone(),
-            outcome: q.outcome.zh().to_owned(),
-        });
-    }
+    let sheet = s.app.review_sheet(&u.current, id, "html").await.page(u.ctx.lang)?;
     Ok(render(&SheetPage {
-        county: tree.root().map(|n| n.name_zh.clone()).unwrap_or_default(),
-        agency: tree.get(r.agency_id).map(|n| n.name_zh.clone()).unwrap_or_default(),
-        month: roc_month(r.year, r.month),
         printed: roc::long_datetime(s.app.now()),
         printed_by: u.current.username.clone(),
-        checkpoint_size: r.checkpoint_size,
-        checkpoint_root: root,
-        rows: lines,
+        sheet,
     }))
+}
+
+/// The sheet as an ODS workbook.
+async fn sheet_ods(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let (name, bytes) = s.app.review_sheet_ods(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(attachment(&name, "application/vnd.oasis.opendocument.spreadsheet", bytes))
 }
 
 #[derive(Deserialize)]

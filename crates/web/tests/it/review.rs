@@ -197,6 +197,14 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
             && sheet.body.contains(&format!("大小 {}", done["checkpoint"].as_str().unwrap().lines().nth(1).unwrap()))
     );
     assert!(sheet.body.contains("A4") || sheet.body.contains("sheet.css"));
+    // The same sheet as ODS (stored, so its XML is readable here): the queries and the checkpoint.
+    let ods = web.get(&format!("/reviews/{id}/sheet.ods")).await;
+    assert_eq!(ods.header("content-type"), Some("application/vnd.oasis.opendocument.spreadsheet"));
+    assert!(ods.header("content-disposition").unwrap().contains("nhiguard-sheet-SOC-2026-11.ods"));
+    assert!(ods.body.contains("113-兒保-0") && ods.body.contains("檢查點根雜湊") && ods.body.contains("單位主管簽章"));
+    assert!(ods.body.contains(done["checkpoint"].as_str().unwrap().lines().next().unwrap()), "the signed checkpoint");
+    let mut outsider = t.browser_as("tax.reviewer").await;
+    assert_eq!(outsider.get(&format!("/reviews/{id}/sheet.ods")).await.status, 403);
     let page = web.get(&format!("/reviews/{id}")).await;
     assert!(page.body.contains("與已簽章檢查點重新計算之樣本相符"));
 }
