@@ -71,7 +71,7 @@ impl App {
         };
         let min = usize::try_from(self.settings().reason_min_chars).unwrap_or(8);
         let (case, reason) =
-            match CaseNumber::parse(&input.case_number).and_then(|c| Ok((c, Reason::parse(&input.reason, min)?))) {
+            match access.case_number(&input.case_number).and_then(|c| Ok((c, Reason::parse(&input.reason, min)?))) {
                 Ok(p) => p,
                 Err(e) => return self.refuse(current, &as_query, "batch: invalid input", e.into()).await.map(|_| 0),
             };

@@ -35,6 +35,19 @@ pub struct Access {
     pub purpose: Purpose,
     pub operation: Operation,
     pub agency: Option<i64>,
+    /// The agency's case-number format, if it set one (R-QRY-1).
+    pub case_pattern: Option<nhiguard_domain::query::CasePattern>,
+}
+
+impl Access {
+    /// The case number, well formed and in the agency's format (R-QRY-1).
+    pub fn case_number(&self, input: &str) -> std::result::Result<CaseNumber, nhiguard_domain::DomainError> {
+        let case = CaseNumber::parse(input)?;
+        if let Some(p) = &self.case_pattern {
+            p.check(&case)?;
+        }
+        Ok(case)
+    }
 }
 
 /// What a lookup came back with: the outcome, the records, and NHIA's error if any.
@@ -245,7 +258,8 @@ impl App {
             );
             return refuse("no grant", e);
         }
-        Ok(Ok(Access { purpose, operation, agency }))
+        let case_pattern = self.case_pattern_for(current).await?;
+        Ok(Ok(Access { purpose, operation, agency, case_pattern }))
     }
 
     /// The query's ledger entry (R-LOG-1), written before the lookup is sent.
@@ -341,7 +355,7 @@ impl App {
         // 2. The input (R-QRY-1, R-QRY-2): nothing malformed goes out.
         let min = usize::try_from(self.settings().reason_min_chars).unwrap_or(8);
         let parsed = (|| {
-            let case = CaseNumber::parse(&input.case_number)?;
+            let case = access.case_number(&input.case_number)?;
             let reason = Reason::parse(&input.reason, min)?;
             let subject = if access.operation.conditions.contains(&SubjectCondition::NationalId) {
                 Subject::NationalId(NationalId::parse(&input.national_id)?)

@@ -20,6 +20,8 @@ pub struct NodeDetail {
     pub accounts: Vec<AccountRow>,
     pub can_manage_org: bool,
     pub can_manage_people: bool,
+    /// The case-number format of the node's agency (R-QRY-1), if set.
+    pub case_pattern: Option<String>,
 }
 
 /// Form input for a new unit (or agency, under the county).
@@ -86,8 +88,45 @@ impl App {
             accounts: self.db().accounts_at(id).await?,
             can_manage_org: authorize(&tree, &actor, Action::ManageOrg, Some(id)).is_ok(),
             can_manage_people: authorize(&tree, &actor, Action::ManagePeople, Some(id)).is_ok(),
+            case_pattern: self.db().case_pattern(tree.agency_of(id).unwrap_or(id)).await?,
             node,
         })
+    }
+
+    /// R-QRY-1: sets the agency's case-number format (empty clears it), by its agency admin or the
+    /// planning department; its units follow it. Recorded.
+    pub async fn set_case_pattern(&self, current: &Current, agency_id: i64, pattern: &str) -> Result<()> {
+        let tree = self.tree_for(current, Action::ManageOrg, agency_id).await?;
+        let node = tree.get(agency_id).ok_or_else(|| AppError::not_found("找不到此組織節點", "no such org node"))?;
+        if node.kind != nhiguard_domain::org::OrgKind::Agency {
+            return Err(AppError::invalid(
+                "case_pattern",
+                "案號格式依機關設定，所屬單位沿用其機關之格式；請到機關頁面設定",
+                "the format is set per agency and its units follow it; set it on the agency's page",
+            ));
+        }
+        let pattern = match pattern.trim() {
+            "" => None,
+            text => Some(nhiguard_domain::query::CasePattern::parse(text)?),
+        };
+        let mut tx = self.db().begin().await?;
+        tx.set_case_pattern(agency_id, pattern.as_ref().map(|p| p.as_str()), current.account_id, self.now()).await?;
+        let detail = match &pattern {
+            Some(p) => format!("case-number format {}", p.as_str()),
+            None => "case-number format cleared".to_owned(),
+        };
+        self.record_in(&mut tx, kind::ORG_CHANGE, current.event_actor(), &format!("org node {agency_id}"), &detail)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The case-number format that applies to `current`'s queries (their agency's), if any.
+    pub async fn case_pattern_for(&self, current: &Current) -> Result<Option<nhiguard_domain::query::CasePattern>> {
+        let tree = self.db().org_tree().await?;
+        let Some(agency) = tree.agency_of(current.org_node_id) else { return Ok(None) };
+        // A stored format was checked when it was set; one that no longer parses is not applied.
+        Ok(self.db().case_pattern(agency).await?.and_then(|p| nhiguard_domain::query::CasePattern::parse(&p).ok()))
     }
 
     /// Adds an agency (under the county) or a unit (under an agency or unit).

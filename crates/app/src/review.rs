@@ -367,7 +367,8 @@ impl App {
     /// sign-off lines, so that the file anchors the electronic log as the paper copy does.
     pub async fn review_sheet_ods(&self, current: &Current, id: i64) -> Result<(String, Vec<u8>)> {
         let sheet = self.review_sheet(current, id, "ods").await?;
-        let header = ["序號", "日期", "時間", "帳號", "姓名", "業務範圍", "作業代號", "查詢條件", "案號", "查詢事由", "結果"];
+        let header =
+            ["序號", "日期", "時間", "帳號", "姓名", "業務範圍", "作業代號", "查詢條件", "案號", "查詢事由", "結果"];
         let rows: Vec<Vec<String>> = sheet
             .rows
             .iter()

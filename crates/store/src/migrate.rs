@@ -65,10 +65,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 8,
+        name: "case_patterns",
+        common: include_str!("migrations/0008_case_patterns.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

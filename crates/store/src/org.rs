@@ -71,6 +71,15 @@ impl Db {
         OrgTree::new(nodes).map_err(|_| corrupt("org tree"))
     }
 
+    /// The agency's case-number format, if it set one (R-QRY-1).
+    pub async fn case_pattern(&self, agency_id: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT pattern FROM case_patterns WHERE agency_id = $1")
+            .bind(agency_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.map(|r| r.try_get("pattern")).transpose()?)
+    }
+
     pub async fn person(&self, id: i64) -> Result<Person> {
         let sql = format!("SELECT {PERSON_COLUMNS} FROM people WHERE id = $1");
         let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(self.pool()).await?;
@@ -86,6 +95,27 @@ impl Db {
 }
 
 impl Tx {
+    /// Sets (or, with `None`, clears) an agency's case-number format.
+    pub async fn set_case_pattern(
+        &mut self,
+        agency_id: i64,
+        pattern: Option<&str>,
+        by: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM case_patterns WHERE agency_id = $1").bind(agency_id).execute(self.conn()).await?;
+        if let Some(p) = pattern {
+            sqlx::query("INSERT INTO case_patterns (agency_id, pattern, set_by, set_at) VALUES ($1, $2, $3, $4)")
+                .bind(agency_id)
+                .bind(p)
+                .bind(by)
+                .bind(crate::micros(at))
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     pub async fn insert_org_node(&mut self, n: &NewOrgNode, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO org_nodes (parent_id, kind, code, name_zh, name_en, has_sections, active, created_at) \

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/org/{id}", get(org_get))
         .route("/org/{id}/children", post(org_child))
         .route("/org/{id}/people", post(org_person))
+        .route("/org/{id}/case-pattern", put(org_case_pattern))
         .route("/people/{id}/hr-status", put(person_hr))
         .route("/purposes", get(purposes).post(purpose_create))
         .route("/purposes/{id}", get(purpose_get).put(purpose_update))
@@ -266,6 +267,8 @@ pub struct OrgNodeDetail {
     children: Vec<OrgNodeDto>,
     people: Vec<PersonDto>,
     accounts: Vec<AccountDto>,
+    /// The case-number format of the node's agency (R-QRY-1), if set.
+    case_pattern: Option<String>,
 }
 
 /// The org nodes within the caller's reach, depth-first.
@@ -309,7 +312,29 @@ async fn org_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> 
                 last_sign_in_at: a.last_sign_in_at.map(|t| t.to_rfc3339()),
             })
             .collect(),
+        case_pattern: d.case_pattern,
     }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CasePatternBody {
+    /// E.g. `{年}-兒保-{數字6}`; empty clears it.
+    #[serde(default)]
+    pattern: String,
+}
+
+/// Set an agency's case-number format (its agency admin or the planning department).
+#[utoipa::path(put, path = "/api/v1/org/{id}/case-pattern", params(("id" = i64, Path)), request_body = CasePatternBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn org_case_pattern(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<CasePatternBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.set_case_pattern(&u.current, id, &b.pattern).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -36,6 +36,7 @@ pub fn routes() -> Router<AppState> {
         .route("/org/{id}", get(org_node))
         .route("/org/{id}/children", post(org_add_child))
         .route("/org/{id}/people", post(org_add_person))
+        .route("/org/{id}/case-pattern", post(org_case_pattern))
         .route("/people/{id}/hr-status", post(person_hr_status))
         .route("/purposes", get(purposes).post(purpose_create))
         .route("/purposes/{id}", get(purpose).post(purpose_update))
@@ -349,6 +350,9 @@ struct OrgNodePage {
     people: Vec<PersonRow>,
     can_manage_org: bool,
     can_manage_people: bool,
+    /// The agency's case-number format, and whether this node is the agency that sets it.
+    case_pattern: String,
+    is_agency: bool,
     ranks: Vec<(&'static str, &'static str)>,
     hr_statuses: Vec<(&'static str, &'static str)>,
 }
@@ -399,6 +403,8 @@ async fn org_node(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -
         people,
         can_manage_org: d.can_manage_org,
         can_manage_people: d.can_manage_people,
+        case_pattern: d.case_pattern.clone().unwrap_or_default(),
+        is_agency: d.node.kind == nhiguard_domain::org::OrgKind::Agency,
         ranks: Rank::ALL.iter().map(|r| (r.code(), lang.t(r.zh(), r.en()))).collect(),
         hr_statuses: HrStatus::ALL.iter().map(|r| (r.code(), lang.t(r.zh(), r.en()))).collect(),
     }))
@@ -412,6 +418,22 @@ async fn org_add_child(
 ) -> PageResult {
     let child = s.app.create_org_child(&u.current, id, &f).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/org/{child}")))
+}
+
+#[derive(Deserialize)]
+struct CasePatternForm {
+    #[serde(default)]
+    pattern: String,
+}
+
+async fn org_case_pattern(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(f): CsrfForm<CasePatternForm>,
+) -> PageResult {
+    s.app.set_case_pattern(&u.current, id, &f.pattern).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/org/{id}")))
 }
 
 async fn org_add_person(

@@ -40,6 +40,8 @@ struct QueryPage {
     national_id: String,
     error: String,
     examples: Vec<String>,
+    /// The agency's case-number format, shown beside the field.
+    case_pattern: String,
 }
 
 /// The form's one select carries both ids, `purpose:operation`, so that only held pairs can be
@@ -91,6 +93,13 @@ async fn render_form(s: &AppState, u: &PageUser, f: &QueryForm, error: String) -
         national_id: f.national_id.clone(),
         error,
         examples: s.app.sandbox_examples(5),
+        case_pattern: s
+            .app
+            .case_pattern_for(&u.current)
+            .await
+            .page(lang)?
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default(),
     }))
 }
 

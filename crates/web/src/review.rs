@@ -189,11 +189,7 @@ struct SheetPage {
 /// PDF).
 async fn sheet(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let sheet = s.app.review_sheet(&u.current, id, "html").await.page(u.ctx.lang)?;
-    Ok(render(&SheetPage {
-        printed: roc::long_datetime(s.app.now()),
-        printed_by: u.current.username.clone(),
-        sheet,
-    }))
+    Ok(render(&SheetPage { printed: roc::long_datetime(s.app.now()), printed_by: u.current.username.clone(), sheet }))
 }
 
 /// The sheet as an ODS workbook.

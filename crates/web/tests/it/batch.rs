@@ -190,3 +190,18 @@ async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again(
         .count();
     assert_eq!(per_batch, 5, "each subject logged once");
 }
+
+#[tokio::test]
+async fn r_qry_1_a_batch_case_number_follows_the_agency_format() {
+    let t = TestApp::demo().await;
+    let soc = t.node("SOC").await;
+    let mut admin = t.api_as("soc.admin").await;
+    let r = admin
+        .put_json(&format!("/api/v1/org/{soc}/case-pattern"), &serde_json::json!({"pattern": "{年}-兒保-{數字6}"}))
+        .await;
+    assert_eq!(r.status, 204);
+    let id = t.app.sandbox_examples(1).remove(0);
+    let mut c = t.api_as("soc.user").await;
+    let r = upload(&mut c, &t, "ids.csv", format!("身分證號\n{id}\n").as_bytes()).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("case_number")), "{}", r.body);
+}

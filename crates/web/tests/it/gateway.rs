@@ -111,6 +111,56 @@ async fn r_qry_1_bad_input_is_refused_named_recorded_and_never_sent() {
 }
 
 #[tokio::test]
+async fn r_qry_1_an_agency_sets_its_case_number_format_and_its_units_follow_it() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = subject(&t);
+    let soc = t.node("SOC").await;
+    let swc = t.node("SOC-SWC").await;
+    let mut admin = t.api_as("soc.admin").await;
+    let set = |p: &str| json!({"pattern": p});
+    let path = format!("/api/v1/org/{soc}/case-pattern");
+    for bad in ["兒保", "{年}-{月}", "{數字"] {
+        let r = admin.put_json(&path, &set(bad)).await;
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("case_pattern")), "{bad}: {}", r.body);
+    }
+    let r = admin.put_json(&format!("/api/v1/org/{swc}/case-pattern"), &set("{數字}")).await;
+    assert_eq!(r.status, 422, "a unit follows its agency's format: {}", r.body);
+    let mut other = t.api_as("tax.admin").await;
+    assert_eq!(other.put_json(&path, &set("{數字}")).await.status, 403, "another agency's admin");
+    assert_eq!(admin.put_json(&path, &set("{年}-兒保-{數字6}")).await.status, 204);
+    assert_eq!(admin.get(&format!("/api/v1/org/{swc}")).await.json()["case_pattern"], "{年}-兒保-{數字6}");
+
+    let seen = t.nhia.requests_seen();
+    let mut user = t.api_as("soc.user").await;
+    let r = user.post_json("/api/v1/queries", &body(p, o, "113-兒保-12", REASON, &id)).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("case_number")), "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("{年}-兒保-{數字6}"), "{}", r.body);
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing sent");
+    let refused = entries(&t, EntryKind::Query).await;
+    assert_eq!(refused.last().unwrap().field("outcome"), Some("refused"), "the refusal is recorded");
+    assert_eq!(user.post_json("/api/v1/queries", &body(p, o, "113-兒保-000012", REASON, &id)).await.status, 200);
+    // A unit's user follows the agency's format.
+    let (wp, wo) = ids(&t, 7, "ADR01").await;
+    let mut unit = t.api_as("swc.user").await;
+    let r =
+        unit.post_json("/api/v1/queries", &body(wp, wo, "113-特境-3", "特殊境遇家庭扶助申請案確認聯絡地址", &id)).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("case_number")), "{}", r.body);
+    // The query form shows the format beside the field.
+    let mut web = t.browser_as("soc.user").await;
+    assert!(web.get("/query").await.body.contains("case-pattern-hint"));
+    // Another agency is not bound by it; cleared, it binds nobody.
+    let (tp, to) = ids(&t, 2, "ADR01").await;
+    let mut tax = t.api_as("tax.user").await;
+    assert_eq!(
+        tax.post_json("/api/v1/queries", &body(tp, to, "113-1", "房屋稅欠稅催繳查詢聯絡地址", &id)).await.status,
+        200
+    );
+    assert_eq!(admin.put_json(&path, &set("")).await.status, 204);
+    assert_eq!(user.post_json("/api/v1/queries", &body(p, o, "113-兒保-12", REASON, &id)).await.status, 200);
+}
+
+#[tokio::test]
 async fn r_pur_3_only_held_purposes_operations_and_active_linkages_may_be_queried() {
     let t = TestApp::demo().await;
     let id = subject(&t);
