@@ -429,17 +429,18 @@ impl App {
         id: i64,
     ) -> Result<(ResultRow, Vec<Vec<(ResultField, String)>>)> {
         let row = self.db().result(id).await?;
-        if row.account_id != current.account_id {
+        let shared = row.attached && self.db().result_shares(id).await?.contains(&current.account_id);
+        if row.account_id != current.account_id && !shared {
             self.record(
                 crate::events::kind::FORBIDDEN,
                 current.event_actor(),
                 &format!("result {id}"),
-                "not the owner",
+                "neither the owner nor named on it",
             )
             .await?;
             return Err(AppError::forbidden(
-                "查詢結果僅限查詢者本人檢視",
-                "a result is shown only to the person who asked",
+                "查詢結果僅限查詢者本人及其指定之承辦人員檢視",
+                "a result is shown only to the person who asked and the colleagues they named",
             ));
         }
         let (Some(nonce), Some(ct)) = (&row.nonce, &row.ciphertext) else {
@@ -528,16 +529,117 @@ impl App {
         Ok(out)
     }
 
-    /// Keeps a result with its case past the purge date (R-QRY-6: 併案或附卷), or lets it go again;
-    /// its owner only, and recorded.
-    pub async fn attach_result(&self, current: &Current, id: i64, attached: bool) -> Result<()> {
+    /// R-QRY-6: the owner of a result kept with its case names a colleague who may open it too —
+    /// an active user of the same agency. Recorded; detaching or destroying the result ends it.
+    pub async fn share_result(&self, current: &Current, id: i64, username: &str) -> Result<()> {
+        let row = self.owned_live_result(current, id).await?;
+        if !row.attached {
+            return Err(AppError::conflict(
+                "請先附卷保存，才能指定共用之承辦人員",
+                "keep the result with its case first; only then can colleagues be named",
+            ));
+        }
+        let other = self
+            .db()
+            .account_by_username(username.trim())
+            .await?
+            .ok_or_else(|| AppError::invalid("username", "找不到此帳號", "no such account"))?;
+        let tree = self.db().org_tree().await?;
+        let agency = |node: i64| tree.agency_of(node).unwrap_or(node);
+        let refuse = |zh: &str, en: &str| Err(AppError::invalid("username", zh, en));
+        if other.id == current.account_id {
+            return refuse("不需指定本人", "you need not name yourself");
+        }
+        if other.status != "active" || !other.roles.contains(&Role::User) {
+            return refuse("此帳號未啟用或沒有使用者角色", "this account is not active or holds no user role");
+        }
+        if agency(other.org_node_id) != agency(current.org_node_id) {
+            return refuse("僅能指定同一機關之承辦人員", "only colleagues of the same agency can be named");
+        }
+        let mut tx = self.db().begin().await?;
+        tx.share_result(id, other.id, current.account_id, self.now()).await?;
+        self.retention_in(&mut tx, current, "result_shared", &row, &other.username).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends a share of a result (its owner only); recorded.
+    pub async fn unshare_result(&self, current: &Current, id: i64, account_id: i64) -> Result<()> {
+        let row = self.owned_live_result(current, id).await?;
+        let other = self.db().account(account_id).await?;
+        let mut tx = self.db().begin().await?;
+        if !tx.unshare_result(id, account_id).await? {
+            return Err(AppError::not_found("此人未被指定共用此結果", "this person is not named on this result"));
+        }
+        self.retention_in(&mut tx, current, "result_unshared", &row, &other.username).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The results colleagues shared with `current` that still hold data.
+    pub async fn results_shared_with_me(&self, current: &Current) -> Result<Vec<ResultRow>> {
+        Ok(self.db().results_shared_with(current.account_id).await?)
+    }
+
+    /// Whom a result is shared with (for its owner's page).
+    pub async fn result_shared_with(&self, current: &Current, id: i64) -> Result<Vec<nhiguard_store::AccountRow>> {
         let row = self.db().result(id).await?;
         if row.account_id != current.account_id {
+            return Ok(Vec::new());
+        }
+        let mut out = Vec::new();
+        for a in self.db().result_shares(id).await? {
+            out.push(self.db().account(a).await?);
+        }
+        Ok(out)
+    }
+
+    async fn owned_live_result(&self, current: &Current, id: i64) -> Result<ResultRow> {
+        let row = self.db().result(id).await?;
+        if row.account_id != current.account_id {
+            self.record(
+                crate::events::kind::FORBIDDEN,
+                current.event_actor(),
+                &format!("result {id}"),
+                "not the owner",
+            )
+            .await?;
             return Err(AppError::forbidden("僅查詢者本人可處理此查詢結果", "only the person who asked may do this"));
         }
         if row.ciphertext.is_none() {
             return Err(AppError::conflict("此查詢結果已銷毀", "this result has been destroyed"));
         }
+        Ok(row)
+    }
+
+    async fn retention_in(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        current: &Current,
+        event: &str,
+        row: &ResultRow,
+        whom: &str,
+    ) -> Result<()> {
+        let fields = vec![
+            ("event".into(), event.into()),
+            ("result_id".into(), row.id.to_string()),
+            ("case_number".into(), row.case_number.clone()),
+            ("by".into(), current.username.clone()),
+            ("with".into(), whom.to_owned()),
+        ];
+        let draft = Draft {
+            kind: EntryKind::Retention,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields,
+        };
+        append_in(tx, &[draft]).await.map(|_| ())
+    }
+
+    /// Keeps a result with its case past the purge date (R-QRY-6: 併案或附卷), or lets it go again;
+    /// its owner only, and recorded.
+    pub async fn attach_result(&self, current: &Current, id: i64, attached: bool) -> Result<()> {
+        let row = self.owned_live_result(current, id).await?;
         let mut tx = self.db().begin().await?;
         tx.set_result_attached(id, attached).await?;
         let event = if attached { "result_attached" } else { "result_detached" };

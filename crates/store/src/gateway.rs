@@ -76,6 +76,25 @@ const RESULT_COLUMNS: &str = "id, account_id, query_seq, operation_code, case_nu
      purge_after, nonce, ciphertext, attached, destroyed_at, destroyed_by";
 
 impl Db {
+    /// The accounts a result is shared with.
+    pub async fn result_shares(&self, id: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT account_id FROM result_shares WHERE result_id = $1 ORDER BY granted_at")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| Ok(r.try_get("account_id")?)).collect()
+    }
+
+    /// The results others shared with this account that still hold data, newest first.
+    pub async fn results_shared_with(&self, account_id: i64) -> Result<Vec<ResultRow>> {
+        let sql = format!(
+            "SELECT {RESULT_COLUMNS} FROM query_results WHERE ciphertext IS NOT NULL AND id IN \
+             (SELECT result_id FROM result_shares WHERE account_id = $1) ORDER BY id DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_all(self.pool()).await?;
+        rows.iter().map(result).collect()
+    }
+
     /// The grants of an account.
     pub async fn grants_of(&self, account_id: i64) -> Result<Vec<Grant>> {
         let rows = sqlx::query("SELECT account_id, purpose_id, operation_id FROM grants WHERE account_id = $1")
@@ -174,16 +193,51 @@ impl Tx {
         .bind(id)
         .execute(self.conn())
         .await?;
+        self.clear_result_shares(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Attaches a result to its case (kept past the purge date) or detaches it.
+    /// Attaches a result to its case (kept past the purge date) or detaches it; detaching ends
+    /// every share of it.
     pub async fn set_result_attached(&mut self, id: i64, attached: bool) -> Result<()> {
         sqlx::query("UPDATE query_results SET attached = $1 WHERE id = $2")
             .bind(i64::from(attached))
             .bind(id)
             .execute(self.conn())
             .await?;
+        if !attached {
+            self.clear_result_shares(id).await?;
+        }
+        Ok(())
+    }
+
+    /// Lets `account_id` open the result too (nothing if it already may).
+    pub async fn share_result(&mut self, id: i64, account_id: i64, by: i64, at: Time) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO result_shares (result_id, account_id, granted_by, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (result_id, account_id) DO NOTHING",
+        )
+        .bind(id)
+        .bind(account_id)
+        .bind(by)
+        .bind(micros(at))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends one share; false if there was none.
+    pub async fn unshare_result(&mut self, id: i64, account_id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM result_shares WHERE result_id = $1 AND account_id = $2")
+            .bind(id)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn clear_result_shares(&mut self, id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM result_shares WHERE result_id = $1").bind(id).execute(self.conn()).await?;
         Ok(())
     }
 }

@@ -72,10 +72,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 9,
+        name: "result_shares",
+        common: include_str!("migrations/0009_result_shares.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

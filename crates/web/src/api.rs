@@ -6,7 +6,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use nhiguard_app::{AppError, SessionKind, catalogue as cat, org};
 use nhiguard_domain::catalogue::{Linkage, Operation, Purpose, Status};
@@ -43,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/query-log/export.{ext}", get(query_log_export))
         .route("/results/{id}", get(result_get).delete(result_delete))
         .route("/results/{id}/attached", put(result_attach))
+        .route("/results/{id}/shares", post(result_share))
+        .route("/results/{id}/shares/{account}", delete(result_unshare))
         .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
         .route("/batches/{id}", get(batch_get))
         .route("/batches/{id}/result.csv", get(batch_csv))
@@ -1608,6 +1610,38 @@ async fn investigation_conclude(
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
     s.app.conclude_investigation(&u.current, id, &b.conclusion, &b.actions, b.disable_account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ShareBody {
+    /// A colleague of the same agency who holds the user role.
+    username: String,
+}
+
+/// Name a colleague who may open a result kept with its case (its owner only).
+#[utoipa::path(post, path = "/api/v1/results/{id}/shares", params(("id" = i64, Path)), request_body = ShareBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn result_share(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<ShareBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.share_result(&u.current, id, &b.username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// End a colleague's access to a result (its owner only).
+#[utoipa::path(delete, path = "/api/v1/results/{id}/shares/{account}", params(("id" = i64, Path), ("account" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn result_unshare(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path((id, account)): Path<(i64, i64)>,
+) -> Result<StatusCode, ApiError> {
+    s.app.unshare_result(&u.current, id, account).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -25,6 +25,8 @@ pub fn routes() -> Router<AppState> {
         .route("/results/{id}", get(result))
         .route("/results/{id}/delete", post(delete))
         .route("/results/{id}/attach", post(attach))
+        .route("/results/{id}/shares", post(share))
+        .route("/results/{id}/shares/{account}/delete", post(unshare))
         .route("/queries/{seq}", get(outcome))
         .route("/history", get(history))
 }
@@ -125,6 +127,10 @@ struct AnswerPage {
     records: Vec<Vec<(String, String)>>,
     result_id: i64,
     attached: bool,
+    /// The viewer asked the query (and so may keep, share or destroy the result).
+    is_owner: bool,
+    /// The colleagues the owner named on the result: (account id, "name（username）").
+    shared_with: Vec<(i64, String)>,
 }
 
 async fn run(State(s): State<AppState>, u: PageUser, CsrfForm(f): CsrfForm<QueryForm>) -> Result<Response, PageError> {
@@ -192,12 +198,22 @@ async fn outcome(State(s): State<AppState>, u: PageUser, Path(seq): Path<u64>) -
         records: Vec::new(),
         result_id: 0,
         attached: false,
+        is_owner: true,
+        shared_with: Vec::new(),
     }))
 }
 
 async fn result(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let (row, records) = s.app.open_result(&u.current, id).await.page(lang)?;
+    let shared_with = s
+        .app
+        .result_shared_with(&u.current, id)
+        .await
+        .page(lang)?
+        .into_iter()
+        .map(|a| (a.id, format!("{}（{}）", a.person_name, a.username)))
+        .collect();
     Ok(render(&AnswerPage {
         b: Base::new(lang, "查詢結果", "Result", Some(&u.current), "/history"),
         outcome: lang.t("已回覆", "answered").to_owned(),
@@ -210,6 +226,8 @@ async fn result(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         records: records_view(lang, &records),
         result_id: row.id,
         attached: row.attached,
+        is_owner: row.account_id == u.current.account_id,
+        shared_with,
     }))
 }
 
@@ -228,6 +246,31 @@ async fn attach(
     CsrfForm(f): CsrfForm<AttachForm>,
 ) -> Result<Response, PageError> {
     s.app.attach_result(&u.current, id, f.attached == "1").await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/results/{id}")))
+}
+
+#[derive(Deserialize)]
+struct ShareForm {
+    username: String,
+}
+
+async fn share(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(f): CsrfForm<ShareForm>,
+) -> Result<Response, PageError> {
+    s.app.share_result(&u.current, id, &f.username).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/results/{id}")))
+}
+
+async fn unshare(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path((id, account)): Path<(i64, i64)>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    s.app.unshare_result(&u.current, id, account).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/results/{id}")))
 }
 
@@ -269,12 +312,19 @@ struct HistoryPage {
     b: Base,
     history: Vec<HistoryLine>,
     results: Vec<ResultLine>,
+    /// Results colleagues shared with the viewer: (id, case number, operation, masked subject, owner).
+    shared: Vec<(i64, String, String, String, String)>,
 }
 
 async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let rows = s.app.my_history(&u.current, 200).await.page(lang)?;
     let results = s.app.my_results(&u.current).await.page(lang)?;
+    let mut shared = Vec::new();
+    for r in s.app.results_shared_with_me(&u.current).await.page(lang)? {
+        let owner = s.app.db().account(r.account_id).await.map(|a| a.person_name).unwrap_or_default();
+        shared.push((r.id, r.case_number, r.operation_code, r.subject_masked, owner));
+    }
     Ok(render(&HistoryPage {
         b: Base::new(lang, "我的查詢紀錄", "My queries", Some(&u.current), "/history"),
         history: rows
@@ -321,5 +371,6 @@ async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, Pag
                 },
             })
             .collect(),
+        shared,
     }))
 }

@@ -287,6 +287,56 @@ async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_de
 }
 
 #[tokio::test]
+async fn r_qry_6_a_result_kept_with_its_case_is_shared_only_with_named_colleagues() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut owner = t.api_as("soc.user").await;
+    let r = owner.post_json("/api/v1/queries", &body(p, o, "113-兒保-5", REASON, &subject(&t))).await;
+    let id = r.json()["result_id"].as_i64().unwrap();
+    let shares = format!("/api/v1/results/{id}/shares");
+    let name = |u: &str| json!({"username": u});
+    let mut colleague = t.api_as("soc.reviewer").await;
+    assert_eq!(colleague.get(&format!("/api/v1/results/{id}")).await.status, 403, "not named yet");
+    let r = owner.post_json(&shares, &name("soc.reviewer")).await;
+    assert_eq!(r.status, 409, "only a result kept with its case is shared: {}", r.body);
+    assert_eq!(owner.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": true})).await.status, 204);
+    for (who, why) in
+        [("tax.user", "another agency"), ("soc.chief", "no user role"), ("soc.user", "oneself"), ("nobody", "none")]
+    {
+        let r = owner.post_json(&shares, &name(who)).await;
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("username")), "{why}: {}", r.body);
+    }
+    assert_eq!(colleague.post_json(&shares, &name("swc.user")).await.status, 403, "only the owner names people");
+    assert_eq!(owner.post_json(&shares, &name("soc.reviewer")).await.status, 204);
+    let seen = colleague.get(&format!("/api/v1/results/{id}")).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    let views: Vec<Entry> = entries(&t, EntryKind::Export).await;
+    assert!(views.iter().any(|e| e.field("event") == Some("result_viewed") && e.actor() == "soc.reviewer"));
+    let kept = entries(&t, EntryKind::Retention).await;
+    assert!(kept.iter().any(|e| e.field("event") == Some("result_shared") && e.field("with") == Some("soc.reviewer")));
+    // The colleague reads it but neither deletes nor detaches it.
+    assert_eq!(colleague.request("DELETE", &format!("/api/v1/results/{id}"), None, "").await.status, 403);
+    assert_eq!(
+        colleague.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": false})).await.status,
+        403
+    );
+    let mut web = t.browser_as("soc.reviewer").await;
+    assert!(web.get("/history").await.body.contains(&format!("/results/{id}")), "listed as shared with me");
+    let page = web.get(&format!("/results/{id}")).await;
+    assert!(page.body.contains("shared-notice") && !page.body.contains("delete-result"));
+    // Removing the share, or detaching the result, ends the access.
+    let reviewer = t.account_id("soc.reviewer").await;
+    assert_eq!(owner.request("DELETE", &format!("{shares}/{reviewer}"), None, "").await.status, 204);
+    assert_eq!(colleague.get(&format!("/api/v1/results/{id}")).await.status, 403);
+    assert_eq!(owner.post_json(&shares, &name("soc.reviewer")).await.status, 204);
+    assert_eq!(
+        owner.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": false})).await.status,
+        204
+    );
+    assert_eq!(colleague.get(&format!("/api/v1/results/{id}")).await.status, 403, "detaching ends every share");
+}
+
+#[tokio::test]
 async fn the_history_lists_every_query_with_masked_subjects() {
     let t = TestApp::demo().await;
     let (p, o) = ids(&t, 8, "INS01").await;
