@@ -2,7 +2,7 @@
 // nhiguard browser journey: starts `nhiguard demo` on a free port with a fresh data dir, drives
 // headless Chromium (Debian's, through playwright-core) through the foundation pages, a single NHI
 // query and a small batch (issue 5), an account application from filing to the owner's first
-// sign-in (issue 3), the log's integrity page and query log (issue 4) and a section chief's monthly
+// sign-in and an account review that disables an idle account (issue 3), the log's integrity page and query log (issue 4) and a section chief's monthly
 // review with one anomaly into an investigation (issue 6), and prints one line per
 // step plus exactly one summary line `browser: N passed, M failed` that CI reads.
 //
@@ -479,6 +479,32 @@ async function journey() {
     assert.equal(response?.status(), 422, 'status of the refused file');
     assert.equal(pathOf(), '/batches');
     assert.match(await text('#batch-error'), /第 2 列/);
+  });
+
+  await step('p2. hlt.admin: 帳號清查 finds hlt.idle 久未登入, disables it and applies the review', async () => {
+    await switchTo('hlt.admin');
+    assert.match(await text('#reminders'), /帳號清查/, 'home reminds of the overdue review');
+    await Promise.all([page.waitForURL('**/account-reviews'), page.click('#nav-account-reviews')]);
+    await Promise.all([page.waitForURL(/\/account-reviews\/\d+$/), page.click('#start-account-review')]);
+    const reviewUrl = pathOf();
+    const idle = page.locator('#account-review tbody tr[data-username="hlt.idle"]');
+    assert.match(await idle.locator('.concerns').innerText(), /久未登入/);
+    await idle.locator('select[name=decision]').selectOption('disable');
+    await Promise.all([page.waitForURL(`**${reviewUrl}**`), idle.locator('button[type=submit]').click()]);
+    // Everyone else is kept; hlt.ye (new, step p) has no concern so needs no note.
+    for (;;) {
+      const open = page.locator('#account-review tbody tr').filter({ has: page.locator('form.decide') }).filter({
+        hasNot: page.locator('.decision', { hasText: /./ }),
+      });
+      if ((await open.count()) === 0) break;
+      const row = open.first();
+      if ((await row.locator('.concerns .tag').count()) > 0) await row.locator('input[name=note]').fill('業務仍需，持續使用');
+      await Promise.all([page.waitForURL(`**${reviewUrl}**`), row.locator('button[type=submit]').click()]);
+    }
+    page.once('dialog', (d) => d.accept());
+    await Promise.all([page.waitForURL(`**${reviewUrl}`), page.click('#apply-account-review')]);
+    assert.equal(await text('#account-review-state'), '已執行');
+    assert.match(await idle.innerText(), /已停用/);
   });
 
   // ---- issue 4: the signed log's integrity, and the query log as a reviewer sees it ----

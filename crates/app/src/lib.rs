@@ -2,6 +2,7 @@
 //! the rules of `domain`, records what the rules ask to be recorded, and returns typed errors. This
 //! crate knows nothing of HTTP; it must never return or log a password, token or NHI datum.
 
+pub mod account_review;
 pub mod auth;
 pub mod batch;
 pub mod catalogue;
@@ -14,6 +15,7 @@ pub mod investigation;
 pub mod ledger;
 pub mod org;
 pub mod querylog;
+pub mod reminders;
 pub mod review;
 pub mod seed;
 pub mod settings;

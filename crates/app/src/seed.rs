@@ -11,6 +11,9 @@ use nhiguard_store::{NewAccount, NewLinkage, NewOperation, NewOrgNode, NewPerson
 use crate::events::{Actor, kind};
 use crate::{App, AppError, Result};
 
+/// The demo account nobody has used for months, for the account review to find (R-ACC-9).
+pub const IDLE_DEMO_ACCOUNT: &str = "hlt.idle";
+
 /// The password every demo account shares; printed by `nhiguard demo`, never used outside it.
 pub const DEMO_PASSWORD: &str = "Nantou-Demo-115";
 
@@ -55,6 +58,7 @@ const DEMO_PEOPLE: &[DemoPerson] = &[
         &[Role::Supervisor, Role::Reviewer],
     ),
     ("HLT", "NT-0204", "鄭麗華", "稽核人員", Rank::Staff, "hlt.auditor", &[Role::Auditor]),
+    ("HLT", "NT-0205", "林志偉", "衛生保健科科員", Rank::Staff, "hlt.idle", &[Role::User]),
     ("HLT-NT", "NT-0211", "謝宗翰", "南投市衛生所護理長", Rank::SectionChief, "nt.admin", &[Role::UnitAdmin]),
     ("HLT-NT", "NT-0212", "郭怡君", "公共衛生護理師", Rank::Staff, "nt.user", &[Role::User]),
     (
@@ -288,6 +292,10 @@ impl App {
                 NewAccount { username: username.into(), person_ref, status: "pending".into(), roles: roles.to_vec() };
             let account_id = tx.insert_account(&account, now).await?;
             tx.set_demo_password(account_id, &hash, now).await?;
+            if username == IDLE_DEMO_ACCOUNT {
+                // Created long ago and last used half a year back: what an account review is for.
+                tx.record_sign_in_success(account_id, now - chrono::Duration::days(200)).await?;
+            }
             self.record_in(&mut tx, kind::ACCOUNT_CREATE, SYSTEM, username, "demo account").await?;
             tx.commit().await?;
         }

@@ -51,6 +51,12 @@ pub struct Settings {
     pub results_key_file: String,
     /// Years the ledger keeps every entry whole (R-LOG-2: never below 5).
     pub ledger_retention_years: i64,
+    /// An account with no sign-in for this many days is flagged in account reviews (R-ACC-9).
+    pub account_idle_days: i64,
+    /// Admins are reminded when their branch has had no account review for this many months.
+    pub account_review_months: i64,
+    /// Days before a password expires on which its owner is reminded (R-ACC-6).
+    pub password_reminder_days: Vec<i64>,
 }
 
 impl Default for Settings {
@@ -82,6 +88,9 @@ impl Default for Settings {
             nhi_retries: 2,
             results_key_file: String::new(),
             ledger_retention_years: 5,
+            account_idle_days: 90,
+            account_review_months: 6,
+            password_reminder_days: vec![14, 3],
         }
     }
 }
@@ -115,6 +124,9 @@ impl fmt::Debug for Settings {
             .field("nhi_retries", &self.nhi_retries)
             .field("results_key_file", &self.results_key_file)
             .field("ledger_retention_years", &self.ledger_retention_years)
+            .field("account_idle_days", &self.account_idle_days)
+            .field("account_review_months", &self.account_review_months)
+            .field("password_reminder_days", &self.password_reminder_days)
             .finish()
     }
 }
@@ -458,6 +470,39 @@ pub static SPECS: &[Spec] = &[
         default: "5",
         set: |s, v| {
             s.ledger_retention_years = int_in(v, 5, 100)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "account_idle_days",
+        meaning: "an account with no sign-in for this many days is flagged in account reviews (R-ACC-9)",
+        default: "90",
+        set: |s, v| {
+            s.account_idle_days = int_in(v, 7, 3650)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "account_review_months",
+        meaning: "admins are reminded when their branch has had no account review for this many months (R-ACC-9)",
+        default: "6",
+        set: |s, v| {
+            s.account_review_months = int_in(v, 1, 24)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "password_reminder_days",
+        meaning: "days before a password expires on which its owner is reminded, comma-separated (R-ACC-6)",
+        default: "14,3",
+        set: |s, v| {
+            let mut days = Vec::new();
+            for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                days.push(int_in(part, 1, 60)?);
+            }
+            days.sort_unstable_by(|a, b| b.cmp(a));
+            days.dedup();
+            s.password_reminder_days = days;
             Ok(())
         },
     },

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod account;
+pub mod account_review;
 pub mod catalogue;
 pub mod clock;
 pub mod error;

@@ -199,6 +199,11 @@ impl Tx {
                 .execute(self.conn())
                 .await?;
         }
+        self.replace_grants(account_id, grants, by, at).await
+    }
+
+    /// Replaces an account's grants (its roles stay).
+    pub async fn replace_grants(&mut self, account_id: i64, grants: &[(i64, i64)], by: i64, at: Time) -> Result<()> {
         sqlx::query("DELETE FROM grants WHERE account_id = $1").bind(account_id).execute(self.conn()).await?;
         for (p, o) in grants {
             sqlx::query(

@@ -5,6 +5,7 @@
 //! text, so both databases hold the same values. This crate holds no rules: it stores and loads what
 //! `app` decided; it must never log row contents (they may include personal data).
 
+mod account_review;
 mod accounts;
 mod batch;
 mod catalogue;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
+pub use account_review::{AccountReviewItem, AccountReviewRow, ItemDecision, NewReviewItem};
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
 pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};

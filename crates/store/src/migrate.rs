@@ -79,10 +79,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 10,
+        name: "account_reviews",
+        common: include_str!("migrations/0010_account_reviews.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 9;
+pub const SCHEMA_VERSION: i64 = 10;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

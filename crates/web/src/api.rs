@@ -60,6 +60,10 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews/{id}/reviewer", post(review_assign))
         .route("/reviews/{id}/findings/{seq}", put(review_finding))
         .route("/reviews/{id}/sign", post(review_sign))
+        .route("/account-reviews", get(account_reviews_list).post(account_review_start))
+        .route("/account-reviews/{id}", get(account_review_get))
+        .route("/account-reviews/{id}/accounts/{account}", put(account_review_decide))
+        .route("/account-reviews/{id}/apply", post(account_review_apply))
         .route("/investigations", get(investigations_list))
         .route("/investigations/{id}", get(investigation_get))
         .route("/investigations/{id}/members", put(investigation_members))
@@ -1464,6 +1468,119 @@ async fn review_finding(
 #[utoipa::path(post, path = "/api/v1/reviews/{id}/sign", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn review_sign(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.app.sign_review(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- account reviews (R-ACC-9) ----
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountReviewDto {
+    id: i64,
+    org_node_id: i64,
+    /// open or applied
+    state: String,
+    started_at: String,
+    applied_at: Option<String>,
+    items: Vec<AccountReviewItemDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AccountReviewItemDto {
+    account_id: i64,
+    username: String,
+    /// duplicate, idle, hr_changed, past_disable_date
+    concerns: Vec<String>,
+    roles: Vec<String>,
+    /// `purpose_id:operation_id` at the start of the review.
+    grants: Vec<String>,
+    /// keep, reduce, disable, or empty while undecided
+    decision: String,
+    kept_grants: Vec<String>,
+    note: String,
+}
+
+fn account_review_dto(
+    r: nhiguard_app::account_review::AccountReviewRow,
+    items: Vec<AccountReviewItemDto>,
+) -> AccountReviewDto {
+    AccountReviewDto {
+        id: r.id,
+        org_node_id: r.org_node_id,
+        state: r.state,
+        started_at: r.started_at.to_rfc3339(),
+        applied_at: r.applied_at.map(|t| t.to_rfc3339()),
+        items,
+    }
+}
+
+/// The account reviews of the caller's branch (admins only), newest first.
+#[utoipa::path(get, path = "/api/v1/account-reviews", responses((status = 200, body = [AccountReviewDto]), (status = 403, body = ErrorBody)))]
+async fn account_reviews_list(State(s): State<AppState>, u: ApiUser) -> ApiResult<Vec<AccountReviewDto>> {
+    let rows = s.app.account_reviews(&u.current).await?;
+    Ok(Json(rows.into_iter().map(|r| account_review_dto(r, Vec::new())).collect()))
+}
+
+/// Start a review of the caller's branch (or get the one still open).
+#[utoipa::path(post, path = "/api/v1/account-reviews", responses((status = 200, body = Created), (status = 403, body = ErrorBody)))]
+async fn account_review_start(State(s): State<AppState>, u: ApiUser) -> ApiResult<Created> {
+    Ok(Json(Created { id: s.app.start_account_review(&u.current).await? }))
+}
+
+/// One account review with every account, its concerns and the decision on it.
+#[utoipa::path(get, path = "/api/v1/account-reviews/{id}", params(("id" = i64, Path)), responses((status = 200, body = AccountReviewDto), (status = 403, body = ErrorBody)))]
+async fn account_review_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<AccountReviewDto> {
+    let v = s.app.account_review(&u.current, id).await?;
+    let items = v
+        .items
+        .into_iter()
+        .map(|i| AccountReviewItemDto {
+            account_id: i.account.id,
+            username: i.account.username,
+            concerns: i.item.concerns,
+            roles: i.item.roles,
+            grants: i.item.grants,
+            decision: i.item.decision,
+            kept_grants: i.item.kept_grants,
+            note: i.item.note,
+        })
+        .collect();
+    Ok(Json(account_review_dto(v.review, items)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DecisionBody {
+    /// keep, reduce or disable
+    decision: String,
+    #[serde(default)]
+    note: String,
+    /// For reduce: the grants (`purpose_id:operation_id`) the account keeps.
+    #[serde(default)]
+    keep: Vec<String>,
+}
+
+/// Decide on one account of an open review.
+#[utoipa::path(put, path = "/api/v1/account-reviews/{id}/accounts/{account}", params(("id" = i64, Path), ("account" = i64, Path)), request_body = DecisionBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn account_review_decide(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path((id, account)): Path<(i64, i64)>,
+    body: Result<Json<DecisionBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.decide_account(&u.current, id, account, &b.decision, &b.note, &b.keep).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Apply every decision of the review at once.
+#[utoipa::path(post, path = "/api/v1/account-reviews/{id}/apply", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn account_review_apply(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    s.app.apply_account_review(&u.current, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -3,6 +3,7 @@
 //! OpenAPI document. Handlers are thin: they extract, call one use case in `app`, and render. This
 //! crate holds no SQL and no rules, and must never render or log a secret.
 
+mod account_review;
 mod api;
 mod batch;
 mod ctx;
@@ -42,6 +43,7 @@ pub fn router(app: App) -> Router {
         .merge(query::routes())
         .merge(review::routes())
         .merge(investigation::routes())
+        .merge(account_review::routes())
         .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())

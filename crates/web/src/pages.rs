@@ -266,6 +266,8 @@ struct HomePage {
     org_path: String,
     roles: String,
     today: String,
+    /// (kind, text, link) of what the person should do soon.
+    reminders: Vec<(&'static str, String, String)>,
 }
 
 async fn home(State(s): State<AppState>, u: PageUser) -> PageResult {
@@ -280,6 +282,14 @@ async fn home(State(s): State<AppState>, u: PageUser) -> PageResult {
     let b = Base::new(lang, "首頁", "Home", Some(&u.current), "/");
     let roles = b.user.as_ref().map(|x| x.roles.clone()).unwrap_or_default();
     let today = roc::long_date(roc::taipei_date(s.app.now()));
+    let reminders = s
+        .app
+        .reminders(&u.current)
+        .await
+        .page(lang)?
+        .into_iter()
+        .map(|r| (r.kind, r.text.get(lang).to_owned(), r.link))
+        .collect();
     Ok(render(&HomePage {
         b,
         name: u.current.person_name.clone(),
@@ -288,6 +298,7 @@ async fn home(State(s): State<AppState>, u: PageUser) -> PageResult {
         org_path,
         roles,
         today,
+        reminders,
     }))
 }
 
@@ -357,7 +368,7 @@ struct OrgNodePage {
     hr_statuses: Vec<(&'static str, &'static str)>,
 }
 
-fn account_status_label(lang: Lang, s: &str) -> String {
+pub(crate) fn account_status_label(lang: Lang, s: &str) -> String {
     match s {
         "active" => lang.t("使用中", "active"),
         "pending" => lang.t("待啟用", "awaiting activation"),

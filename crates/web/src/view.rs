@@ -28,6 +28,8 @@ pub struct Badge {
     pub querylog: bool,
     /// May be named on an investigation (R-REV-5): the query-log roles and the admins.
     pub investigations: bool,
+    /// Manages accounts (R-ACC-9: reviews them).
+    pub admin: bool,
 }
 
 impl Base {
@@ -41,6 +43,7 @@ impl Base {
                 roles: c.roles.iter().map(|r| lang.t(r.zh(), r.en())).collect::<Vec<_>>().join("、"),
                 ledger: c.roles.iter().any(|r| access::role_allows(*r, access::Action::VerifyLedger)),
                 querylog: c.roles.iter().any(|r| access::role_allows(*r, access::Action::ViewQueryLog)),
+                admin: c.roles.iter().any(|r| r.is_admin()),
                 investigations: c
                     .roles
                     .iter()

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
+mod account_review;
 mod auth;
 mod batch;
 mod catalogue;
