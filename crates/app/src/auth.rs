@@ -339,8 +339,7 @@ impl App {
         if new_password != confirm {
             return Err(AppError::invalid("confirm", "兩次輸入的密碼不一致", "the two passwords differ"));
         }
-        let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
-        password::check(new_password, min, &account.username, &account.person_name)?;
+        password::check(new_password, self.settings().password_policy(), &account.username, &account.person_name)?;
         let pw_hash = hash_password_off_thread(new_password).await?;
         let mut tx = self.db().begin().await?;
         match tx.activate_with_token(&hash, &pw_hash, now).await? {

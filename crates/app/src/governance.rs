@@ -410,8 +410,7 @@ impl App {
         if new != confirm {
             return Err(AppError::invalid("confirm", "兩次輸入的新密碼不一致", "the two new passwords differ"));
         }
-        let min = usize::try_from(self.settings().password_min_length).unwrap_or(12);
-        nhiguard_domain::password::check(new, min, &a.username, &a.person_name)?;
+        nhiguard_domain::password::check(new, self.settings().password_policy(), &a.username, &a.person_name)?;
         let mut previous = self.db().password_history(a.id, 4).await?;
         previous.extend(a.password_hash.clone());
         let reused = crate::auth::verify_password_off_thread(new, previous.into_iter().map(Some).collect()).await?;

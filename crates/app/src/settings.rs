@@ -26,6 +26,8 @@ pub struct Settings {
     pub password_min_length: i64,
     /// A password expires after this many days and must then be changed first (R-ACC-6).
     pub password_max_age_days: i64,
+    /// Lowest zxcvbn strength score (0–4) a new password needs (R-ACC-6).
+    pub password_min_score: i64,
     pub default_language: Lang,
     pub log: String,
     /// Names this deployment's log in every signed checkpoint (`nhiguard.<id>`); never changed
@@ -59,6 +61,16 @@ pub struct Settings {
     pub password_reminder_days: Vec<i64>,
 }
 
+impl Settings {
+    /// The password rules these settings make.
+    pub fn password_policy(&self) -> nhiguard_domain::password::Policy {
+        nhiguard_domain::password::Policy {
+            min_length: usize::try_from(self.password_min_length).unwrap_or(12),
+            min_score: u8::try_from(self.password_min_score).unwrap_or(3),
+        }
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -72,6 +84,7 @@ impl Default for Settings {
             lockout_minutes: 15,
             password_min_length: 12,
             password_max_age_days: 90,
+            password_min_score: 3,
             default_language: Lang::Zh,
             log: "info".into(),
             deployment_id: "nantou".into(),
@@ -108,6 +121,7 @@ impl fmt::Debug for Settings {
             .field("lockout_minutes", &self.lockout_minutes)
             .field("password_min_length", &self.password_min_length)
             .field("password_max_age_days", &self.password_max_age_days)
+            .field("password_min_score", &self.password_min_score)
             .field("default_language", &self.default_language)
             .field("log", &self.log)
             .field("deployment_id", &self.deployment_id)
@@ -314,6 +328,15 @@ pub static SPECS: &[Spec] = &[
         default: "90",
         set: |s, v| {
             s.password_max_age_days = int_in(v, 1, 365)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "password_min_score",
+        meaning: "how hard to guess a new password must be: zxcvbn's score 0–4, where 3 means more than 10^8 guesses (R-ACC-6)",
+        default: "3",
+        set: |s, v| {
+            s.password_min_score = int_in(v, 0, 4)?;
             Ok(())
         },
     },

@@ -1,10 +1,21 @@
-//! Password rules (R-ACC-6) that can be checked without history: length, character classes, and
-//! not being the account or person's name. Each refusal names the rule broken.
+//! Password rules (R-ACC-6) that can be checked without history: length, character classes, not
+//! being the account or person's name, and not being easy to guess (zxcvbn's estimate of the
+//! guesses needed, scored 0–4). Each refusal names the rule broken.
 
 use crate::DomainError;
 
-/// Checks a new password against the rules; `min_length` is a setting (≥ 12).
-pub fn check(password: &str, min_length: usize, username: &str, person_name: &str) -> Result<(), DomainError> {
+/// The rules' settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Fewest characters (a setting, at least 12).
+    pub min_length: usize,
+    /// Lowest zxcvbn score accepted, 0–4 (a setting; 3 means more than 10^8 guesses).
+    pub min_score: u8,
+}
+
+/// Checks a new password against the rules.
+pub fn check(password: &str, policy: Policy, username: &str, person_name: &str) -> Result<(), DomainError> {
+    let min_length = policy.min_length;
     let fail = |zh: String, en: String| Err(DomainError::invalid("password", zh, en));
     let len = password.chars().count();
     if len < min_length {
@@ -31,6 +42,17 @@ pub fn check(password: &str, min_length: usize, username: &str, person_name: &st
             "a password must not contain the username or the person's name".into(),
         );
     }
+    // The name parts and the product's own words are what an attacker tries first.
+    let score = zxcvbn::zxcvbn(password, &[username, person_name, "nhiguard", "nantou", "南投"]).score() as u8;
+    if score < policy.min_score {
+        return fail(
+            format!("密碼太容易被猜中（強度 {score}/4，至少需 {}）；請改用較長、不含常見字詞或規律的密碼", policy.min_score),
+            format!(
+                "this password is too easy to guess (strength {score}/4, at least {} needed); use a longer one without common words or patterns",
+                policy.min_score
+            ),
+        );
+    }
     Ok(())
 }
 
@@ -40,7 +62,7 @@ mod tests {
 
     #[test]
     fn r_acc_6_each_rule_is_named() {
-        let msg = |p: &str| match check(p, 12, "soc.user", "陳社工") {
+        let msg = |p: &str| match check(p, Policy { min_length: 12, min_score: 3 }, "soc.user", "陳社工") {
             Err(DomainError::Invalid { en, .. }) => en,
             _ => "ok".into(),
         };
@@ -48,6 +70,10 @@ mod tests {
         assert!(msg("alllowercase123").contains("upper-case"));
         assert!(msg("Xsoc.user12345").contains("username"));
         assert!(msg("X陳社工pass12345").contains("name"));
+        assert!(msg("Password1234").contains("too easy to guess"), "{}", msg("Password1234"));
+        assert!(msg("Qwertyuiop12").contains("too easy to guess"));
+        assert!(msg("Aaaaaaaaaa11").contains("too easy to guess"));
         assert_eq!(msg("Correct-Horse-42"), "ok");
+        assert_eq!(msg("Jade-Mountain-3952"), "ok");
     }
 }

@@ -230,6 +230,9 @@ async fn r_acc_6_password_changes_follow_the_rules_and_an_expired_password_block
     assert_eq!(r.status, 422, "the current one is one of the last five");
     let r = c.put_json("/api/v1/me/password", &change(PASSWORD, "short")).await;
     assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("至少需 12"));
+    let r = c.put_json("/api/v1/me/password", &change(PASSWORD, "Qwertyuiop12")).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("password")), "too easy to guess");
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("太容易被猜中"));
     assert_eq!(c.put_json("/api/v1/me/password", &change(PASSWORD, "Jade-Mountain-3952")).await.status, 204);
     assert_eq!(
         c.put_json("/api/v1/me/password", &change("Jade-Mountain-3952", PASSWORD)).await.status,
