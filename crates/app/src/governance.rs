@@ -360,6 +360,23 @@ impl App {
         Ok(a)
     }
 
+    /// R-ACC-7: the accounts proposed for disabling (their person moved, resigned or retired) that
+    /// `current` manages: (account, reason code).
+    pub async fn disable_proposals(&self, current: &Current) -> Result<Vec<(nhiguard_store::AccountRow, String)>> {
+        if !current.roles.iter().any(|r| r.is_admin()) {
+            return Ok(Vec::new());
+        }
+        let tree = self.db().org_tree().await?;
+        let mut out = Vec::new();
+        for (id, reason, _) in self.db().disable_proposals().await? {
+            let a = self.db().account(id).await?;
+            if a.status == "active" && may_manage(&tree, &current.actor(), a.org_node_id, &a.roles).is_ok() {
+                out.push((a, reason));
+            }
+        }
+        Ok(out)
+    }
+
     /// R-ACC-7: sets the day an account stops working (00:00 Asia/Taipei) and why; a date in the
     /// past applies at once.
     pub async fn set_disable_date(&self, current: &Current, account_id: i64, on: &str, reason: &str) -> Result<()> {
@@ -381,6 +398,7 @@ impl App {
             })?;
         let mut tx = self.db().begin().await?;
         tx.set_disable_date(account_id, date, &reason).await?;
+        tx.withdraw_disable_proposal(account_id).await?;
         let detail = match date {
             Some(d) => format!("disable on {d} ({reason})"),
             None => "disable date cleared".to_owned(),

@@ -189,6 +189,7 @@ impl App {
         let status = HrStatus::parse(status)?;
         let p = self.db().person(person).await?;
         self.tree_for(current, Action::ManagePeople, p.org_node_id).await?;
+        let accounts = self.db().active_accounts_of_person(person).await?;
         let mut tx = self.db().begin().await?;
         tx.set_hr_status(person, status, self.now()).await?;
         self.record_in(
@@ -199,6 +200,24 @@ impl App {
             &format!("hr status {}", status.code()),
         )
         .await?;
+        // R-ACC-7: a person who moved, resigned or retired should lose access; the admin confirms
+        // by setting the disable date. Back in service, the proposal is withdrawn.
+        for account in accounts {
+            if status == HrStatus::Active {
+                tx.withdraw_disable_proposal(account).await?;
+                continue;
+            }
+            tx.propose_disable(account, status.code(), current.account_id, self.now()).await?;
+            let username = self.db().account(account).await?.username;
+            self.record_in(
+                &mut tx,
+                kind::DISABLE_PROPOSED,
+                current.event_actor(),
+                &format!("account {username}"),
+                &format!("person {} is now {}", p.person_id, status.code()),
+            )
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }

@@ -60,6 +60,27 @@ impl App {
                 link: "/account-reviews".into(),
             });
         }
+        for (a, reason) in self.disable_proposals(current).await? {
+            let why = nhiguard_domain::person::HrStatus::from_code(&reason);
+            out.push(Reminder {
+                kind: "disable-proposal",
+                text: Text::new(
+                    format!(
+                        "{}（{}）已{}，建議設定帳號停用日",
+                        a.person_name,
+                        a.username,
+                        why.map(|w| w.zh()).unwrap_or("異動")
+                    ),
+                    format!(
+                        "{} ({}) has {}: set the account's disable date",
+                        a.person_name,
+                        a.username,
+                        why.map(|w| w.en()).unwrap_or("changed")
+                    ),
+                ),
+                link: format!("/org/{}", a.org_node_id),
+            });
+        }
         let tree = self.db().org_tree().await?;
         let agency = tree.agency_of(current.org_node_id);
         if let Some(agency) = agency.filter(|a| tree.get(*a).is_some_and(|n| n.kind == OrgKind::Agency)) {

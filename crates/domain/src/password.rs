@@ -46,7 +46,10 @@ pub fn check(password: &str, policy: Policy, username: &str, person_name: &str) 
     let score = zxcvbn::zxcvbn(password, &[username, person_name, "nhiguard", "nantou", "南投"]).score() as u8;
     if score < policy.min_score {
         return fail(
-            format!("密碼太容易被猜中（強度 {score}/4，至少需 {}）；請改用較長、不含常見字詞或規律的密碼", policy.min_score),
+            format!(
+                "密碼太容易被猜中（強度 {score}/4，至少需 {}）；請改用較長、不含常見字詞或規律的密碼",
+                policy.min_score
+            ),
             format!(
                 "this password is too easy to guess (strength {score}/4, at least {} needed); use a longer one without common words or patterns",
                 policy.min_score

@@ -74,6 +74,16 @@ fn application(r: &AnyRow) -> Result<ApplicationRow> {
 }
 
 impl Db {
+    /// Every standing disable proposal: (account id, reason code, when proposed), oldest first.
+    pub async fn disable_proposals(&self) -> Result<Vec<(i64, String, Time)>> {
+        let rows = sqlx::query("SELECT account_id, reason, proposed_at FROM disable_proposals ORDER BY proposed_at")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("account_id")?, r.try_get("reason")?, from_micros(r.try_get("proposed_at")?))))
+            .collect()
+    }
+
     pub async fn application(&self, id: i64) -> Result<ApplicationRow> {
         application(&sqlx::query("SELECT * FROM applications WHERE id = $1").bind(id).fetch_one(self.pool()).await?)
     }
@@ -241,6 +251,30 @@ impl Tx {
         .bind(account_id)
         .execute(self.conn())
         .await?;
+        Ok(())
+    }
+
+    /// Proposes disabling an account because its person's HR status changed (R-ACC-7).
+    pub async fn propose_disable(&mut self, account_id: i64, reason: &str, by: i64, at: Time) -> Result<()> {
+        self.withdraw_disable_proposal(account_id).await?;
+        sqlx::query(
+            "INSERT INTO disable_proposals (account_id, reason, proposed_at, proposed_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(account_id)
+        .bind(reason)
+        .bind(micros(at))
+        .bind(by)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a proposal (an admin decided, or the person is back in service).
+    pub async fn withdraw_disable_proposal(&mut self, account_id: i64) -> Result<()> {
+        sqlx::query("DELETE FROM disable_proposals WHERE account_id = $1")
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
         Ok(())
     }
 

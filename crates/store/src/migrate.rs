@@ -86,10 +86,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 11,
+        name: "disable_proposals",
+        common: include_str!("migrations/0011_disable_proposals.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 10;
+pub const SCHEMA_VERSION: i64 = 11;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -345,6 +345,12 @@ struct PersonRow {
     username: String,
     roles: String,
     account_status: String,
+    /// 0 when the person has no account.
+    account_id: i64,
+    /// The ROC disable date, or empty.
+    disable_on: String,
+    /// Why the account is proposed for disabling (R-ACC-7), or empty.
+    proposal: String,
 }
 
 #[derive(Template)]
@@ -380,6 +386,7 @@ pub(crate) fn account_status_label(lang: Lang, s: &str) -> String {
 async fn org_node(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> PageResult {
     let lang = u.ctx.lang;
     let d = s.app.org_node(&u.current, id).await.page(lang)?;
+    let proposals = s.app.disable_proposals(&u.current).await.page(lang)?;
     let name_of = |zh: &str, en: &str| lang.t(zh, en).to_owned();
     let people = d
         .people
@@ -398,6 +405,17 @@ async fn org_node(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -
                     .map(|a| a.roles.iter().map(|r| lang.t(r.zh(), r.en())).collect::<Vec<_>>().join("、"))
                     .unwrap_or_default(),
                 account_status: acc.map(|a| account_status_label(lang, &a.status)).unwrap_or_default(),
+                account_id: acc.map(|a| a.id).unwrap_or(0),
+                disable_on: acc
+                    .and_then(|a| a.disable_on.as_deref())
+                    .and_then(|d| d.parse().ok())
+                    .map(roc::short_date)
+                    .unwrap_or_default(),
+                proposal: acc
+                    .and_then(|a| proposals.iter().find(|(p, _)| p.id == a.id))
+                    .and_then(|(_, why)| HrStatus::from_code(why))
+                    .map(|w| format!("{}（{}）", lang.t("建議停用", "disable proposed"), lang.t(w.zh(), w.en())))
+                    .unwrap_or_default(),
             }
         })
         .collect();

@@ -342,3 +342,37 @@ async fn r_acc_8_a_kept_admin_account_must_change_its_password_at_once() {
     let mut kept = t.api_as("tax.admin").await;
     assert_eq!(kept.get("/api/v1/me").await.status, 403, "nothing works until the password is changed");
 }
+
+#[tokio::test]
+async fn r_acc_7_an_hr_change_proposes_the_disable_which_the_admin_confirms_with_a_date() {
+    let t = TestApp::demo().await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let account = t.account_id("hlt.user").await;
+    let person = t.app.db().account(account).await.unwrap().person_ref;
+    let r = admin.put_json(&format!("/api/v1/people/{person}/hr-status"), &json!({"hr_status": "resigned"})).await;
+    assert!(r.status < 300, "{}", r.body);
+    let events = t.app.recent_events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "disable_proposed" && e.target == "account hlt.user"));
+    let mut web = t.browser_as("hlt.admin").await;
+    let home = web.get("/").await;
+    assert!(home.body.contains("reminder-disable-proposal") && home.body.contains("已離職"), "{}", home.body);
+    let hlt = t.node("HLT").await;
+    assert!(web.get(&format!("/org/{hlt}")).await.body.contains("建議停用"));
+    // Another agency's admin is not reminded of it.
+    let mut other = t.browser_as("tax.admin").await;
+    assert!(!other.get("/").await.body.contains("reminder-disable-proposal"));
+    // The admin confirms: today, so at once; the proposal is gone.
+    let today = nhiguard_domain::roc::taipei_date(t.app.now()).to_string();
+    let r = web
+        .submit(
+            &format!("/org/{hlt}"),
+            &format!("/accounts/{account}/disable-date"),
+            &[("disable_on", &today), ("reason", "resigned")],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(!web.get("/").await.body.contains("reminder-disable-proposal"));
+    assert_eq!(t.app.db().account(account).await.unwrap().disable_on.as_deref(), Some(today.as_str()));
+    let mut gone = t.client();
+    assert_eq!(gone.sign_in("hlt.user", crate::support::PASSWORD).await.status, 401, "the account stops at once");
+}
