@@ -210,10 +210,20 @@ impl App {
         }
         let token = random_token()?;
         let csrf = random_token()?;
+        // R-ACC-5: one person, one account, one place at a time; a second address while another
+        // session is alive is flagged to the account's admins.
+        let idle = Duration::minutes(self.settings().session_idle_minutes);
+        let others: Vec<String> =
+            self.db().live_session_addrs(account.id, now - idle).await?.into_iter().filter(|a| a != addr).collect();
         let mut tx = self.db().begin().await?;
         tx.record_sign_in_success(account.id, now).await?;
         tx.insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
         self.record_in(&mut tx, kind::SIGN_IN, who, &typed, kind.code()).await?;
+        if let Some(other) = others.first() {
+            tx.insert_session_alert(account.id, addr, other, now).await?;
+            self.record_in(&mut tx, kind::CONCURRENT_SESSION, who, &typed, &format!("also signed in from {other}"))
+                .await?;
+        }
         tx.commit().await?;
         Ok(SignedIn { token, csrf, account_id: account.id, expires_in_minutes: self.settings().session_idle_minutes })
     }

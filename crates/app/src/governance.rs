@@ -360,6 +360,26 @@ impl App {
         Ok(a)
     }
 
+    /// R-ACC-5: the last week's sign-ins from a second address while another session was alive,
+    /// for the accounts `current` manages: (account, new address, other address, when).
+    pub async fn session_alerts(
+        &self,
+        current: &Current,
+    ) -> Result<Vec<(nhiguard_store::AccountRow, String, String, chrono::DateTime<chrono::Utc>)>> {
+        if !current.roles.iter().any(|r| r.is_admin()) {
+            return Ok(Vec::new());
+        }
+        let tree = self.db().org_tree().await?;
+        let mut out = Vec::new();
+        for (id, addr, other, at) in self.db().session_alerts(self.now() - chrono::Duration::days(7)).await? {
+            let a = self.db().account(id).await?;
+            if may_manage(&tree, &current.actor(), a.org_node_id, &a.roles).is_ok() {
+                out.push((a, addr, other, at));
+            }
+        }
+        Ok(out)
+    }
+
     /// R-ACC-7: the accounts proposed for disabling (their person moved, resigned or retired) that
     /// `current` manages: (account, reason code).
     pub async fn disable_proposals(&self, current: &Current) -> Result<Vec<(nhiguard_store::AccountRow, String)>> {

@@ -60,6 +60,17 @@ impl App {
                 link: "/account-reviews".into(),
             });
         }
+        for (a, addr, other, at) in self.session_alerts(current).await? {
+            let when = roc::short_datetime(at);
+            out.push(Reminder {
+                kind: "concurrent-session",
+                text: Text::new(
+                    format!("帳號 {}（{}）於 {when} 自 {addr} 登入時，另有自 {other} 之連線仍在使用，請確認是否為本人", a.username, a.person_name),
+                    format!("account {} ({}) signed in from {addr} at {when} while a session from {other} was alive: check it was them", a.username, a.person_name),
+                ),
+                link: format!("/org/{}", a.org_node_id),
+            });
+        }
         for (a, reason) in self.disable_proposals(current).await? {
             let why = nhiguard_domain::person::HrStatus::from_code(&reason);
             out.push(Reminder {

@@ -182,6 +182,37 @@ impl Db {
         .transpose()
     }
 
+    /// The addresses of the account's sessions seen since `since`.
+    pub async fn live_session_addrs(&self, account_id: i64, since: Time) -> Result<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT client_addr FROM sessions WHERE account_id = $1 AND last_seen_at >= $2")
+                .bind(account_id)
+                .bind(micros(since))
+                .fetch_all(self.pool())
+                .await?;
+        rows.iter().map(|r| Ok(r.try_get("client_addr")?)).collect()
+    }
+
+    /// Session alerts since `since`: (account id, new address, the other address, when).
+    pub async fn session_alerts(&self, since: Time) -> Result<Vec<(i64, String, String, Time)>> {
+        let rows = sqlx::query(
+            "SELECT account_id, client_addr, other_addr, at FROM session_alerts WHERE at >= $1 ORDER BY at DESC",
+        )
+        .bind(micros(since))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("account_id")?,
+                    r.try_get("client_addr")?,
+                    r.try_get("other_addr")?,
+                    from_micros(r.try_get("at")?),
+                ))
+            })
+            .collect()
+    }
+
     pub async fn touch_session(&self, token_hash: &str, at: Time) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(micros(at))
@@ -303,6 +334,17 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(Ok(account_id))
+    }
+
+    pub async fn insert_session_alert(&mut self, account_id: i64, addr: &str, other: &str, at: Time) -> Result<()> {
+        sqlx::query("INSERT INTO session_alerts (account_id, client_addr, other_addr, at) VALUES ($1, $2, $3, $4)")
+            .bind(account_id)
+            .bind(addr)
+            .bind(other)
+            .bind(micros(at))
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     pub async fn insert_session(

@@ -93,10 +93,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 12,
+        name: "session_alerts",
+        common: include_str!("migrations/0012_session_alerts.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 11;
+pub const SCHEMA_VERSION: i64 = 12;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -376,3 +376,21 @@ async fn r_acc_7_an_hr_change_proposes_the_disable_which_the_admin_confirms_with
     let mut gone = t.client();
     assert_eq!(gone.sign_in("hlt.user", crate::support::PASSWORD).await.status, 401, "the account stops at once");
 }
+
+#[tokio::test]
+async fn r_acc_5_a_second_address_while_a_session_is_alive_is_flagged_to_the_admin() {
+    let t = TestApp::demo().await;
+    let mut office = t.client();
+    assert_eq!(office.sign_in("hlt.user", PASSWORD).await.status, 303);
+    let mut admin = t.browser_as("hlt.admin").await;
+    assert!(!admin.get("/").await.body.contains("reminder-concurrent-session"), "one place is fine");
+    let mut elsewhere = t.client();
+    elsewhere.from = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    assert_eq!(elsewhere.sign_in("hlt.user", PASSWORD).await.status, 303, "flagged, not refused");
+    let home = admin.get("/").await;
+    assert!(home.body.contains("reminder-concurrent-session") && home.body.contains("127.0.0.2"), "{}", home.body);
+    let events = t.app.recent_events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "concurrent_session" && e.detail.contains("127.0.0.1")));
+    let mut other = t.browser_as("tax.admin").await;
+    assert!(!other.get("/").await.body.contains("reminder-concurrent-session"), "not another agency's admin");
+}

@@ -90,7 +90,7 @@ impl TestApp {
     }
 
     pub fn client(&self) -> Client {
-        Client { addr: self.addr, cookies: BTreeMap::new(), bearer: None }
+        Client { addr: self.addr, cookies: BTreeMap::new(), bearer: None, from: std::net::Ipv4Addr::LOCALHOST }
     }
 
     /// An API client signed in as `username`.
@@ -163,6 +163,8 @@ pub struct Client {
     addr: SocketAddr,
     pub cookies: BTreeMap<String, String>,
     pub bearer: Option<String>,
+    /// The loopback address requests come from (127.0.0.1 unless a test plays another computer).
+    pub from: std::net::Ipv4Addr,
 }
 
 fn urlencode(s: &str) -> String {
@@ -192,7 +194,9 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Response {
-        let mut stream = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::from((self.from, 0))).unwrap();
+        let mut stream = socket.connect(self.addr).await.unwrap();
         let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
