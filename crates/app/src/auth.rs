@@ -114,21 +114,32 @@ fn verify_password(password: &str, stored: Option<&str>) -> bool {
     }
 }
 
-/// Argon2 takes tens of milliseconds of CPU by design: it runs on the blocking pool so that it
-/// never stalls the async workers (and with them every other request and the database pool).
+/// At most this many Argon2 computations run at once: each holds 19 MiB and a core for tens of
+/// milliseconds, so a burst of sign-ins waits its turn instead of growing the blocking pool (up to
+/// 512 threads, 10 GiB) and starving everything else. One per core.
+fn hashing_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    PERMITS.get_or_init(|| tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())))
+}
+
+/// Runs one Argon2 job on the blocking pool (so that it never stalls the async workers), once a
+/// permit is free.
+async fn off_thread<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let _permit =
+        hashing_permits().acquire().await.map_err(|e| AppError::Internal(format!("password hashing permits: {e}")))?;
+    tokio::task::spawn_blocking(job).await.map_err(|e| AppError::Internal(format!("password hashing task: {e}")))
+}
+
+/// Argon2 takes tens of milliseconds of CPU by design: see [`off_thread`].
 pub async fn hash_password_off_thread(password: &str) -> Result<String> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| AppError::Internal(format!("password hashing task: {e}")))?
+    off_thread(move || hash_password(&password)).await?
 }
 
 /// As [`hash_password_off_thread`], for checking a password against stored hashes (any match).
 pub async fn verify_password_off_thread(password: &str, stored: Vec<Option<String>>) -> Result<bool> {
     let password = password.to_owned();
-    tokio::task::spawn_blocking(move || stored.iter().any(|h| verify_password(&password, h.as_deref())))
-        .await
-        .map_err(|e| AppError::Internal(format!("password check task: {e}")))
+    off_thread(move || stored.iter().any(|h| verify_password(&password, h.as_deref()))).await
 }
 
 fn bad_credentials() -> AppError {
