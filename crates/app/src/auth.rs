@@ -65,6 +65,9 @@ pub struct Current {
     /// The password expired or a handover asked for a new one: nothing else works until it is
     /// changed (R-ACC-6, R-ACC-8).
     pub must_change_password: bool,
+    /// The settings require a second factor of admins and this admin has none yet: nothing else
+    /// works until it is set up (R-ACC-6).
+    pub must_enrol_totp: bool,
 }
 
 impl Current {
@@ -86,6 +89,11 @@ pub fn random_token() -> Result<String> {
     let mut buf = [0u8; 32];
     getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Binds a sealed TOTP secret to its account: moved to another row, it does not open.
+fn totp_aad(account_id: i64) -> String {
+    format!("nhiguard-totp:{account_id}")
 }
 
 /// What is stored for a token.
@@ -180,7 +188,14 @@ impl App {
     }
 
     /// Signs in with username and password (R-ACC-6 lockout). Every outcome is recorded.
-    pub async fn sign_in(&self, username: &str, password: &str, kind: SessionKind, addr: &str) -> Result<SignedIn> {
+    pub async fn sign_in(
+        &self,
+        username: &str,
+        password: &str,
+        totp: &str,
+        kind: SessionKind,
+        addr: &str,
+    ) -> Result<SignedIn> {
         let now = self.now();
         let typed = username.trim().to_ascii_lowercase();
         let who = Actor { account_id: None, username: &typed, client_addr: addr };
@@ -201,20 +216,24 @@ impl App {
             )));
         }
         if !verify_password_off_thread(password, vec![account.password_hash.clone()]).await? {
-            let s = self.settings();
-            let failed = account.failed_attempts + 1;
-            let lock = (failed >= s.lockout_attempts).then(|| now + Duration::minutes(s.lockout_minutes));
-            let mut tx = self.db().begin().await?;
-            tx.record_sign_in_failure(account.id, if lock.is_some() { 0 } else { failed }, lock).await?;
-            let detail = format!("wrong password ({failed} in a row)");
-            self.record_in(&mut tx, kind::SIGN_IN_FAILED, who, &typed, &detail).await?;
-            if lock.is_some() {
-                let detail = format!("locked for {} minutes", s.lockout_minutes);
-                self.record_in(&mut tx, kind::LOCKOUT, who, &typed, &detail).await?;
-            }
-            tx.commit().await?;
+            self.sign_in_failed(&account, who, &typed, "wrong password").await?;
             return Err(bad_credentials());
         }
+        // R-ACC-6: the second factor, for those who turned it on; a code works once.
+        let totp_step = if account.totp_enabled_at.is_some() {
+            match self.check_totp(account.id, totp).await? {
+                Some(step) => Some(step),
+                None => {
+                    self.sign_in_failed(&account, who, &typed, "wrong or reused second-factor code").await?;
+                    return Err(AppError::Unauthenticated(Text::new(
+                        "兩步驟驗證碼錯誤或已使用過；請輸入驗證器目前顯示的 6 位數字",
+                        "the second-factor code is wrong or was used already; enter the six digits your authenticator shows now",
+                    )));
+                }
+            }
+        } else {
+            None
+        };
         if let Err(e) = self.account_usable(&account) {
             self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await?;
             return Err(e);
@@ -227,6 +246,14 @@ impl App {
         let others: Vec<String> =
             self.db().live_session_addrs(account.id, now - idle).await?.into_iter().filter(|a| a != addr).collect();
         let mut tx = self.db().begin().await?;
+        if let Some(step) = totp_step
+            && !tx.use_totp_step(account.id, step, None).await?
+        {
+            return Err(AppError::Unauthenticated(Text::new(
+                "此驗證碼已使用過，請等待下一組",
+                "that code was used already; wait for the next one",
+            )));
+        }
         tx.record_sign_in_success(account.id, now).await?;
         tx.insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
         self.record_in(&mut tx, kind::SIGN_IN, who, &typed, kind.code()).await?;
@@ -275,8 +302,12 @@ impl App {
         }
         let max_age = Duration::days(self.settings().password_max_age_days);
         let expired = account.password_changed_at.is_some_and(|t| now - t > max_age);
+        let must_enrol_totp = self.settings().totp_required_for_admins
+            && account.roles.iter().any(|r| r.is_admin())
+            && account.totp_enabled_at.is_none();
         Ok(Current {
             must_change_password: account.must_change_password || expired,
+            must_enrol_totp,
             account_id: account.id,
             username: account.username,
             person_name: account.person_name,
@@ -287,6 +318,90 @@ impl App {
             kind,
             client_addr: addr.to_owned(),
         })
+    }
+
+    /// Counts a failed sign-in toward the lockout (R-ACC-6) and records it, and the lockout if
+    /// this one reached it.
+    async fn sign_in_failed(&self, account: &AccountRow, who: Actor<'_>, typed: &str, why: &str) -> Result<()> {
+        let s = self.settings();
+        let now = self.now();
+        let failed = account.failed_attempts + 1;
+        let lock = (failed >= s.lockout_attempts).then(|| now + Duration::minutes(s.lockout_minutes));
+        let mut tx = self.db().begin().await?;
+        tx.record_sign_in_failure(account.id, if lock.is_some() { 0 } else { failed }, lock).await?;
+        let detail = format!("{why} ({failed} in a row)");
+        self.record_in(&mut tx, kind::SIGN_IN_FAILED, who, typed, &detail).await?;
+        if lock.is_some() {
+            let detail = format!("locked for {} minutes", s.lockout_minutes);
+            self.record_in(&mut tx, kind::LOCKOUT, who, typed, &detail).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The step a typed code matches for this account, if it does and was not used before.
+    async fn check_totp(&self, account_id: i64, typed: &str) -> Result<Option<i64>> {
+        let Some((nonce, sealed, last)) = self.db().totp_secret(account_id).await? else { return Ok(None) };
+        let secret = self.inner.results_key.open(&nonce, &sealed, totp_aad(account_id).as_bytes())?;
+        Ok(nhiguard_domain::totp::verify(&secret, typed, self.now().timestamp(), last))
+    }
+
+    /// Starts (or restarts) setting up the second factor: a new secret, sealed, not yet in force;
+    /// returns it in base32 and as an `otpauth://` address for the authenticator app.
+    /// Someone who already has one proves it with a current code first, so that a borrowed
+    /// session cannot switch the second factor off.
+    pub async fn totp_begin(&self, current: &Current, current_code: &str) -> Result<(String, String)> {
+        let enabled = self.db().account(current.account_id).await?.totp_enabled_at.is_some();
+        if enabled {
+            let step = self.check_totp(current.account_id, current_code).await?;
+            let mut tx = self.db().begin().await?;
+            let fresh = match step {
+                Some(s) => tx.use_totp_step(current.account_id, s, None).await?,
+                None => false,
+            };
+            if !fresh {
+                return Err(AppError::invalid(
+                    "code",
+                    "更換驗證器前，請先輸入目前驗證器顯示的 6 位數字",
+                    "to move to another authenticator, first type the six digits the current one shows",
+                ));
+            }
+            tx.commit().await?;
+        }
+        let mut secret = [0u8; nhiguard_domain::totp::SECRET_BYTES];
+        getrandom::fill(&mut secret).map_err(|e| AppError::Internal(format!("no randomness: {e}")))?;
+        let (nonce, sealed) = self.inner.results_key.seal(&secret, totp_aad(current.account_id).as_bytes())?;
+        let mut tx = self.db().begin().await?;
+        tx.set_totp_pending(current.account_id, &nonce, &sealed).await?;
+        self.record_in(&mut tx, kind::TOTP, current.event_actor(), &current.username, "setup started").await?;
+        tx.commit().await?;
+        let issuer = format!("nhiguard {}", self.settings().deployment_id);
+        Ok((
+            nhiguard_domain::totp::base32(&secret),
+            nhiguard_domain::totp::otpauth_uri(&issuer, &current.username, &secret),
+        ))
+    }
+
+    /// Turns the second factor on once its owner typed a code from the app.
+    pub async fn totp_confirm(&self, current: &Current, typed: &str) -> Result<()> {
+        let wrong = || {
+            AppError::invalid(
+                "code",
+                "驗證碼不正確；請確認驗證器的時間正確，並輸入目前顯示的 6 位數字",
+                "that code is not right; check the authenticator's clock and type the six digits it shows now",
+            )
+        };
+        if self.db().totp_secret(current.account_id).await?.is_none() {
+            return Err(AppError::conflict("請先開始設定兩步驟驗證", "start the second-factor setup first"));
+        }
+        let step = self.check_totp(current.account_id, typed).await?.ok_or_else(wrong)?;
+        let mut tx = self.db().begin().await?;
+        if !tx.use_totp_step(current.account_id, step, Some(self.now())).await? {
+            return Err(wrong());
+        }
+        self.record_in(&mut tx, kind::TOTP, current.event_actor(), &current.username, "enabled").await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn sign_out(&self, token: &str, current: &Current) -> Result<()> {

@@ -218,6 +218,7 @@ impl App {
             kind: crate::SessionKind::Api,
             client_addr: format!("batch {}", b.id),
             must_change_password: false,
+            must_enrol_totp: false,
         })
     }
 

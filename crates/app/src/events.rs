@@ -34,6 +34,7 @@ pub mod kind {
     pub const ACCOUNT_REVIEW: &str = "account_review";
     pub const DISABLE_PROPOSED: &str = "disable_proposed";
     pub const CONCURRENT_SESSION: &str = "concurrent_session";
+    pub const TOTP: &str = "totp";
     pub const ACCOUNT_DISABLE_DATE: &str = "account_disable_date";
     pub const PASSWORD_CHANGE: &str = "password_change";
     pub const PASSWORD_CHANGE_FAILED: &str = "password_change_failed";

@@ -425,6 +425,7 @@ impl App {
                         kind: crate::SessionKind::Web,
                         client_addr: "demo".into(),
                         must_change_password: false,
+                        must_enrol_totp: false,
                     };
                     let input = crate::gateway::QueryInput {
                         purpose_id: p.id,
@@ -469,6 +470,7 @@ impl App {
                         kind: crate::SessionKind::Web,
                         client_addr: "demo".into(),
                         must_change_password: false,
+                        must_enrol_totp: false,
                     })
                 }
             };

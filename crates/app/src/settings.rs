@@ -59,6 +59,8 @@ pub struct Settings {
     pub account_review_months: i64,
     /// Days before a password expires on which its owner is reminded (R-ACC-6).
     pub password_reminder_days: Vec<i64>,
+    /// Admins must set up the second factor before anything else (R-ACC-6).
+    pub totp_required_for_admins: bool,
 }
 
 impl Settings {
@@ -104,6 +106,7 @@ impl Default for Settings {
             account_idle_days: 90,
             account_review_months: 6,
             password_reminder_days: vec![14, 3],
+            totp_required_for_admins: false,
         }
     }
 }
@@ -141,6 +144,7 @@ impl fmt::Debug for Settings {
             .field("account_idle_days", &self.account_idle_days)
             .field("account_review_months", &self.account_review_months)
             .field("password_reminder_days", &self.password_reminder_days)
+            .field("totp_required_for_admins", &self.totp_required_for_admins)
             .finish()
     }
 }
@@ -526,6 +530,19 @@ pub static SPECS: &[Spec] = &[
             days.sort_unstable_by(|a, b| b.cmp(a));
             days.dedup();
             s.password_reminder_days = days;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "totp_required_for_admins",
+        meaning: "admins must set up the second factor (an authenticator app's 6-digit codes) before anything else: true or false (R-ACC-6)",
+        default: "false",
+        set: |s, v| {
+            s.totp_required_for_admins = match v.trim() {
+                "true" | "yes" | "1" => true,
+                "false" | "no" | "0" => false,
+                other => return Err(format!("must be true or false, got {other:?}")),
+            };
             Ok(())
         },
     },

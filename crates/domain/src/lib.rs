@@ -20,5 +20,6 @@ pub mod review;
 pub mod risk;
 pub mod roc;
 pub mod role;
+pub mod totp;
 
 pub use error::{DomainError, Field};

@@ -36,6 +36,8 @@ pub struct AccountRow {
     pub created_at: Time,
     pub must_change_password: bool,
     pub disable_reason: String,
+    /// When the owner turned the second factor on (R-ACC-6), if they did.
+    pub totp_enabled_at: Option<Time>,
     pub roles: Vec<Role>,
 }
 
@@ -57,7 +59,7 @@ pub struct SessionRow {
 
 const ACCOUNT_SELECT: &str = "SELECT a.id, a.username, a.person_ref, p.name AS person_name, p.title AS person_title, \
      p.org_node_id, a.status, a.password_hash, a.password_changed_at, a.failed_attempts, a.locked_until, \
-     a.disable_on, a.last_sign_in_at, a.created_at, a.must_change_password, a.disable_reason \
+     a.disable_on, a.last_sign_in_at, a.created_at, a.must_change_password, a.disable_reason, a.totp_enabled_at \
      FROM accounts a JOIN people p ON p.id = a.person_ref";
 
 fn account(r: &AnyRow) -> Result<AccountRow> {
@@ -78,6 +80,7 @@ fn account(r: &AnyRow) -> Result<AccountRow> {
         created_at: from_micros(r.try_get("created_at")?),
         must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
         disable_reason: r.try_get("disable_reason")?,
+        totp_enabled_at: r.try_get::<Option<i64>, _>("totp_enabled_at")?.map(from_micros),
         roles: Vec::new(),
     })
 }
@@ -213,6 +216,21 @@ impl Db {
             .collect()
     }
 
+    /// The account's sealed TOTP secret (nonce, ciphertext) and the last step used, if one is set
+    /// (enabled or waiting for its first code).
+    pub async fn totp_secret(&self, account_id: i64) -> Result<Option<(Vec<u8>, Vec<u8>, Option<i64>)>> {
+        let r = sqlx::query("SELECT totp_nonce, totp_secret, totp_last_step FROM accounts WHERE id = $1")
+            .bind(account_id)
+            .fetch_one(self.pool())
+            .await?;
+        let nonce: Option<Vec<u8>> = r.try_get("totp_nonce")?;
+        let secret: Option<Vec<u8>> = r.try_get("totp_secret")?;
+        Ok(match (nonce, secret) {
+            (Some(n), Some(s)) => Some((n, s, r.try_get("totp_last_step")?)),
+            _ => None,
+        })
+    }
+
     pub async fn touch_session(&self, token_hash: &str, at: Time) -> Result<()> {
         sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
             .bind(micros(at))
@@ -334,6 +352,34 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(Ok(account_id))
+    }
+
+    /// Stores a new sealed TOTP secret, not yet enabled (enrolment starts over).
+    pub async fn set_totp_pending(&mut self, account_id: i64, nonce: &[u8], secret: &[u8]) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET totp_nonce = $1, totp_secret = $2, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $3",
+        )
+        .bind(nonce)
+        .bind(secret)
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Turns the second factor on (or just records the step used), refusing a step not after the
+    /// last one used; false when the step was used already (a replayed code).
+    pub async fn use_totp_step(&mut self, account_id: i64, step: i64, enable_at: Option<Time>) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET totp_last_step = $1, totp_enabled_at = COALESCE(totp_enabled_at, $2) \
+             WHERE id = $3 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(enable_at.map(micros))
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn insert_session_alert(&mut self, account_id: i64, addr: &str, other: &str, at: Time) -> Result<()> {

@@ -100,10 +100,11 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration { version: 13, name: "totp", common: include_str!("migrations/0013_totp.sql"), sqlite: "", postgres: "" },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 12;
+pub const SCHEMA_VERSION: i64 = 13;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -52,6 +52,7 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}", get(application_get))
         .route("/applications/{id}/{step}", post(application_step))
         .route("/me/password", put(password_put))
+        .route("/me/totp", post(totp_begin).put(totp_confirm))
         .route("/handover", post(handover_post))
         .route("/accounts/{id}/disable-date", put(disable_date_put))
         .route("/reviews", get(reviews_list))
@@ -141,6 +142,9 @@ pub struct ErrorDetail {
 pub struct SessionRequest {
     username: String,
     password: String,
+    /// The second factor's six digits, for accounts that set one up.
+    #[serde(default)]
+    totp: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -192,7 +196,7 @@ async fn session_create(
     body: Result<Json<SessionRequest>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<SessionResponse> {
     let req = json_body(body)?;
-    let signed = s.app.sign_in(&req.username, &req.password, SessionKind::Api, &ctx.addr).await?;
+    let signed = s.app.sign_in(&req.username, &req.password, &req.totp, SessionKind::Api, &ctx.addr).await?;
     let current = s.app.current(&signed.token, SessionKind::Api, &ctx.addr).await?;
     Ok(Json(SessionResponse {
         token: signed.token,
@@ -1759,6 +1763,44 @@ async fn result_unshare(
     Path((id, account)): Path<(i64, i64)>,
 ) -> Result<StatusCode, ApiError> {
     s.app.unshare_result(&u.current, id, account).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TotpSetup {
+    /// The secret in base32, to type into an authenticator app.
+    secret: String,
+    /// The same as an `otpauth://` address.
+    uri: String,
+}
+
+/// Start setting up the second factor: a new secret, in force once a code from it is confirmed.
+/// Someone who has one already sends a current code (`{"code": "123456"}`) to move to another.
+#[utoipa::path(post, path = "/api/v1/me/totp", responses((status = 200, body = TotpSetup), (status = 422, body = ErrorBody)))]
+async fn totp_begin(State(s): State<AppState>, u: ApiUser, body: axum::body::Bytes) -> ApiResult<TotpSetup> {
+    let code = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["code"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let (secret, uri) = s.app.totp_begin(&u.current, &code).await?;
+    Ok(Json(TotpSetup { secret, uri }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpCode {
+    /// Six digits from the authenticator app.
+    code: String,
+}
+
+/// Confirm the second factor with a code from the app; from then on sign-in needs one.
+#[utoipa::path(put, path = "/api/v1/me/totp", request_body = TotpCode, responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn totp_confirm(
+    State(s): State<AppState>,
+    u: ApiUser,
+    body: Result<Json<TotpCode>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.totp_confirm(&u.current, &b.code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

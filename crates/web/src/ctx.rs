@@ -106,6 +106,11 @@ impl FromRequestParts<AppState> for PageUser {
             let e = AppError::forbidden("請先變更密碼", "change your password first");
             return Err(PageError::redirect("/password", e, lang));
         }
+        // R-ACC-6: where the settings require a second factor of admins, it is set up first.
+        if current.must_enrol_totp && !full_path(parts).starts_with("/password") && full_path(parts) != "/signout" {
+            let e = AppError::forbidden("請先設定兩步驟驗證", "set up the second factor first");
+            return Err(PageError::redirect("/password", e, lang));
+        }
         parts.extensions.insert(current.clone());
         Ok(PageUser { current, token, ctx })
     }
@@ -142,6 +147,12 @@ impl FromRequestParts<AppState> for ApiUser {
             return Err(ApiError(AppError::forbidden(
                 "密碼已逾期或須變更：請先以 PUT /api/v1/me/password 變更密碼",
                 "the password has expired or must be changed: change it with PUT /api/v1/me/password first",
+            )));
+        }
+        if current.must_enrol_totp && !matches!(full_path(parts).as_str(), "/api/v1/me/totp" | "/api/v1/session") {
+            return Err(ApiError(AppError::forbidden(
+                "須先設定兩步驟驗證：POST /api/v1/me/totp 取得金鑰，再以 PUT /api/v1/me/totp 送出驗證碼",
+                "set up the second factor first: POST /api/v1/me/totp for the secret, then PUT /api/v1/me/totp with a code",
             )));
         }
         Ok(ApiUser { current, token })

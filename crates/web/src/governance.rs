@@ -26,6 +26,8 @@ pub fn routes() -> Router<AppState> {
         .route("/applications/{id}", get(detail))
         .route("/applications/{id}/{step}", post(step))
         .route("/password", get(password_page).post(password_change))
+        .route("/password/totp", post(totp_begin))
+        .route("/password/totp/confirm", post(totp_confirm))
         .route("/accounts/{id}/disable-date", post(disable_date))
 }
 
@@ -291,14 +293,66 @@ struct PasswordPage {
     b: Base,
     forced: bool,
     message: String,
+    /// The second factor (R-ACC-6): when it was turned on (ROC), or empty.
+    totp_since: String,
+    /// Setup in progress: the secret in base32 and its `otpauth://` address, shown once.
+    totp_secret: String,
+    totp_uri: String,
+    must_enrol_totp: bool,
 }
 
-async fn password_page(u: PageUser) -> Response {
-    render(&PasswordPage {
-        b: Base::new(u.ctx.lang, "變更密碼", "Change password", Some(&u.current), "/password"),
-        forced: u.current.must_change_password,
-        message: String::new(),
-    })
+impl PasswordPage {
+    async fn new(s: &AppState, u: &PageUser, message: String) -> Result<PasswordPage, PageError> {
+        let lang = u.ctx.lang;
+        let account = s.app.db().account(u.current.account_id).await.map_err(|e| PageError::new(e.into(), lang))?;
+        Ok(PasswordPage {
+            b: Base::new(lang, "變更密碼", "Change password", Some(&u.current), "/password"),
+            forced: u.current.must_change_password,
+            message,
+            totp_since: account.totp_enabled_at.map(roc::short_datetime).unwrap_or_default(),
+            totp_secret: String::new(),
+            totp_uri: String::new(),
+            must_enrol_totp: u.current.must_enrol_totp,
+        })
+    }
+}
+
+async fn password_page(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
+    Ok(render(&PasswordPage::new(&s, &u, String::new()).await?))
+}
+
+#[derive(Deserialize)]
+struct TotpBeginForm {
+    /// A code from the authenticator in use, when moving to another.
+    #[serde(default)]
+    code: String,
+}
+
+/// Starts the second factor's setup and shows the secret once.
+async fn totp_begin(
+    State(s): State<AppState>,
+    u: PageUser,
+    CsrfForm(f): CsrfForm<TotpBeginForm>,
+) -> Result<Response, PageError> {
+    let (secret, uri) = s.app.totp_begin(&u.current, &f.code).await.page(u.ctx.lang)?;
+    let mut page = PasswordPage::new(&s, &u, String::new()).await?;
+    page.totp_secret = secret;
+    page.totp_uri = uri;
+    Ok(render(&page))
+}
+
+#[derive(Deserialize)]
+struct TotpForm {
+    code: String,
+}
+
+async fn totp_confirm(
+    State(s): State<AppState>,
+    u: PageUser,
+    CsrfForm(f): CsrfForm<TotpForm>,
+) -> Result<Response, PageError> {
+    s.app.totp_confirm(&u.current, &f.code).await.page(u.ctx.lang)?;
+    Ok(see_other("/password"))
 }
 
 #[derive(Deserialize)]
@@ -317,11 +371,7 @@ async fn password_change(
     match s.app.change_password(&u.current, &f.old_password, &f.password, &f.confirm).await {
         Ok(()) => Ok(see_other("/")),
         Err(e @ AppError::Invalid { .. }) => {
-            let mut res = render(&PasswordPage {
-                b: Base::new(lang, "變更密碼", "Change password", Some(&u.current), "/password"),
-                forced: u.current.must_change_password,
-                message: e.message().get(lang).to_owned(),
-            });
+            let mut res = render(&PasswordPage::new(&s, &u, e.message().get(lang).to_owned()).await?);
             *res.status_mut() = status_of(&e);
             Ok(res)
         }

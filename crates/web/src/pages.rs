@@ -154,10 +154,13 @@ async fn signin_page(ctx: Ctx) -> Response {
 struct SigninForm {
     username: String,
     password: String,
+    /// The second factor's code, for accounts that have one (R-ACC-6).
+    #[serde(default)]
+    totp: String,
 }
 
 async fn signin(State(s): State<AppState>, ctx: Ctx, CsrfForm(f): CsrfForm<SigninForm>) -> Response {
-    match s.app.sign_in(&f.username, &f.password, SessionKind::Web, &ctx.addr).await {
+    match s.app.sign_in(&f.username, &f.password, &f.totp, SessionKind::Web, &ctx.addr).await {
         Ok(signed) => {
             let mut res = see_other("/");
             for c in [

@@ -224,3 +224,85 @@ impl ClockNow for TestApp {
         self.clock.now()
     }
 }
+
+/// The current six digits of a base32 secret at the test clock's time.
+fn totp_now(t: &TestApp, secret: &str) -> String {
+    let key = nhiguard_domain::totp::base32_decode(secret).unwrap();
+    let step = nhiguard_domain::totp::step_of(t.app.now().timestamp());
+    format!("{:06}", nhiguard_domain::totp::code_at_step(&key, step))
+}
+
+#[tokio::test]
+async fn r_acc_6_the_optional_second_factor_is_needed_at_sign_in_once_set_up_and_each_code_works_once() {
+    let t = TestApp::demo().await;
+    let mut c = t.api_as("soc.user").await;
+    let setup = c.post_json("/api/v1/me/totp", &serde_json::json!({})).await.json();
+    let secret = setup["secret"].as_str().unwrap().to_owned();
+    assert!(setup["uri"].as_str().unwrap().starts_with("otpauth://totp/"));
+    let raw: Vec<u8> = {
+        let mut db = t.raw().await;
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT totp_secret FROM accounts WHERE username = 'soc.user'")
+            .fetch_one(&mut db)
+            .await
+            .unwrap()
+    };
+    assert!(!raw.windows(20).any(|w| w == nhiguard_domain::totp::base32_decode(&secret).unwrap()), "sealed at rest");
+    // Not in force until a code from it is confirmed.
+    let sign = |totp: &str| serde_json::json!({"username": "soc.user", "password": PASSWORD, "totp": totp});
+    assert_eq!(t.client().post_json("/api/v1/session", &sign("")).await.status, 200);
+    let r = c.put_json("/api/v1/me/totp", &serde_json::json!({"code": "000000"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("code")));
+    let code = totp_now(&t, &secret);
+    assert_eq!(c.put_json("/api/v1/me/totp", &serde_json::json!({"code": code})).await.status, 204);
+    // Now a sign-in needs it, and the code used to confirm does not work again.
+    let r = t.client().post_json("/api/v1/session", &sign("")).await;
+    assert_eq!(r.status, 401);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("兩步驟驗證碼"), "{}", r.body);
+    assert_eq!(t.client().post_json("/api/v1/session", &sign(&code)).await.status, 401, "replayed");
+    t.clock.advance(chrono::Duration::seconds(30));
+    let fresh = totp_now(&t, &secret);
+    assert_eq!(t.client().post_json("/api/v1/session", &sign(&fresh)).await.status, 200);
+    // Through the sign-in page too.
+    t.clock.advance(chrono::Duration::seconds(30));
+    let mut web = t.client();
+    let page = web.get("/signin").await;
+    assert!(page.body.contains("name=\"totp\""));
+    let r = web
+        .submit(
+            "/signin",
+            "/signin",
+            &[("username", "soc.user"), ("password", PASSWORD), ("totp", &totp_now(&t, &secret))],
+        )
+        .await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(web.get("/password").await.body.contains("totp-on"));
+    // Moving to another authenticator needs a code from this one.
+    let r = c.post_json("/api/v1/me/totp", &serde_json::json!({})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("code")));
+    let events = t.app.recent_events(50).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "totp" && e.detail == "enabled"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.event == "sign_in_failed" && e.detail.starts_with("wrong or reused second-factor code"))
+    );
+}
+
+#[tokio::test]
+async fn r_acc_6_a_setting_requires_admins_to_set_up_the_second_factor_before_anything_else() {
+    let t = TestApp::with_settings(|s| s.totp_required_for_admins = true).await;
+    t.app.fill_demo().await.unwrap();
+    let mut admin = t.browser_as("hlt.admin").await;
+    let r = admin.get("/org").await;
+    assert_eq!((r.status, r.header("location")), (303, Some("/password")));
+    assert!(admin.get("/password").await.body.contains("totp-required"));
+    let mut api = t.api_as("hlt.admin").await;
+    assert_eq!(api.get("/api/v1/org").await.status, 403);
+    let secret =
+        api.post_json("/api/v1/me/totp", &serde_json::json!({})).await.json()["secret"].as_str().unwrap().to_owned();
+    let code = totp_now(&t, &secret);
+    assert_eq!(api.put_json("/api/v1/me/totp", &serde_json::json!({"code": code})).await.status, 204);
+    assert_eq!(api.get("/api/v1/org").await.status, 200, "set up: everything works again");
+    let mut user = t.browser_as("hlt.user").await;
+    assert_eq!(user.get("/org").await.status, 200, "users are not required to");
+}

@@ -40,12 +40,18 @@ pub fn start_time() -> chrono::DateTime<chrono::Utc> {
 impl TestApp {
     /// An empty deployment (migrated, no data).
     pub async fn empty() -> TestApp {
+        Self::with_settings(|_| {}).await
+    }
+
+    /// An empty deployment whose settings `adjust` changes from the defaults.
+    pub async fn with_settings(adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let db = TestDb::new().await.expect("test database");
         let store = db.open().await.expect("open test database");
         let clock = Arc::new(ManualClock::new(start_time()));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let settings = Settings { listen: addr, ..Settings::default() };
+        let mut settings = Settings { listen: addr, ..Settings::default() };
+        adjust(&mut settings);
         let keys = nhiguard_app::Keys {
             ledger: nhiguard_app::ledger::LedgerKeys {
                 deployment_id: "test".into(),
