@@ -46,7 +46,11 @@ pub struct ApplicationInput {
 #[derive(Debug, Clone)]
 pub struct CarriedOut {
     pub account_id: i64,
+    /// The one-time link, when it is to be handed over by the admin (no mail server, or no
+    /// address known, or the mail failed).
     pub activation_url: Option<String>,
+    /// Where the link was mailed instead, masked (`l***@nantou.gov.tw`).
+    pub mailed_to: Option<String>,
 }
 
 fn parse_roles(s: &str) -> Result<Vec<Role>> {
@@ -327,13 +331,55 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        let activation_url = if kind == ApplicationKind::NewAccount {
-            let token = self.issue_activation(account_id, current.event_actor()).await?;
-            Some(self.activation_url(&token))
-        } else {
-            None
-        };
-        Ok(CarriedOut { account_id, activation_url })
+        if kind != ApplicationKind::NewAccount {
+            return Ok(CarriedOut { account_id, activation_url: None, mailed_to: None });
+        }
+        let token = self.issue_activation(account_id, current.event_actor()).await?;
+        let url = self.activation_url(&token);
+        Ok(match self.mail_activation(current, account_id, &url).await? {
+            Some(masked) => CarriedOut { account_id, activation_url: None, mailed_to: Some(masked) },
+            None => CarriedOut { account_id, activation_url: Some(url), mailed_to: None },
+        })
+    }
+
+    /// R-ACC-4: sends the activation link to the owner when a mail server is set and their address
+    /// known; returns the masked address, or `None` when the admin must hand the link over (the
+    /// reason is recorded).
+    async fn mail_activation(&self, current: &Current, account_id: i64, url: &str) -> Result<Option<String>> {
+        let Some(mailer) = &self.inner.mailer else { return Ok(None) };
+        let account = self.db().account(account_id).await?;
+        let email = self.db().person_email(account.person_ref).await?;
+        let target = format!("account {}", account.username);
+        if email.is_empty() {
+            self.record(
+                kind::ACTIVATION_ISSUED,
+                current.event_actor(),
+                &target,
+                "no e-mail address: shown to the admin",
+            )
+            .await?;
+            return Ok(None);
+        }
+        let masked = nhiguard_domain::ids::mask_email(&email);
+        let hours = self.settings().activation_hours;
+        let body = format!(
+            "{name} 您好：\n\n您的健保資料查詢管理系統帳號 {user} 已開通。請於 {hours} 小時內開啟下列連結設定密碼（僅能使用一次）：\n\n{url}\n\n             若您未申請此帳號，請勿開啟並通知貴機關管理者。\n\n             Your account {user} is ready. Open this link within {hours} hours to set your password (it works once):\n{url}\n",
+            name = account.person_name,
+            user = account.username,
+        );
+        match mailer.send(&email, "健保資料查詢管理系統帳號開通 / Your nhiguard account", body).await {
+            Ok(()) => {
+                self.record(kind::ACTIVATION_ISSUED, current.event_actor(), &target, &format!("mailed to {masked}"))
+                    .await?;
+                Ok(Some(masked))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, account = %account.username, "activation mail failed");
+                self.record(kind::ACTIVATION_ISSUED, current.event_actor(), &target, "mail failed: shown to the admin")
+                    .await?;
+                Ok(None)
+            }
+        }
     }
 
     /// The applications of the actor's branch (admins, supervisors), newest first.

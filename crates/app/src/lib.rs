@@ -13,6 +13,7 @@ pub mod governance;
 pub mod i18n;
 pub mod investigation;
 pub mod ledger;
+pub mod mail;
 pub mod org;
 pub mod querylog;
 pub mod reminders;
@@ -47,6 +48,7 @@ struct Inner {
     results_key: vault::ResultsKey,
     nhi: gateway::Nhi,
     batches: batch::Running,
+    mailer: Option<mail::Mailer>,
 }
 
 /// The keys kept outside the database: the ledger's signing key and the results key.
@@ -61,6 +63,12 @@ impl App {
     pub fn new(db: Db, settings: Settings, clock: Arc<dyn Clock>, keys: Keys, nhi: gateway::Nhi) -> Self {
         let writer = ledger::GroupWriter::spawn(db.clone());
         let ledger = Arc::new(keys.ledger);
+        // The settings checked both values when they were read; a failure here is reported and
+        // activation links fall back to being shown to the admin.
+        let mailer = mail::Mailer::from_settings(&settings.smtp_url, &settings.smtp_from).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "mail is off");
+            None
+        });
         Self {
             inner: Arc::new(Inner {
                 db,
@@ -71,6 +79,7 @@ impl App {
                 results_key: keys.results,
                 nhi,
                 batches: Default::default(),
+                mailer,
             }),
         }
     }
@@ -89,6 +98,7 @@ impl App {
                 results_key: i.results_key.clone(),
                 nhi: i.nhi.clone(),
                 batches: Default::default(),
+                mailer: i.mailer.clone(),
             }),
         }
     }

@@ -42,6 +42,9 @@ pub struct NewPersonInput {
     #[serde(default)]
     pub title: String,
     pub rank: String,
+    /// Where the activation link goes when SMTP is configured (R-ACC-4); may be empty.
+    #[serde(default)]
+    pub email: String,
 }
 
 impl App {
@@ -169,6 +172,7 @@ impl App {
             rank: Rank::parse(&input.rank)?,
             hr_status: HrStatus::Active,
             org_node_id: node,
+            email: nhiguard_domain::ids::parse_email(&input.email)?,
         };
         let mut tx = self.db().begin().await?;
         let id = tx.insert_person(&p, self.now()).await?;
@@ -182,6 +186,30 @@ impl App {
         .await?;
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Sets (or clears) a person's e-mail address, where activation links go (R-ACC-4).
+    pub async fn set_person_email(&self, current: &Current, person: i64, email: &str) -> Result<()> {
+        let email = nhiguard_domain::ids::parse_email(email)?;
+        let p = self.db().person(person).await?;
+        self.tree_for(current, Action::ManagePeople, p.org_node_id).await?;
+        let mut tx = self.db().begin().await?;
+        tx.set_person_email(person, &email).await?;
+        let detail = if email.is_empty() {
+            "e-mail cleared".to_owned()
+        } else {
+            format!("e-mail {}", nhiguard_domain::ids::mask_email(&email))
+        };
+        self.record_in(
+            &mut tx,
+            kind::PERSON_CHANGE,
+            current.event_actor(),
+            &format!("person {}", p.person_id),
+            &detail,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Records a person's HR status (moved, resigned, retired, …).

@@ -213,6 +213,7 @@ impl App {
             rank: Rank::Staff,
             hr_status: HrStatus::Active,
             org_node_id: plan,
+            email: String::new(),
         };
         let person_ref = tx.insert_person(&person, now).await?;
         let account = NewAccount {
@@ -285,6 +286,7 @@ impl App {
                 rank,
                 hr_status: HrStatus::Active,
                 org_node_id,
+                email: String::new(),
             };
             let mut tx = self.db().begin().await?;
             let person_ref = tx.insert_person(&person, now).await?;

@@ -61,6 +61,11 @@ pub struct Settings {
     pub password_reminder_days: Vec<i64>,
     /// Admins must set up the second factor before anything else (R-ACC-6).
     pub totp_required_for_admins: bool,
+    /// The mail server for activation links, e.g. `smtps://user:password@mail.nantou.gov.tw`; empty:
+    /// links are shown once to the admin instead. Holds a password: never logged.
+    pub smtp_url: String,
+    /// The sender of those messages.
+    pub smtp_from: String,
 }
 
 impl Settings {
@@ -107,6 +112,8 @@ impl Default for Settings {
             account_review_months: 6,
             password_reminder_days: vec![14, 3],
             totp_required_for_admins: false,
+            smtp_url: String::new(),
+            smtp_from: "健保資料查詢管理系統 <nhiguard@localhost>".into(),
         }
     }
 }
@@ -145,6 +152,8 @@ impl fmt::Debug for Settings {
             .field("account_review_months", &self.account_review_months)
             .field("password_reminder_days", &self.password_reminder_days)
             .field("totp_required_for_admins", &self.totp_required_for_admins)
+            .field("smtp_url", &redact_url(&self.smtp_url))
+            .field("smtp_from", &self.smtp_from)
             .finish()
     }
 }
@@ -543,6 +552,29 @@ pub static SPECS: &[Spec] = &[
                 "false" | "no" | "0" => false,
                 other => return Err(format!("must be true or false, got {other:?}")),
             };
+            Ok(())
+        },
+    },
+    Spec {
+        key: "smtp_url",
+        meaning: "mail server for activation links: smtps://user:password@host (TLS), smtp://host:587?tls=required (STARTTLS) or smtp://host (local relay); empty: links are shown once to the admin",
+        default: "(empty)",
+        set: |s, v| {
+            let v = v.trim();
+            if !v.is_empty() {
+                crate::mail::check_url(v)?;
+            }
+            s.smtp_url = v.to_owned();
+            Ok(())
+        },
+    },
+    Spec {
+        key: "smtp_from",
+        meaning: "sender of those messages, e.g. 健保資料查詢管理系統 <nhiguard@nantou.gov.tw>",
+        default: "健保資料查詢管理系統 <nhiguard@localhost>",
+        set: |s, v| {
+            crate::mail::check_from(v)?;
+            s.smtp_from = v.trim().to_owned();
             Ok(())
         },
     },

@@ -93,6 +93,41 @@ impl Code {
 
 /// A required display name (of a person, org node, purpose, …): trimmed, 1–`max` characters, no
 /// control characters.
+/// An e-mail address for activation links (R-ACC-4): empty (none) or `local@domain.tld`, ASCII,
+/// at most 254 characters. Only its shape is checked; the mail server decides the rest.
+pub fn parse_email(input: &str) -> Result<String, DomainError> {
+    let s = input.trim().to_ascii_lowercase();
+    if s.is_empty() {
+        return Ok(s);
+    }
+    let ok = s.len() <= 254
+        && s.is_ascii()
+        && !s.chars().any(|c| c.is_whitespace() || "<>,;:\"()[]\\".contains(c))
+        && s.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
+    if !ok {
+        return Err(DomainError::invalid(
+            "email",
+            "電子郵件地址格式不正確，例如 name@nantou.gov.tw",
+            "that is not an e-mail address, e.g. name@nantou.gov.tw",
+        ));
+    }
+    Ok(s)
+}
+
+/// Shows an address so its owner recognises it without spelling it out: `s***@nantou.gov.tw`.
+pub fn mask_email(email: &str) -> String {
+    match email.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
 pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
     let s = input.trim();
     if s.is_empty() {
@@ -111,6 +146,16 @@ pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn r_acc_4_email_addresses() {
+        assert_eq!(parse_email(" Lin.YaTing@Nantou.gov.tw ").unwrap(), "lin.yating@nantou.gov.tw");
+        assert_eq!(parse_email("").unwrap(), "");
+        for bad in ["no-at", "a@b", "a@@b.tw", "a b@c.tw", "林@nantou.gov.tw", "a@.tw", "<a@b.tw>"] {
+            assert!(parse_email(bad).is_err(), "{bad}");
+        }
+        assert_eq!(mask_email("lin.yating@nantou.gov.tw"), "l***@nantou.gov.tw");
+    }
 
     #[test]
     fn usernames_are_normalised_and_checked() {

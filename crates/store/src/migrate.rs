@@ -101,10 +101,17 @@ const MIGRATIONS: &[Migration] = &[
         postgres: "",
     },
     Migration { version: 13, name: "totp", common: include_str!("migrations/0013_totp.sql"), sqlite: "", postgres: "" },
+    Migration {
+        version: 14,
+        name: "person_email",
+        common: include_str!("migrations/0014_person_email.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 13;
+pub const SCHEMA_VERSION: i64 = 14;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

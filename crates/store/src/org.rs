@@ -26,6 +26,8 @@ pub struct NewPerson {
     pub rank: Rank,
     pub hr_status: HrStatus,
     pub org_node_id: i64,
+    /// Empty when none is known.
+    pub email: String,
 }
 
 fn corrupt(what: &str) -> StoreError {
@@ -78,6 +80,15 @@ impl Db {
             .fetch_optional(self.pool())
             .await?;
         Ok(row.map(|r| r.try_get("pattern")).transpose()?)
+    }
+
+    /// The person's e-mail address (empty when none is known).
+    pub async fn person_email(&self, id: i64) -> Result<String> {
+        Ok(sqlx::query("SELECT email FROM people WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("email")?)
     }
 
     pub async fn person(&self, id: i64) -> Result<Person> {
@@ -135,10 +146,15 @@ impl Tx {
         Ok(id)
     }
 
+    pub async fn set_person_email(&mut self, id: i64, email: &str) -> Result<()> {
+        sqlx::query("UPDATE people SET email = $1 WHERE id = $2").bind(email).bind(id).execute(self.conn()).await?;
+        Ok(())
+    }
+
     pub async fn insert_person(&mut self, p: &NewPerson, at: chrono::DateTime<chrono::Utc>) -> Result<i64> {
         let id: i64 = sqlx::query(
-            "INSERT INTO people (person_id, name, title, rank, hr_status, org_node_id, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING id",
+            "INSERT INTO people (person_id, name, title, rank, hr_status, org_node_id, created_at, updated_at, email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) RETURNING id",
         )
         .bind(p.person_id.as_str())
         .bind(&p.name)
@@ -147,6 +163,7 @@ impl Tx {
         .bind(p.hr_status.code())
         .bind(p.org_node_id)
         .bind(crate::micros(at))
+        .bind(&p.email)
         .fetch_one(self.conn())
         .await
         .map_err(StoreError::conflict_on("employee number"))?

@@ -30,6 +30,7 @@ pub fn routes() -> Router<AppState> {
         .route("/org/{id}/people", post(org_person))
         .route("/org/{id}/case-pattern", put(org_case_pattern))
         .route("/people/{id}/hr-status", put(person_hr))
+        .route("/people/{id}/email", put(person_email))
         .route("/purposes", get(purposes).post(purpose_create))
         .route("/purposes/{id}", get(purpose_get).put(purpose_update))
         .route("/purposes/{id}/status", put(purpose_status))
@@ -390,6 +391,9 @@ pub struct NewPerson {
     title: String,
     /// head, deputy_head, division_chief, section_chief, staff, assistant, contractor
     rank: String,
+    /// Where the activation link goes when SMTP is configured.
+    #[serde(default)]
+    email: String,
 }
 
 /// Add a person at an org node.
@@ -402,7 +406,8 @@ async fn org_person(
     body: Result<Json<NewPerson>, axum::extract::rejection::JsonRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
     let b = json_body(body)?;
-    let input = org::NewPersonInput { person_id: b.person_id, name: b.name, title: b.title, rank: b.rank };
+    let input =
+        org::NewPersonInput { person_id: b.person_id, name: b.name, title: b.title, rank: b.rank, email: b.email };
     let id = s.app.create_person(&u.current, id, &input).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }
@@ -1143,6 +1148,8 @@ pub struct StepDto {
     account_id: Option<i64>,
     /// For a carried-out new account: the one-time activation link, shown only in this answer.
     activation_url: Option<String>,
+    /// Where the link was mailed instead (masked), when a mail server is configured.
+    mailed_to: Option<String>,
 }
 
 /// Take a step: submit, approve, reject, carry-out, withdraw.
@@ -1170,11 +1177,12 @@ async fn application_step(
             state: "carried_out".into(),
             account_id: Some(done.account_id),
             activation_url: done.activation_url,
+            mailed_to: done.mailed_to,
         }));
     }
     s.app.application_step(&u.current, id, step, &note).await?;
     let a = s.app.application(&u.current, id).await?;
-    Ok(Json(StepDto { state: a.state, account_id: a.account_id, activation_url: None }))
+    Ok(Json(StepDto { state: a.state, account_id: a.account_id, activation_url: None, mailed_to: None }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -1801,6 +1809,27 @@ async fn totp_confirm(
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
     s.app.totp_confirm(&u.current, &b.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct EmailBody {
+    /// Empty clears it.
+    #[serde(default)]
+    email: String,
+}
+
+/// Set a person's e-mail address (where activation links go when SMTP is configured).
+#[utoipa::path(put, path = "/api/v1/people/{id}/email", params(("id" = i64, Path)), request_body = EmailBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn person_email(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<EmailBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.set_person_email(&u.current, id, &b.email).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

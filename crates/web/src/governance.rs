@@ -154,10 +154,18 @@ struct DetailPage {
     pledge: bool,
     steps: Vec<String>,
     activation: String,
+    mailed_to: String,
     actions: Vec<(&'static str, &'static str)>,
 }
 
-async fn render_detail(s: &AppState, u: &PageUser, id: i64, activation: String) -> Result<Response, PageError> {
+/// `activation` is the one-time link to show (once), `mailed_to` the masked address it went to.
+async fn render_detail(
+    s: &AppState,
+    u: &PageUser,
+    id: i64,
+    activation: String,
+    mailed_to: String,
+) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let a = s.app.application(&u.current, id).await.page(lang)?;
     let state = ApplicationState::from_code(&a.state).unwrap_or(ApplicationState::Draft);
@@ -236,6 +244,7 @@ async fn render_detail(s: &AppState, u: &PageUser, id: i64, activation: String) 
         pledge: a.pledge,
         steps,
         activation,
+        mailed_to,
         actions,
     }))
 }
@@ -258,7 +267,7 @@ fn step_path(step: ApplicationStep) -> &'static str {
 }
 
 async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
-    render_detail(&s, &u, id, String::new()).await
+    render_detail(&s, &u, id, String::new(), String::new()).await
 }
 
 #[derive(Deserialize, Default)]
@@ -281,7 +290,8 @@ async fn step(
         .ok_or_else(|| PageError::new(AppError::not_found("沒有這個步驟", "no such step"), lang))?;
     if step == ApplicationStep::CarryOut {
         let done = s.app.carry_out(&u.current, id).await.page(lang)?;
-        return render_detail(&s, &u, id, done.activation_url.unwrap_or_default()).await;
+        return render_detail(&s, &u, id, done.activation_url.unwrap_or_default(), done.mailed_to.unwrap_or_default())
+            .await;
     }
     s.app.application_step(&u.current, id, step, &f.note).await.page(lang)?;
     Ok(see_other(&format!("/applications/{id}")))

@@ -394,3 +394,48 @@ async fn r_acc_5_a_second_address_while_a_session_is_alive_is_flagged_to_the_adm
     let mut other = t.browser_as("tax.admin").await;
     assert!(!other.get("/").await.body.contains("reminder-concurrent-session"), "not another agency's admin");
 }
+
+#[tokio::test]
+async fn r_acc_4_with_a_mail_server_the_activation_link_goes_to_its_owner_and_the_admin_never_sees_it() {
+    let (sink, url) = crate::support::SmtpSink::start().await;
+    let t = TestApp::with_settings(|s| s.smtp_url = url).await;
+    t.app.fill_demo().await.unwrap();
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0298", "蕭宇恩").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let r = admin.put_json(&format!("/api/v1/people/{person}/email"), &json!({"email": "not-an-address"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("email")));
+    let r =
+        admin.put_json(&format!("/api/v1/people/{person}/email"), &json!({"email": "Hsiao.YuEn@nantou.gov.tw"})).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let grant = pair(&t, 3, "INS01").await;
+    let id = admin
+        .post_json("/api/v1/applications", &application(person, "hlt.hsiao", &["user"], &[grant], true))
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+    t.api_as("hlt.chief").await.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await;
+    let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = r.json();
+    assert!(done["activation_url"].is_null(), "the admin never sees the link: {done}");
+    assert_eq!(done["mailed_to"], "h***@nantou.gov.tw");
+    assert_eq!(sink.count(), 1);
+    let raw = sink.messages.lock().unwrap()[0].clone();
+    assert!(raw.contains("hsiao.yuen@nantou.gov.tw"), "addressed to the owner: {raw}");
+    let text = sink.text(0);
+    let link = text.split_whitespace().find(|w| w.contains("/activate/")).unwrap().to_owned();
+    assert!(text.contains("蕭宇恩") && text.contains("hlt.hsiao"));
+    // The owner sets the password through the mailed link.
+    let path = link.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
+    let mut owner = t.client();
+    let csrf = owner.get(&path).await.csrf();
+    let r = owner
+        .post_form(&path, &[("csrf", &csrf), ("password", "Sun-Moon-Lake-115"), ("confirm", "Sun-Moon-Lake-115")])
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let events = t.app.recent_events(50).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "activation_issued" && e.detail == "mailed to h***@nantou.gov.tw"));
+    assert!(!events.iter().any(|e| e.detail.contains("/activate/")), "the link is never recorded");
+}

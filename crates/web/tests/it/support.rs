@@ -291,3 +291,70 @@ fn dechunk(s: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// A mail server for tests: it accepts every message over plain SMTP on a random local port and
+/// keeps each message's text (headers and body as sent). Stands in for the county's mail server,
+/// which is outside the product.
+#[derive(Clone, Default)]
+pub struct SmtpSink {
+    pub messages: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl SmtpSink {
+    /// Starts the sink; returns it and the `smtp_url` that reaches it.
+    pub async fn start() -> (SmtpSink, String) {
+        use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("smtp://{}", listener.local_addr().unwrap());
+        let sink = SmtpSink::default();
+        let kept = sink.messages.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let (read, mut write) = stream.into_split();
+                    let mut lines = BufReader::new(read).lines();
+                    write.write_all(b"220 sink ESMTP\r\n").await.ok();
+                    while let Ok(Some(line)) = lines.next_line().await {
+                        let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                        let reply: &[u8] = match verb.as_str() {
+                            "EHLO" | "HELO" => b"250-sink\r\n250 8BITMIME\r\n",
+                            "DATA" => {
+                                write.write_all(b"354 go on\r\n").await.ok();
+                                let mut message = String::new();
+                                while let Ok(Some(l)) = lines.next_line().await {
+                                    if l == "." {
+                                        break;
+                                    }
+                                    message.push_str(&l);
+                                    message.push('\n');
+                                }
+                                kept.lock().unwrap().push(message);
+                                b"250 kept\r\n"
+                            }
+                            "QUIT" => {
+                                write.write_all(b"221 bye\r\n").await.ok();
+                                break;
+                            }
+                            _ => b"250 ok\r\n",
+                        };
+                        write.write_all(reply).await.ok();
+                    }
+                });
+            }
+        });
+        (sink, url)
+    }
+
+    /// The decoded text of message `i` (its body is base64).
+    pub fn text(&self, i: usize) -> String {
+        use base64::Engine;
+        let raw = self.messages.lock().unwrap()[i].clone();
+        let body: String = raw.split("\n\n").skip(1).collect::<Vec<_>>().join("").split_whitespace().collect();
+        String::from_utf8(base64::engine::general_purpose::STANDARD.decode(body).unwrap()).unwrap()
+    }
+
+    pub fn count(&self) -> usize {
+        self.messages.lock().unwrap().len()
+    }
+}
