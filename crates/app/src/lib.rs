@@ -8,6 +8,7 @@ pub mod batch;
 pub mod catalogue;
 pub mod error;
 pub mod events;
+pub mod form;
 pub mod gateway;
 pub mod governance;
 pub mod i18n;

@@ -11,6 +11,7 @@ mod error;
 mod formula;
 mod jsonl;
 mod ods;
+mod odt;
 mod text;
 mod xml;
 mod zip;
@@ -20,6 +21,7 @@ pub use error::TabularError;
 pub use formula::formula_risk;
 pub use jsonl::write_jsonl;
 pub use ods::{Sheet, write_ods};
+pub use odt::{Block, write_odt};
 
 /// The kinds of file [`read_table`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -410,7 +410,7 @@ fn write_row(out: &mut String, cells: &[String], style: Option<&str>) {
 
 /// ODF collapses white space in text, so runs of spaces after the first (and any at the start) are written
 /// as `text:s`, and tabs as `text:tab`.
-fn write_paragraph(out: &mut String, line: &str) {
+pub(crate) fn write_paragraph(out: &mut String, line: &str) {
     let mut chars = line.chars().peekable();
     let mut at_start = true;
     while let Some(c) = chars.next() {

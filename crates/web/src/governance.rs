@@ -24,6 +24,8 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/applications", get(list).post(file))
         .route("/applications/{id}", get(detail))
+        .route("/applications/{id}/form", get(form_page))
+        .route("/applications/{id}/form.odt", get(form_odt))
         .route("/applications/{id}/{step}", post(step))
         .route("/password", get(password_page).post(password_change))
         .route("/password/totp", post(totp_begin))
@@ -295,6 +297,26 @@ async fn step(
     }
     s.app.application_step(&u.current, id, step, &f.note).await.page(lang)?;
     Ok(see_other(&format!("/applications/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "application_form.html")]
+struct FormPage {
+    f: nhiguard_app::form::ApplicationForm,
+    pledge_text: &'static str,
+    printed: String,
+}
+
+/// The county's application form, filled in, for the official letter (printable A4).
+async fn form_page(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let f = s.app.application_form(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(render(&FormPage { f, pledge_text: nhiguard_app::form::PLEDGE_ZH, printed: roc::long_datetime(s.app.now()) }))
+}
+
+/// The same form as an OpenDocument text file.
+async fn form_odt(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+    let (name, bytes) = s.app.application_form_odt(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(crate::view::attachment(&name, "application/vnd.oasis.opendocument.text", bytes))
 }
 
 #[derive(Template)]

@@ -108,6 +108,27 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
         .collect();
     assert!(steps.iter().any(|d| d.starts_with("carried out: created hlt.new")), "{steps:?}");
     assert!(steps.iter().any(|d| d.starts_with("approve")));
+    // The county's form, filled in, for the official letter: A4 page and ODT.
+    let mut web = t.browser_as("hlt.admin").await;
+    let form = web.get(&format!("/applications/{id}/form")).await;
+    assert_eq!(form.status, 200);
+    for words in [
+        "使用者帳號申請表",
+        "蕭宇恩",
+        "NT-0299",
+        "老人福利法第二十一條",
+        "保密切結",
+        "申請人已勾選同意",
+        "同意",
+        "計畫處承辦人",
+    ] {
+        assert!(form.body.contains(words), "{words}: {}", form.body);
+    }
+    let odt = web.get(&format!("/applications/{id}/form.odt")).await;
+    assert_eq!(odt.header("content-type"), Some("application/vnd.oasis.opendocument.text"));
+    assert!(odt.body.contains("application/vnd.oasis.opendocument.text") && odt.body.contains("蕭宇恩"));
+    let mut other = t.browser_as("tax.admin").await;
+    assert_eq!(other.get(&format!("/applications/{id}/form")).await.status, 403, "another agency's");
 }
 
 #[tokio::test]
