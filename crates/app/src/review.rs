@@ -107,11 +107,12 @@ pub fn draw_from(
     year: i32,
     month: u32,
     population: &[u64],
+    settings: &review::SampleSettings,
 ) -> (SampleSeed, Vec<u64>) {
     let c = checkpoint.checkpoint();
     let seed = SampleSeed::derive(c.root().0, c.size(), agency_code, year, month);
     let n = u64::try_from(population.len()).unwrap_or(0);
-    let k = review::sample_size(n, review::DEFAULT_SAMPLE_RATE_PERCENT, review::DEFAULT_SAMPLE_MINIMUM);
+    let k = settings.size(n);
     (seed, review::draw(&seed, population, k))
 }
 
@@ -150,7 +151,8 @@ impl App {
             }
             let queries = self.month_queries(agency, year, month).await?;
             let population: Vec<u64> = queries.iter().map(|q| q.seq).collect();
-            let (seed, sample) = draw_from(&signed, &code, year, month, &population);
+            let settings = self.settings().sample_settings();
+            let (seed, sample) = draw_from(&signed, &code, year, month, &population, &settings);
             let new = NewReview {
                 agency_id: agency,
                 year,
@@ -160,6 +162,7 @@ impl App {
                 checkpoint_text: cp.text.clone(),
                 seed: seed.to_hex(),
                 sample: sample.clone(),
+                settings,
             };
             let mut tx = self.db().begin().await?;
             let (id, new_one) = tx.insert_review(&new, self.now()).await?;
@@ -172,6 +175,8 @@ impl App {
                     ("queries".into(), population.len().to_string()),
                     ("sample".into(), sample.iter().map(u64::to_string).collect::<Vec<_>>().join(",")),
                     ("seed".into(), seed.to_hex()),
+                    ("sample_rate_percent".into(), settings.rate_percent.to_string()),
+                    ("sample_minimum".into(), settings.minimum.to_string()),
                     ("checkpoint_size".into(), cp.size.to_string()),
                 ];
                 append_in(
@@ -241,7 +246,8 @@ impl App {
         let sample_matches = match SignedCheckpoint::parse(&review.checkpoint_text) {
             Ok(cp) => {
                 cp.verify(&self.ledger_keys().signing.public_key()).is_ok() && {
-                    let (seed, sample) = draw_from(&cp, &agency.code, review.year, review.month, &population);
+                    let (seed, sample) =
+                        draw_from(&cp, &agency.code, review.year, review.month, &population, &review.settings);
                     seed.to_hex() == review.seed && sample == review.sample
                 }
             }
@@ -269,7 +275,7 @@ impl App {
         month: u32,
         queries: &[LogRow],
     ) -> Result<Vec<nhiguard_domain::risk::Flag>> {
-        use nhiguard_domain::risk::{HistoryStats, QuerySummary, Thresholds, flags};
+        use nhiguard_domain::risk::{HistoryStats, QuerySummary, flags};
         let mut summaries = Vec::with_capacity(queries.len());
         let mut accounts = std::collections::HashMap::new();
         for q in queries {
@@ -309,7 +315,7 @@ impl App {
         for (a, n) in prior {
             history = history.with(a, 3, n);
         }
-        Ok(flags(&summaries, &history, &Thresholds::default(), &[]))
+        Ok(flags(&summaries, &history, &self.settings().risk, &[]))
     }
 
     /// The month's whole query record sheet (R-REV-1), as it is printed and downloaded; reading

@@ -66,9 +66,23 @@ pub struct Settings {
     pub smtp_url: String,
     /// The sender of those messages.
     pub smtp_from: String,
+    /// R-REV-2: the share of a month's queries reviewed (never below the regulation's 3 %) …
+    pub review_sample_rate_percent: i64,
+    /// … and the fewest reviewed (never below 10; all of them below that).
+    pub review_sample_minimum: i64,
+    /// The risk flags' thresholds (issue 6's detectors), each a `risk_…` setting.
+    pub risk: nhiguard_domain::risk::Thresholds,
 }
 
 impl Settings {
+    /// The monthly review's sampling settings (R-REV-2).
+    pub fn sample_settings(&self) -> nhiguard_domain::review::SampleSettings {
+        nhiguard_domain::review::SampleSettings {
+            rate_percent: u32::try_from(self.review_sample_rate_percent).unwrap_or(3),
+            minimum: u64::try_from(self.review_sample_minimum).unwrap_or(10),
+        }
+    }
+
     /// The password rules these settings make.
     pub fn password_policy(&self) -> nhiguard_domain::password::Policy {
         nhiguard_domain::password::Policy {
@@ -114,6 +128,9 @@ impl Default for Settings {
             totp_required_for_admins: false,
             smtp_url: String::new(),
             smtp_from: "健保資料查詢管理系統 <nhiguard@localhost>".into(),
+            review_sample_rate_percent: 3,
+            review_sample_minimum: 10,
+            risk: nhiguard_domain::risk::Thresholds::default(),
         }
     }
 }
@@ -154,6 +171,9 @@ impl fmt::Debug for Settings {
             .field("totp_required_for_admins", &self.totp_required_for_admins)
             .field("smtp_url", &redact_url(&self.smtp_url))
             .field("smtp_from", &self.smtp_from)
+            .field("review_sample_rate_percent", &self.review_sample_rate_percent)
+            .field("review_sample_minimum", &self.review_sample_minimum)
+            .field("risk", &self.risk)
             .finish()
     }
 }
@@ -552,6 +572,124 @@ pub static SPECS: &[Spec] = &[
                 "false" | "no" | "0" => false,
                 other => return Err(format!("must be true or false, got {other:?}")),
             };
+            Ok(())
+        },
+    },
+    Spec {
+        key: "review_sample_rate_percent",
+        meaning: "share of a month's queries the monthly review samples, in percent; never below the regulation's 3 (R-REV-2)",
+        default: "3",
+        set: |s, v| {
+            s.review_sample_rate_percent = int_in(v, 3, 100)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "review_sample_minimum",
+        meaning: "fewest entries the monthly review samples (all of them when there are fewer); never below 10 (R-REV-2)",
+        default: "10",
+        set: |s, v| {
+            s.review_sample_minimum = int_in(v, 10, 10_000)?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_office_hours",
+        meaning: "office hours, Asia/Taipei, as HH:MM-HH:MM; queries outside them (or on weekends and holidays) are flagged",
+        default: "08:00-18:00",
+        set: |s, v| {
+            let parse = |t: &str| {
+                chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M")
+                    .map_err(|_| format!("must be HH:MM-HH:MM, got {v:?}"))
+            };
+            let (a, b) = v.split_once('-').ok_or_else(|| format!("must be HH:MM-HH:MM, got {v:?}"))?;
+            let (start, end) = (parse(a)?, parse(b)?);
+            if start >= end {
+                return Err(format!("the start must come before the end, got {v:?}"));
+            }
+            s.risk.office_start = start;
+            s.risk.office_end = end;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_repeat_subject",
+        meaning: "one subject looked up this many times in a month by one user, or by this many users, is flagged",
+        default: "3",
+        set: |s, v| {
+            let n = u32::try_from(int_in(v, 2, 1000)?).map_err(|e| e.to_string())?;
+            s.risk.repeat_by_user = n;
+            s.risk.repeat_by_users = n;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_spike_percent",
+        meaning: "a user's month at this percentage of their earlier monthly average (and at least risk_spike_minimum queries) is flagged",
+        default: "300",
+        set: |s, v| {
+            s.risk.spike_factor_percent = u32::try_from(int_in(v, 110, 10_000)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_spike_minimum",
+        meaning: "fewest queries in a month before a rise counts as a spike",
+        default: "20",
+        set: |s, v| {
+            s.risk.spike_minimum = u64::try_from(int_in(v, 1, 1_000_000)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_reason_similarity_percent",
+        meaning: "two reasons under one case number count as unrelated below this similarity, in percent",
+        default: "30",
+        set: |s, v| {
+            s.risk.reason_similarity_percent = u32::try_from(int_in(v, 1, 100)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_disable_window_days",
+        meaning: "queries this many days before an account's disable date (or on it) are flagged",
+        default: "7",
+        set: |s, v| {
+            s.risk.disable_window_days = u32::try_from(int_in(v, 0, 365)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_not_found_percent",
+        meaning: "a user whose not-found answers reach this percentage (over at least risk_not_found_minimum lookups) is flagged as possibly fishing",
+        default: "30",
+        set: |s, v| {
+            s.risk.not_found_rate_percent = u32::try_from(int_in(v, 1, 100)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_not_found_minimum",
+        meaning: "fewest lookups in a month before the not-found share counts",
+        default: "10",
+        set: |s, v| {
+            s.risk.not_found_minimum = u64::try_from(int_in(v, 1, 1_000_000)?).map_err(|e| e.to_string())?;
+            Ok(())
+        },
+    },
+    Spec {
+        key: "risk_off",
+        meaning: "risk flags switched off, comma-separated codes (e.g. shared_surname where one surname is very common); empty: all on",
+        default: "(empty)",
+        set: |s, v| {
+            let mut off = Vec::new();
+            for code in v.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+                off.push(nhiguard_domain::risk::FlagKind::from_code(code).ok_or_else(|| {
+                    let known: Vec<&str> = nhiguard_domain::risk::FlagKind::ALL.iter().map(|k| k.code()).collect();
+                    format!("{code:?} is not a flag; the flags are {}", known.join(", "))
+                })?);
+            }
+            s.risk.disabled = off;
             Ok(())
         },
     },

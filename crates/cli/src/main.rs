@@ -573,7 +573,9 @@ async fn run(cli: Cli) -> Result<(), CliError> {
                 .map_err(|e| CliError::VerifyFailed(format!("the checkpoint's signature does not verify: {e}")))?;
             let rows = nhiguard_app::review::month_rows(&db, node, year, month).await?;
             let population: Vec<u64> = rows.iter().map(|r| r.seq).collect();
-            let (seed, sample) = nhiguard_app::review::draw_from(&cp, &agency, year, month, &population);
+            // The numbers the stored review was drawn with; without one, today's settings.
+            let settings = stored.as_ref().map(|r| r.settings).unwrap_or_else(|| s.sample_settings());
+            let (seed, sample) = nhiguard_app::review::draw_from(&cp, &agency, year, month, &population, &settings);
             print_recompute(&seed.to_hex(), population.len(), &sample);
             match stored {
                 Some(r) if r.seed == seed.to_hex() && r.sample == sample => {

@@ -108,10 +108,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 15,
+        name: "review_settings",
+        common: include_str!("migrations/0015_review_settings.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 14;
+pub const SCHEMA_VERSION: i64 = 15;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -17,6 +17,8 @@ pub struct NewReview {
     pub checkpoint_text: String,
     pub seed: String,
     pub sample: Vec<u64>,
+    /// The sampling settings the draw used.
+    pub settings: nhiguard_domain::review::SampleSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -30,6 +32,8 @@ pub struct ReviewRow {
     pub checkpoint_text: String,
     pub seed: String,
     pub sample: Vec<u64>,
+    /// The sampling settings the draw used.
+    pub settings: nhiguard_domain::review::SampleSettings,
     pub state: String,
     pub reviewer_account_id: Option<i64>,
     pub reviewer_signed_at: Option<Time>,
@@ -67,6 +71,10 @@ fn review(r: &AnyRow) -> Result<ReviewRow> {
             .filter(|s| !s.is_empty())
             .map(|s| s.parse().map_err(|_| corrupt("sample")))
             .collect::<Result<_>>()?,
+        settings: nhiguard_domain::review::SampleSettings {
+            rate_percent: u32::try_from(r.try_get::<i64, _>("sample_rate_percent")?).map_err(|_| corrupt("rate"))?,
+            minimum: u64::try_from(r.try_get::<i64, _>("sample_minimum")?).map_err(|_| corrupt("minimum"))?,
+        },
         state: r.try_get("state")?,
         reviewer_account_id: r.try_get("reviewer_account_id")?,
         reviewer_signed_at: r.try_get::<Option<i64>, _>("reviewer_signed_at")?.map(from_micros),
@@ -134,8 +142,9 @@ impl Tx {
     pub async fn insert_review(&mut self, r: &NewReview, at: Time) -> Result<(i64, bool)> {
         let sample: Vec<String> = r.sample.iter().map(u64::to_string).collect();
         let row = sqlx::query(
-            "INSERT INTO reviews (agency_id, year, month, queries, checkpoint_size, checkpoint_text, seed, sample, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9) ON CONFLICT (agency_id, year, month) DO NOTHING RETURNING id",
+            "INSERT INTO reviews (agency_id, year, month, queries, checkpoint_size, checkpoint_text, seed, sample, state, created_at, \
+             sample_rate_percent, sample_minimum) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) ON CONFLICT (agency_id, year, month) DO NOTHING RETURNING id",
         )
         .bind(r.agency_id)
         .bind(i64::from(r.year))
@@ -146,6 +155,8 @@ impl Tx {
         .bind(&r.seed)
         .bind(sample.join(","))
         .bind(micros(at))
+        .bind(i64::from(r.settings.rate_percent))
+        .bind(i64::try_from(r.settings.minimum).map_err(|_| corrupt("minimum"))?)
         .fetch_optional(self.conn())
         .await?;
         match row {

@@ -15,7 +15,17 @@ async fn ids(t: &TestApp, purpose: i64, op: &str) -> (i64, i64) {
 
 /// November with `n` queries by soc.user (and one by soc.reviewer when asked), then December 2nd.
 pub(crate) async fn november(n: usize, reviewer_queries: bool) -> TestApp {
-    let t = TestApp::demo().await;
+    november_with(n, reviewer_queries, |_| {}).await
+}
+
+/// As [`november`], with settings changed from the defaults.
+pub(crate) async fn november_with(
+    n: usize,
+    reviewer_queries: bool,
+    adjust: impl FnOnce(&mut nhiguard_app::settings::Settings),
+) -> TestApp {
+    let t = TestApp::with_settings(adjust).await;
+    t.app.fill_demo().await.unwrap();
     let (p, o) = ids(&t, 8, "INS01").await;
     let id = t.app.sandbox_examples(1).remove(0);
     let mut soc = t.api_as("soc.user").await;
@@ -70,17 +80,17 @@ async fn r_rev_2_reviews_are_prepared_after_the_month_closes_with_a_sample_anyon
     let cp = nhiguard_ledger::SignedCheckpoint::parse(review["checkpoint"].as_str().unwrap()).unwrap();
     let rows = t.app.month_queries(t.node("SOC").await, 2026, 11).await.unwrap();
     let population: Vec<u64> = rows.iter().map(|r| r.seq).collect();
-    let (seed, sample) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 11, &population);
+    let (seed, sample) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 11, &population, &Default::default());
     assert_eq!(seed.to_hex(), review["seed"].as_str().unwrap());
     let stored: Vec<u64> = review["sample"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     assert_eq!(sample, stored);
-    let (other_seed, _) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 10, &population);
+    let (other_seed, _) = nhiguard_app::review::draw_from(&cp, "SOC", 2026, 10, &population, &Default::default());
     assert_ne!(other_seed, seed);
     t.app.checkpoint_now().await.unwrap();
     let later =
         nhiguard_ledger::SignedCheckpoint::parse(&t.app.db().latest_checkpoint().await.unwrap().unwrap().text).unwrap();
     assert_ne!(
-        nhiguard_app::review::draw_from(&later, "SOC", 2026, 11, &population).0,
+        nhiguard_app::review::draw_from(&later, "SOC", 2026, 11, &population, &Default::default()).0,
         seed,
         "another checkpoint, another draw"
     );
@@ -226,4 +236,20 @@ async fn the_demo_has_past_months_with_one_review_done_and_others_under_way() {
     let one = ethics.get(&format!("/api/v1/investigations/{}", open[0]["id"])).await.json();
     assert_eq!((one["state"].as_str(), one["stepped"].clone()), (Some("open"), serde_json::json!(["business"])));
     assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
+}
+
+#[tokio::test]
+async fn r_rev_2_the_sample_rate_and_minimum_are_settings_kept_with_each_review() {
+    let t = november_with(15, false, |s| {
+        s.review_sample_minimum = 12;
+        s.risk.disabled = vec![nhiguard_domain::risk::FlagKind::RepeatedSubject];
+    })
+    .await;
+    let review = soc_review(&t).await;
+    assert_eq!(review["sample"].as_array().unwrap().len(), 12, "max(12, ⌈3 % of 15⌉) = 12");
+    assert_eq!(review["sample_matches"], true, "recomputed with the numbers it was drawn with");
+    let flags = review["flags"].as_array().unwrap();
+    assert!(!flags.iter().any(|f| f["kind"] == "repeated_subject"), "switched off: {flags:?}");
+    let stored = t.app.db().review(review["id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!((stored.settings.rate_percent, stored.settings.minimum), (3, 12));
 }
