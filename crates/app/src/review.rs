@@ -594,3 +594,93 @@ impl App {
         Ok(())
     }
 }
+
+/// R-ACT-1: who answers for one query — the account and person who ran it, the application
+/// that gave the account its permissions (who filed it, which supervisor approved it, which admin
+/// carried it out), and whether the account could query at the time.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    pub query: LogRow,
+    pub username: String,
+    pub person: String,
+    pub title: String,
+    /// The latest application carried out for the account before the query: (number, kind,
+    /// filed by, approved by and when, carried out by and when).
+    pub application: Option<(i64, String, String, String, String)>,
+    /// Why the query was refused (the recorded code), or `None` when it was allowed: the account
+    /// was active and held the purpose, operation and linkage at that moment.
+    pub refused: Option<String>,
+    /// The same account's other queries of the same subject in the month.
+    pub same_subject: Vec<LogRow>,
+}
+
+impl App {
+    /// The chain of responsibility of one query of a review's month, for the people who may see
+    /// that review (R-ACT-1, R-REV-4).
+    pub async fn review_entry_chain(&self, current: &Current, id: i64, seq: u64) -> Result<Chain> {
+        let review = self.db().review(id).await?;
+        self.check_review_access(current, review.agency_id).await?;
+        let month = self.month_queries(review.agency_id, review.year, review.month).await?;
+        let query = month.iter().find(|q| q.seq == seq).cloned().ok_or_else(|| {
+            AppError::not_found("此筆不是本月份本機關的查詢", "that entry is not a query of this review's month")
+        })?;
+        let account = match query.account_id {
+            Some(a) => Some(self.db().account(a).await?),
+            None => None,
+        };
+        let who = |acc: Option<i64>| async move {
+            match acc {
+                Some(id) => self
+                    .db()
+                    .account(id)
+                    .await
+                    .map(|x| format!("{}（{}）", x.person_name, x.username))
+                    .unwrap_or_default(),
+                None => String::new(),
+            }
+        };
+        let mut application = None;
+        if let Some(a) = &account {
+            let tree = self.db().org_tree().await?;
+            let nodes: Vec<i64> = tree
+                .branch(tree.agency_of(a.org_node_id).unwrap_or(a.org_node_id))
+                .into_iter()
+                .map(|(_, n)| n.id)
+                .collect();
+            let latest = self
+                .db()
+                .applications_at(&nodes)
+                .await?
+                .into_iter()
+                .filter(|app| app.account_id == Some(a.id) && app.carried_out_at.is_some_and(|t| t <= query.at))
+                .max_by_key(|app| app.carried_out_at);
+            if let Some(app) = latest {
+                let when = |t: Option<chrono::DateTime<chrono::Utc>>| t.map(roc::short_datetime).unwrap_or_default();
+                application = Some((
+                    app.id,
+                    nhiguard_domain::account::ApplicationKind::from_code(&app.kind)
+                        .map(|k| k.zh().to_owned())
+                        .unwrap_or_default(),
+                    who(Some(app.created_by)).await,
+                    format!("{} {}", who(app.decided_by).await, when(app.decided_at)),
+                    format!("{} {}", who(app.carried_out_by).await, when(app.carried_out_at)),
+                ));
+            }
+        }
+        let refused = (query.outcome == nhiguard_domain::query::Outcome::Refused).then(|| query.detail.clone());
+        let same_subject = month
+            .iter()
+            .filter(|q| q.seq != seq && q.subject_key == query.subject_key && q.account_id == query.account_id)
+            .cloned()
+            .collect();
+        Ok(Chain {
+            username: query.username.clone(),
+            person: account.as_ref().map(|a| a.person_name.clone()).unwrap_or_default(),
+            title: account.as_ref().map(|a| a.person_title.clone()).unwrap_or_default(),
+            application,
+            refused,
+            same_subject,
+            query,
+        })
+    }
+}

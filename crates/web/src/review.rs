@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/reviews/{id}/reviewer", post(assign))
         .route("/reviews/{id}/findings/{seq}", post(finding))
         .route("/reviews/{id}/sign", post(sign))
+        .route("/reviews/{id}/entries/{seq}", get(entry))
         .route("/assets/sheet.css", get(css))
 }
 
@@ -241,4 +242,47 @@ async fn sign(
 ) -> Result<Response, PageError> {
     s.app.sign_review(&u.current, id).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/reviews/{id}")))
+}
+
+#[derive(Template)]
+#[template(path = "review_entry.html")]
+struct EntryPage {
+    b: Base,
+    id: i64,
+    query: crate::querylog::Line,
+    person: String,
+    title: String,
+    application: Option<(i64, String, String, String, String)>,
+    state_then: String,
+    same_subject: Vec<crate::querylog::Line>,
+}
+
+/// R-ACT-1, R-REV-4: one query's chain of responsibility and the same user's other queries of
+/// that subject in the month, for the reviewer.
+async fn entry(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path((id, seq)): Path<(i64, u64)>,
+) -> Result<Response, PageError> {
+    let lang = u.ctx.lang;
+    let c = s.app.review_entry_chain(&u.current, id, seq).await.page(lang)?;
+    let state_then = match &c.refused {
+        Some(code) => format!("{}（{}）", lang.t("拒絕查詢", "refused"), crate::querylog::detail_text(lang, code)),
+        None => lang
+            .t(
+                "帳號使用中，查詢時已通過授權檢查（角色、業務範圍、連結作業、權限）",
+                "active; the query passed every check at that moment (role, purpose, linkage, grant)",
+            )
+            .to_owned(),
+    };
+    Ok(render(&EntryPage {
+        b: Base::new(lang, "查詢責任鏈", "Chain of responsibility", Some(&u.current), "/reviews"),
+        id,
+        query: crate::querylog::Line::new(lang, &c.query),
+        person: c.person.clone(),
+        title: c.title.clone(),
+        application: c.application.clone(),
+        state_then,
+        same_subject: c.same_subject.iter().map(|q| crate::querylog::Line::new(lang, q)).collect(),
+    }))
 }

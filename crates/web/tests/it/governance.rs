@@ -460,3 +460,64 @@ async fn r_acc_4_with_a_mail_server_the_activation_link_goes_to_its_owner_and_th
     assert!(events.iter().any(|e| e.event == "activation_issued" && e.detail == "mailed to h***@nantou.gov.tw"));
     assert!(!events.iter().any(|e| e.detail.contains("/activate/")), "the link is never recorded");
 }
+
+#[tokio::test]
+async fn r_act_1_a_query_shows_who_ran_it_under_which_application_who_approved_and_who_set_it_up() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0297", "蕭宇恩").await;
+    let grant = pair(&t, 3, "INS01").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let id = admin
+        .post_json(
+            "/api/v1/applications",
+            &application(person, "hlt.chain", &["user"], std::slice::from_ref(&grant), true),
+        )
+        .await
+        .json()["id"]
+        .as_i64()
+        .unwrap();
+    admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+    t.api_as("hlt.chief")
+        .await
+        .post_json(&format!("/api/v1/applications/{id}/approve"), &json!({"note": "同意"}))
+        .await;
+    let link =
+        admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await.json()["activation_url"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let path = link.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
+    let mut owner = t.client();
+    let csrf = owner.get(&path).await.csrf();
+    owner
+        .post_form(&path, &[("csrf", &csrf), ("password", "Sun-Moon-Lake-115"), ("confirm", "Sun-Moon-Lake-115")])
+        .await;
+    let mut user = t.client();
+    let r = user.post_json("/api/v1/session", &json!({"username": "hlt.chain", "password": "Sun-Moon-Lake-115"})).await;
+    user.bearer = Some(r.json()["token"].as_str().unwrap().to_owned());
+    let (p, o) = grant.split_once(':').map(|(p, o)| (p.parse::<i64>().unwrap(), o.parse::<i64>().unwrap())).unwrap();
+    let subject = t.app.sandbox_examples(1).remove(0);
+    let mut seqs = Vec::new();
+    for case in ["113-長者-1", "113-長者-2"] {
+        let body = json!({"purpose_id": p, "operation_id": o, "case_number": case, "reason": "長者健康檢查名冊核對投保狀態", "national_id": subject});
+        seqs.push(user.post_json("/api/v1/queries", &body).await.json()["query_seq"].as_u64().unwrap());
+    }
+    t.clock.advance(chrono::Duration::days(5));
+    t.api_as("plan.admin").await.post_json("/api/v1/reviews/prepare", &json!({"year": 2026, "month": 11})).await;
+    let hlt = t.node("HLT").await;
+    let review = t.app.db().review_for(hlt, 2026, 11).await.unwrap().unwrap();
+    let mut chief = t.browser_as("hlt.chief").await;
+    let page = chief.get(&format!("/reviews/{}/entries/{}", review.id, seqs[0])).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for words in [
+        format!("申請案 #{id}"),
+        "許文雄（hlt.chief）".into(),
+        "李明哲（hlt.admin）".into(),
+        "蕭宇恩（hlt.chain）".into(),
+        "113-長者-2".into(),
+    ] {
+        assert!(page.body.contains(&words), "{words}: {}", page.body);
+    }
+    let mut other = t.browser_as("soc.chief").await;
+    assert_eq!(other.get(&format!("/reviews/{}/entries/{}", review.id, seqs[0])).await.status, 403);
+}
