@@ -62,17 +62,7 @@ impl App {
                 ));
             }
         }
-        let who = |acc: Option<i64>| async move {
-            match acc {
-                Some(id) => self
-                    .db()
-                    .account(id)
-                    .await
-                    .map(|x| format!("{}（{}）", x.person_name, x.username))
-                    .unwrap_or_default(),
-                None => String::new(),
-            }
-        };
+        let who = |acc: Option<i64>| self.account_label(acc);
         let state = ApplicationState::from_code(&a.state);
         let decided = match a.decided_at {
             Some(t) => format!(

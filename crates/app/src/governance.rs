@@ -342,6 +342,17 @@ impl App {
         })
     }
 
+    /// "name（username）" of an account for pages and printed records; empty for none or one
+    /// that cannot be read.
+    pub async fn account_label(&self, account: Option<i64>) -> String {
+        match account {
+            Some(id) => {
+                self.db().account(id).await.map(|x| format!("{}（{}）", x.person_name, x.username)).unwrap_or_default()
+            }
+            None => String::new(),
+        }
+    }
+
     /// R-ACC-4: sends the activation link to the owner when a mail server is set and their address
     /// known; returns the masked address, or `None` when the admin must hand the link over (the
     /// reason is recorded).

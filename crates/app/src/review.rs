@@ -628,17 +628,7 @@ impl App {
             Some(a) => Some(self.db().account(a).await?),
             None => None,
         };
-        let who = |acc: Option<i64>| async move {
-            match acc {
-                Some(id) => self
-                    .db()
-                    .account(id)
-                    .await
-                    .map(|x| format!("{}（{}）", x.person_name, x.username))
-                    .unwrap_or_default(),
-                None => String::new(),
-            }
-        };
+        let who = |acc: Option<i64>| self.account_label(acc);
         let mut application = None;
         if let Some(a) = &account {
             let tree = self.db().org_tree().await?;
