@@ -6,6 +6,7 @@ pub mod account_review;
 pub mod auth;
 pub mod batch;
 pub mod catalogue;
+pub mod dashboard;
 pub mod error;
 pub mod events;
 pub mod form;

@@ -268,7 +268,7 @@ impl App {
 
     /// The month's risk flags (issue 6: off hours, repeated subjects, volume spikes, reused case
     /// numbers, queries just before a disable date, fishing), thresholds at their defaults.
-    async fn month_flags(
+    pub(crate) async fn month_flags(
         &self,
         agency_id: i64,
         year: i32,

@@ -392,11 +392,16 @@ impl App {
         let purposes = self.db().purposes().await?;
         let operations = self.db().operations().await?;
         let mut n = 0usize;
-        for (year, month) in [older, last] {
+        // The two closed months get their reviews; this month's days so far fill the dashboard.
+        let this = (chrono::Datelike::year(&today), chrono::Datelike::month(&today));
+        for (year, month) in [older, last, this] {
             let clock = std::sync::Arc::new(nhiguard_domain::clock::ManualClock::new(self.now()));
             let past = self.with_clock(clock.clone());
             for day in 1..=28u32 {
                 let Some(date) = chrono::NaiveDate::from_ymd_opt(year, month, day) else { continue };
+                if date >= today {
+                    break;
+                }
                 if chrono::Datelike::weekday(&date).number_from_monday() > 5 {
                     continue;
                 }
@@ -441,7 +446,9 @@ impl App {
                     n += 1;
                 }
             }
-            self.prepare_reviews(year, month).await?;
+            if (year, month) != this {
+                self.prepare_reviews(year, month).await?;
+            }
         }
         // The older month: reviewed, and approved where the agency has a second supervisor.
         let tree = self.db().org_tree().await?;

@@ -87,6 +87,15 @@ impl Db {
         rows.iter().map(row).collect()
     }
 
+    /// How many investigations of an agency are still open.
+    pub async fn open_investigations_of(&self, agency_id: i64) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM investigations WHERE agency_id = $1 AND state = 'open'")
+            .bind(agency_id)
+            .fetch_one(self.pool())
+            .await?
+            .try_get("n")?)
+    }
+
     /// The investigations that name this account (as opener or member), newest first.
     pub async fn investigations_naming(&self, account_id: i64) -> Result<Vec<InvestigationRow>> {
         let rows = sqlx::query(

@@ -7,6 +7,7 @@ mod account_review;
 mod api;
 mod batch;
 mod ctx;
+mod dashboard;
 mod error;
 mod governance;
 mod integrity;
@@ -44,6 +45,7 @@ pub fn router(app: App) -> Router {
         .merge(review::routes())
         .merge(investigation::routes())
         .merge(account_review::routes())
+        .merge(dashboard::routes())
         .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())

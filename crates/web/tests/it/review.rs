@@ -253,3 +253,32 @@ async fn r_rev_2_the_sample_rate_and_minimum_are_settings_kept_with_each_review(
     let stored = t.app.db().review(review["id"].as_i64().unwrap()).await.unwrap();
     assert_eq!((stored.settings.rate_percent, stored.settings.minimum), (3, 12));
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_this_months_queries_and_charts_them_for_those_who_may_read_the_log() {
+    let t = november(4, false).await;
+    // December: two more queries by soc.user.
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = t.app.sandbox_examples(1).remove(0);
+    let mut soc = t.api_as("soc.user").await;
+    for i in 0..2 {
+        let body = json!({"purpose_id": p, "operation_id": o, "case_number": format!("113-兒保-D{i}"), "reason": REASON, "national_id": id});
+        assert_eq!(soc.post_json("/api/v1/queries", &body).await.status, 200);
+    }
+    let mut chief = t.browser_as("soc.chief").await;
+    let page = chief.get("/dashboard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(r#"<strong id="total-queries">2</strong>"#), "{}", page.body);
+    assert!(page.body.contains(r#"id="chart-purposes""#) && page.body.contains("<rect class=\"bar\""));
+    assert!(page.body.contains("INS01") && page.body.contains("已回覆 2"));
+    assert!(!page.body.contains(&id), "counts only, never a subject");
+    // Another agency's, by asking for it: refused.
+    let tax = t.node("TAX").await;
+    assert_eq!(chief.get(&format!("/dashboard?agency={tax}")).await.status, 403);
+    // The planning department picks any agency.
+    let mut plan = t.browser_as("plan.admin").await;
+    let soc_id = t.node("SOC").await;
+    assert!(plan.get(&format!("/dashboard?agency={soc_id}")).await.body.contains(r#"id="dashboard-agency""#));
+    let mut user = t.browser_as("soc.user").await;
+    assert_eq!(user.get("/dashboard").await.status, 403, "a plain user reads no log");
+}
