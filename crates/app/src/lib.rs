@@ -5,6 +5,7 @@
 pub mod account_review;
 pub mod auth;
 pub mod batch;
+pub mod calendar;
 pub mod catalogue;
 pub mod dashboard;
 pub mod error;

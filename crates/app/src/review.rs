@@ -315,7 +315,8 @@ impl App {
         for (a, n) in prior {
             history = history.with(a, 3, n);
         }
-        Ok(flags(&summaries, &history, &self.settings().risk, &[]))
+        let (thresholds, holidays) = self.risk_calendar().await?;
+        Ok(flags(&summaries, &history, &thresholds, &holidays))
     }
 
     /// The month's whole query record sheet (R-REV-1), as it is printed and downloaded; reading

@@ -301,6 +301,7 @@ impl App {
             self.record_in(&mut tx, kind::ACCOUNT_CREATE, SYSTEM, username, "demo account").await?;
             tx.commit().await?;
         }
+        self.fill_demo_calendar().await?;
         let purposes = self.db().purposes().await?;
         let operations = self.db().operations().await?;
         let existing = self.db().linkages(None).await?;
@@ -373,7 +374,43 @@ const DEMO_REVIEWERS: &[(&str, &str, Option<&str>)] = &[
     ("CIV", "civ.chief", None),
 ];
 
+/// Holidays on fixed dates (月日, name). The demo's calendar holds only these; the lunar holidays
+/// and the bridging days off and worked (補假, 補行上班) change every year and are entered from the
+/// official announcement.
+const FIXED_HOLIDAYS: &[(u32, u32, &str)] = &[
+    (1, 1, "開國紀念日"),
+    (2, 28, "和平紀念日"),
+    (4, 4, "兒童節"),
+    (5, 1, "勞動節"),
+    (9, 28, "孔子誕辰紀念日"),
+    (10, 10, "國慶日"),
+    (10, 25, "臺灣光復暨金門古寧頭大捷紀念日"),
+    (12, 25, "行憲紀念日"),
+];
+
 impl App {
+    /// This year's and next year's fixed-date holidays, unless a calendar exists.
+    async fn fill_demo_calendar(&self) -> Result<()> {
+        if !self.calendar().await?.is_empty() {
+            return Ok(());
+        }
+        let Some(plan) = self.db().account_by_username("plan.admin").await? else { return Ok(()) };
+        let this = chrono::Datelike::year(&nhiguard_domain::roc::taipei_date(self.now()));
+        let mut tx = self.db().begin().await?;
+        for year in [this, this + 1] {
+            let days: Vec<_> = FIXED_HOLIDAYS
+                .iter()
+                .filter_map(|&(m, d, name)| {
+                    Some((chrono::NaiveDate::from_ymd_opt(year, m, d)?, "holiday".to_owned(), name.to_owned()))
+                })
+                .collect();
+            tx.replace_calendar_year(year, &days, plan.id, self.now()).await?;
+        }
+        self.record_in(&mut tx, kind::CATALOGUE_CHANGE, SYSTEM, "calendar", "demo: fixed-date holidays").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Two past months of queries by the demo's users, so that the query log, the reviews and the
     /// reports have content: the older month's reviews carried through (signed, some approved), the
     /// last month's prepared and waiting for their reviewers. Does nothing if queries exist.

@@ -6,6 +6,7 @@
 pub mod access;
 pub mod account;
 pub mod account_review;
+pub mod calendar;
 pub mod catalogue;
 pub mod clock;
 pub mod error;

@@ -73,6 +73,18 @@ impl Db {
         OrgTree::new(nodes).map_err(|_| corrupt("org tree"))
     }
 
+    /// Every day of the office calendar: (date, `holiday` or `workday`, name), in date order.
+    pub async fn calendar_days(&self) -> Result<Vec<(chrono::NaiveDate, String, String)>> {
+        let rows = sqlx::query("SELECT day, kind, name FROM calendar_days ORDER BY day").fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let day: String = r.try_get("day")?;
+                let day = day.parse().map_err(|_| corrupt("calendar day"))?;
+                Ok((day, r.try_get("kind")?, r.try_get("name")?))
+            })
+            .collect()
+    }
+
     /// The agency's case-number format, if it set one (R-QRY-1).
     pub async fn case_pattern(&self, agency_id: i64) -> Result<Option<String>> {
         let row = sqlx::query("SELECT pattern FROM case_patterns WHERE agency_id = $1")
@@ -106,6 +118,32 @@ impl Db {
 }
 
 impl Tx {
+    /// Replaces one year's calendar days.
+    pub async fn replace_calendar_year(
+        &mut self,
+        year: i32,
+        days: &[(chrono::NaiveDate, String, String)],
+        by: i64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")
+            .bind(format!("{year:04}-01-01"))
+            .bind(format!("{year:04}-12-31"))
+            .execute(self.conn())
+            .await?;
+        for (day, kind, name) in days {
+            sqlx::query("INSERT INTO calendar_days (day, kind, name, set_by, set_at) VALUES ($1, $2, $3, $4, $5)")
+                .bind(day.to_string())
+                .bind(kind)
+                .bind(name)
+                .bind(by)
+                .bind(crate::micros(at))
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Sets (or, with `None`, clears) an agency's case-number format.
     pub async fn set_case_pattern(
         &mut self,

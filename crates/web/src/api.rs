@@ -66,6 +66,8 @@ pub fn routes() -> Router<AppState> {
         .route("/account-reviews/{id}", get(account_review_get))
         .route("/account-reviews/{id}/accounts/{account}", put(account_review_decide))
         .route("/account-reviews/{id}/apply", post(account_review_apply))
+        .route("/calendar", get(calendar_get))
+        .route("/calendar/{year}", put(calendar_put))
         .route("/investigations", get(investigations_list))
         .route("/investigations/{id}", get(investigation_get))
         .route("/investigations/{id}/members", put(investigation_members))
@@ -1594,6 +1596,49 @@ async fn account_review_apply(
 ) -> Result<StatusCode, ApiError> {
     s.app.apply_account_review(&u.current, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+// ---- the office calendar ----
+
+#[derive(Serialize, ToSchema)]
+pub struct CalendarDayDto {
+    date: String,
+    /// holiday or workday (a weekend day worked)
+    kind: String,
+    name: String,
+}
+
+/// Every holiday and make-up working day known.
+#[utoipa::path(get, path = "/api/v1/calendar", responses((status = 200, body = [CalendarDayDto])))]
+async fn calendar_get(State(s): State<AppState>, _u: ApiUser) -> ApiResult<Vec<CalendarDayDto>> {
+    Ok(Json(
+        s.app
+            .calendar()
+            .await?
+            .into_iter()
+            .map(|d| CalendarDayDto { date: d.date.to_string(), kind: d.kind.code().into(), name: d.name })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CalendarBody {
+    /// One day per line: `2026-01-01 放假 開國紀念日`, `2026-02-07 上班 補行上班`.
+    text: String,
+}
+
+/// Replace one year's calendar (the planning department).
+#[utoipa::path(put, path = "/api/v1/calendar/{year}", params(("year" = i32, Path)), request_body = CalendarBody,
+    responses((status = 200), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn calendar_put(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(year): Path<i32>,
+    body: Result<Json<CalendarBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<serde_json::Value> {
+    let b = json_body(body)?;
+    let n = s.app.set_calendar_year(&u.current, year, &b.text).await?;
+    Ok(Json(serde_json::json!({"days": n})))
 }
 
 // ---- investigations (R-REV-5) ----

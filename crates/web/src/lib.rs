@@ -6,6 +6,7 @@
 mod account_review;
 mod api;
 mod batch;
+mod calendar;
 mod ctx;
 mod dashboard;
 mod error;
@@ -46,6 +47,7 @@ pub fn router(app: App) -> Router {
         .merge(investigation::routes())
         .merge(account_review::routes())
         .merge(dashboard::routes())
+        .merge(calendar::routes())
         .merge(batch::routes())
         .merge(governance::routes())
         .merge(querylog::routes())

@@ -282,3 +282,35 @@ async fn the_dashboard_counts_this_months_queries_and_charts_them_for_those_who_
     let mut user = t.browser_as("soc.user").await;
     assert_eq!(user.get("/dashboard").await.status, 403, "a plain user reads no log");
 }
+
+#[tokio::test]
+async fn the_office_calendar_is_kept_by_the_planning_department_and_flags_holiday_queries() {
+    let t = TestApp::demo().await;
+    let mut web = t.browser_as("soc.user").await;
+    assert!(web.get("/calendar").await.body.contains("開國紀念日"), "the demo's fixed-date holidays");
+    let mut plan = t.api_as("plan.admin").await;
+    let r = plan
+        .put_json("/api/v1/calendar/2026", &json!({"text": "2026-11-26 放假 測試假日\n2026-11-31 放假 不存在"}))
+        .await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("calendar")));
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().starts_with("第 2 行"), "{}", r.body);
+    let mut other = t.api_as("soc.admin").await;
+    assert_eq!(other.put_json("/api/v1/calendar/2026", &json!({"text": ""})).await.status, 403);
+    // The test clock stands on Friday 27 November 2026, 10:00 in Taipei: make it a holiday.
+    let r = plan.put_json("/api/v1/calendar/2026", &json!({"text": "2026-11-27 放假 測試假日"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = t.app.sandbox_examples(1).remove(0);
+    let mut soc = t.api_as("soc.user").await;
+    let body =
+        json!({"purpose_id": p, "operation_id": o, "case_number": "113-兒保-H", "reason": REASON, "national_id": id});
+    assert_eq!(soc.post_json("/api/v1/queries", &body).await.status, 200);
+    t.clock.advance(chrono::Duration::days(5));
+    let review = soc_review(&t).await;
+    let flags = review["flags"].as_array().unwrap();
+    assert!(
+        flags.iter().any(|f| f["kind"] == "off_hours" && f["explanation_zh"].as_str().unwrap().contains("假日")),
+        "{flags:?}"
+    );
+    assert!(!web.get("/calendar").await.body.contains("開國紀念日"), "the year was replaced whole");
+}
