@@ -262,8 +262,9 @@ impl App {
         Ok(Ok(Access { purpose, operation, agency, case_pattern }))
     }
 
-    /// The query's ledger entry (R-LOG-1), written before the lookup is sent.
-    pub(crate) fn query_draft(
+    /// The query's ledger entry (R-LOG-1), written before the lookup is sent. Public for the
+    /// benchmarks, which fill a month's log without sending anything.
+    pub fn query_draft(
         &self,
         current: &Current,
         a: &Access,
@@ -314,7 +315,7 @@ impl App {
     }
 
     /// The outcome's ledger entry, written before the answer is shown.
-    pub(crate) fn outcome_draft(&self, username: &str, query_seq: u64, looked: &Looked) -> Draft {
+    pub fn outcome_draft(&self, username: &str, query_seq: u64, looked: &Looked) -> Draft {
         let (outcome, records, error) = looked;
         let mut o = Vec::new();
         field(&mut o, "query_seq", query_seq.to_string());

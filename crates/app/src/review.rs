@@ -87,16 +87,28 @@ pub fn previous_month(today: NaiveDate) -> (i32, u32) {
 /// Every query of one agency in one month (allowed and refused), oldest first. Needs only read
 /// access, so that `nhiguard review recompute` can use it too.
 pub async fn month_rows(db: &nhiguard_store::Db, agency_id: i64, year: i32, month: u32) -> Result<Vec<LogRow>> {
+    Ok(month_rows_by_agency(db, year, month).await?.remove(&agency_id).unwrap_or_default())
+}
+
+/// Every query of one month, by agency, each agency's oldest first: one read of the month for all
+/// of them (reading is what costs).
+pub async fn month_rows_by_agency(
+    db: &nhiguard_store::Db,
+    year: i32,
+    month: u32,
+) -> Result<std::collections::HashMap<i64, Vec<LogRow>>> {
     let (from, to) =
         month_bounds(year, month).ok_or_else(|| AppError::invalid("month", "月份錯誤", "no such month"))?;
     // Outcomes follow their query: read a little past the end for them.
     let rows = db.ledger_between(&["query", "query_outcome"], from, to + 60_000_000, 5_000_000).await?;
     let purposes = db.purposes().await?;
-    let mut out: Vec<LogRow> = assemble(&rows, &purposes)?
-        .into_iter()
-        .filter(|r| r.at.timestamp_micros() < to && r.agency_id == Some(agency_id))
-        .collect();
-    out.reverse();
+    let mut out: std::collections::HashMap<i64, Vec<LogRow>> = std::collections::HashMap::new();
+    // `assemble` gives newest first; pushing from the end keeps each agency oldest first.
+    for r in assemble(&rows, &purposes)?.into_iter().rev() {
+        if let Some(agency) = r.agency_id.filter(|_| r.at.timestamp_micros() < to) {
+            out.entry(agency).or_default().push(r);
+        }
+    }
     Ok(out)
 }
 
@@ -145,11 +157,12 @@ impl App {
             None => Vec::new(),
         };
         let mut created = 0;
+        let mut by_agency = month_rows_by_agency(self.db(), year, month).await?;
         for (agency, code) in agencies {
             if self.db().review_for(agency, year, month).await?.is_some() {
                 continue;
             }
-            let queries = self.month_queries(agency, year, month).await?;
+            let queries = by_agency.remove(&agency).unwrap_or_default();
             let population: Vec<u64> = queries.iter().map(|q| q.seq).collect();
             let settings = self.settings().sample_settings();
             let (seed, sample) = draw_from(&signed, &code, year, month, &population, &settings);

@@ -1,0 +1,149 @@
+//! The monthly review at scale (issue 6): one agency with many queries in a closed month, and the
+//! time to read the month, draw the sample, flag the risks and build the sheet — each beside the
+//! plain read of the same ledger rows from the database (the baseline nothing can beat).
+//!
+//! The month is filled without sending anything: each query and its outcome are the entries the
+//! gateway would write (`App::query_draft`, `App::outcome_draft`), dated inside last month,
+//! appended through the ledger's group commit by 64 concurrent appenders.
+//!
+//! ```sh
+//! cargo build --release -p nhiguard --examples
+//! target/release/examples/bench_review [QUERIES]          # SQLite, default 100000
+//! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_review
+//! ```
+//!
+//! Prints figures only, never a subject.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{Datelike, TimeZone};
+use nhiguard_app::gateway::Access;
+use nhiguard_app::{Current, SessionKind};
+use nhiguard_domain::national_id::NationalId;
+use nhiguard_domain::query::{CaseNumber, Outcome, Reason, Subject};
+
+fn secs(d: Duration) -> String {
+    format!("{:.3} s", d.as_secs_f64())
+}
+
+fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let server = support::start();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (app, addr, backend) = (server.app.clone(), server.addr, server.backend);
+    rt.block_on(async move {
+        let today = nhiguard_domain::roc::taipei_date(app.now());
+        let (year, month) = nhiguard_app::review::previous_month(today);
+        let days = chrono::NaiveDate::from_ymd_opt(year, month, 28).unwrap().day();
+        let soc = app.db().account_by_username("soc.user").await.unwrap().unwrap();
+        let tree = app.db().org_tree().await.unwrap();
+        let agency = tree.agency_of(soc.org_node_id).unwrap();
+        let purpose = app.db().purposes().await.unwrap().into_iter().find(|p| p.number == 8).unwrap();
+        let operation = app.db().operations().await.unwrap().into_iter().find(|o| o.code == "INS01").unwrap();
+        let access = Arc::new(Access { purpose, operation, agency: Some(agency), case_pattern: None });
+        let current = Arc::new(Current {
+            account_id: soc.id,
+            username: soc.username.clone(),
+            person_name: soc.person_name.clone(),
+            person_title: soc.person_title.clone(),
+            org_node_id: soc.org_node_id,
+            roles: soc.roles.clone(),
+            csrf: String::new(),
+            kind: SessionKind::Api,
+            client_addr: "127.0.0.1".into(),
+            must_change_password: false,
+            must_enrol_totp: false,
+        });
+        let ids: Arc<Vec<String>> = Arc::new(app.sandbox_examples(2000));
+        println!("review benchmark on {}: {n} queries by one user of one agency in {year}-{month:02}", backend);
+
+        // ---- Fill the month. ----
+        let started = Instant::now();
+        let appenders = 64;
+        let mut tasks = Vec::new();
+        for t in 0..appenders {
+            let (app, access, current, ids) = (app.clone(), access.clone(), current.clone(), ids.clone());
+            tasks.push(tokio::spawn(async move {
+                let reason = Reason::parse("兒少保護個案家訪前確認投保單位以聯繫家屬", 8).unwrap();
+                for i in (t..n).step_by(appenders) {
+                    let subject = Subject::NationalId(NationalId::parse(&ids[i % ids.len()]).unwrap());
+                    let case = CaseNumber::parse(&format!("113-兒保-{i}")).unwrap();
+                    // Office hours, spread over the month's first 28 days.
+                    let day = u32::try_from(i % 28).unwrap() + 1;
+                    let minute = u32::try_from(i % 480).unwrap();
+                    let at = chrono::FixedOffset::east_opt(8 * 3600)
+                        .unwrap()
+                        .with_ymd_and_hms(year, month, day.min(days), 9 + minute / 60, minute % 60, 0)
+                        .unwrap()
+                        .timestamp_micros();
+                    let mut q = app.query_draft(&current, &access, &case, &reason, &subject, &[]);
+                    q.at_micros = at;
+                    let seq = app.append(q).await.unwrap();
+                    let mut o = app.outcome_draft(&current.username, seq, &(Outcome::Answered, Vec::new(), None));
+                    o.at_micros = at + 1;
+                    app.append(o).await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let size = app.db().ledger_size().await.unwrap();
+        println!("filled: {n} queries ({} ledger entries in all) in {}", size, secs(started.elapsed()));
+
+        // ---- Baseline: the month's rows read from the database, nothing more. ----
+        let start_micros = chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp_micros();
+        let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
+        let end_micros =
+            chrono::FixedOffset::east_opt(8 * 3600).unwrap().with_ymd_and_hms(ny, nm, 1, 0, 0, 0).unwrap().timestamp_micros();
+        let t = Instant::now();
+        let raw = app.db().ledger_between(&["query", "query_outcome"], start_micros, end_micros, 10_000_000).await.unwrap();
+        let baseline = t.elapsed();
+        println!("\n| step | time | × the plain read |");
+        println!("|---|---|---|");
+        println!("| read the month's {} rows (baseline) | {} | 1.0 |", raw.len(), secs(baseline));
+        let ratio = |d: Duration| format!("{:.1}", d.as_secs_f64() / baseline.as_secs_f64().max(1e-9));
+
+        let t = Instant::now();
+        let rows = nhiguard_app::review::month_rows(app.db(), agency, year, month).await.unwrap();
+        let d = t.elapsed();
+        println!("| the month's queries, decoded and paired with outcomes ({}) | {} | {} |", rows.len(), secs(d), ratio(d));
+
+        let t = Instant::now();
+        let prepared = app.prepare_reviews(year, month).await.unwrap();
+        let d = t.elapsed();
+        println!("| prepare the month's reviews, every agency (checkpoint, read, draw: the sample) | {} | {} |", secs(d), ratio(d));
+        assert!(prepared > 0);
+
+        // The review page's work: the month again, the recomputed draw and the risk flags.
+        let mut conn = support::Conn::new(addr);
+        let body = serde_json::json!({"username": "soc.chief", "password": support::PASSWORD}).to_string();
+        let token = conn.request("POST", "/api/v1/session", None, Some(&body)).await.unwrap().json()["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let review = app.db().review_for(agency, year, month).await.unwrap().unwrap();
+        let t = Instant::now();
+        let r = conn.request("GET", &format!("/api/v1/reviews/{}", review.id), Some(&token), None).await.unwrap();
+        let d = t.elapsed();
+        assert_eq!(r.status, 200);
+        let flags = r.json()["flags"].as_array().map(Vec::len).unwrap_or(0);
+        println!("| the review (sample {}, recomputed; {flags} risk flags) over HTTP | {} | {} |", review.sample.len(), secs(d), ratio(d));
+
+        let chief = app.current(&token, SessionKind::Api, "127.0.0.1").await.unwrap();
+        let t = Instant::now();
+        let (_, ods) = app.review_sheet_ods(&chief, review.id).await.unwrap();
+        let d = t.elapsed();
+        println!("| the query record sheet as ODS ({:.1} MiB) | {} | {} |", ods.len() as f64 / 1_048_576.0, secs(d), ratio(d));
+    });
+    drop(rt);
+    drop(server);
+}
