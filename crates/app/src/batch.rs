@@ -326,7 +326,9 @@ impl App {
             let mut drafts = Vec::new();
             let mut rows = Vec::new();
             for (row, seq, l) in &looked {
-                drafts.push(self.outcome_draft(&owner.username, *seq, l));
+                let mut entry = self.outcome_draft(&owner.username, *seq, l);
+                entry.fields.extend(self.relation_fields(&owner.person_name, &l.1).await?);
+                drafts.push(entry);
                 let sealed =
                     if l.0 == Outcome::Answered { Some(self.seal_records(&l.1, &answer_aad(id, *row))?) } else { None };
                 rows.push((*row, l.0.code().to_owned(), sealed));

@@ -314,6 +314,41 @@ impl App {
         }
     }
 
+    /// Issue 6's relation facts about an answered subject, as outcome fields: the same surname as
+    /// the user, a name on the county's staff roll. Facts only — never the name itself.
+    pub(crate) async fn relation_fields(
+        &self,
+        person_name: &str,
+        records: &[Vec<(ResultField, String)>],
+    ) -> Result<Vec<(String, String)>> {
+        let Some(name) = records.iter().flatten().find(|(f, _)| *f == ResultField::Name).map(|(_, v)| v.trim()) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let surname = |n: &str| n.chars().next();
+        if surname(name).is_some() && surname(name) == surname(person_name.trim()) {
+            out.push(("same_surname".to_owned(), "1".to_owned()));
+        }
+        if self.staff_names().await?.contains(name) {
+            out.push(("subject_is_employee".to_owned(), "1".to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// The staff roll's names, read at most every five minutes: every answered lookup asks.
+    async fn staff_names(&self) -> Result<Arc<std::collections::HashSet<String>>> {
+        let mut cache = self.inner.staff_names.lock().await;
+        let now = self.now();
+        if let Some((at, names)) = cache.as_ref()
+            && (now - *at).num_seconds().abs() < 300
+        {
+            return Ok(names.clone());
+        }
+        let names = Arc::new(self.db().staff_names().await?);
+        *cache = Some((now, names.clone()));
+        Ok(names)
+    }
+
     /// The outcome's ledger entry, written before the answer is shown.
     pub fn outcome_draft(&self, username: &str, query_seq: u64, looked: &Looked) -> Draft {
         let (outcome, records, error) = looked;
@@ -391,7 +426,9 @@ impl App {
         let now = self.now();
         let purge_after = now + Duration::days(self.settings().result_retention_days);
         let mut tx = self.db().begin().await?;
-        append_in(&mut tx, &[self.outcome_draft(&current.username, query_seq, &looked)]).await?;
+        let mut outcome_entry = self.outcome_draft(&current.username, query_seq, &looked);
+        outcome_entry.fields.extend(self.relation_fields(&current.person_name, &looked.1).await?);
+        append_in(&mut tx, &[outcome_entry]).await?;
         let (outcome, records, error) = looked;
         let result_id = if outcome == Outcome::Answered {
             let (nonce, ciphertext) = self.seal_records(&records, &result_aad(current.account_id, query_seq))?;

@@ -41,6 +41,8 @@ pub struct App {
     inner: Arc<Inner>,
 }
 
+type StaffNames = tokio::sync::Mutex<Option<(chrono::DateTime<chrono::Utc>, Arc<std::collections::HashSet<String>>)>>;
+
 #[derive(Debug)]
 struct Inner {
     db: Db,
@@ -52,6 +54,8 @@ struct Inner {
     nhi: gateway::Nhi,
     batches: batch::Running,
     mailer: Option<mail::Mailer>,
+    /// The staff roll's names and when they were read (issue 6's employee flag).
+    staff_names: StaffNames,
 }
 
 /// The keys kept outside the database: the ledger's signing key and the results key.
@@ -83,6 +87,7 @@ impl App {
                 nhi,
                 batches: Default::default(),
                 mailer,
+                staff_names: Default::default(),
             }),
         }
     }
@@ -102,6 +107,7 @@ impl App {
                 nhi: i.nhi.clone(),
                 batches: Default::default(),
                 mailer: i.mailer.clone(),
+                staff_names: Default::default(),
             }),
         }
     }

@@ -36,11 +36,16 @@ pub struct LogRow {
     pub outcome: Outcome,
     /// Why a query was refused, or NHIA's error code.
     pub detail: String,
+    /// What the answer told about the subject's relation to the user, recorded at the time as
+    /// facts without the data (issue 6's risk flags): same surname as the user …
+    pub same_surname: bool,
+    /// … or a name on the county's staff roll.
+    pub subject_is_employee: bool,
 }
 
 /// Decodes ledger rows and pairs each query with its outcome; newest first.
 pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<LogRow>> {
-    let mut outcomes: HashMap<u64, (String, String)> = HashMap::new();
+    let mut outcomes: HashMap<u64, (String, String, bool, bool)> = HashMap::new();
     let mut queries = Vec::new();
     for r in rows {
         let e = Entry::decode(&r.body).map_err(|e| AppError::Internal(format!("ledger entry {}: {e}", r.seq)))?;
@@ -50,6 +55,8 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
                     let o = (
                         e.field("outcome").unwrap_or_default().to_owned(),
                         e.field("nhia_error").unwrap_or_default().to_owned(),
+                        e.field("same_surname") == Some("1"),
+                        e.field("subject_is_employee") == Some("1"),
                     );
                     outcomes.insert(q, o);
                 }
@@ -63,11 +70,13 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
         .into_iter()
         .map(|e| {
             let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
-            let (outcome, detail) = match f("outcome").as_str() {
-                "refused" => (Outcome::Refused, f("refusal")),
+            let (outcome, detail, same_surname, subject_is_employee) = match f("outcome").as_str() {
+                "refused" => (Outcome::Refused, f("refusal"), false, false),
                 _ => match outcomes.get(&e.seq()) {
-                    Some((o, err)) => (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone()),
-                    None => (Outcome::NhiaError, "no outcome recorded".to_owned()),
+                    Some((o, err, surname, staff)) => {
+                        (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone(), *surname, *staff)
+                    }
+                    None => (Outcome::NhiaError, "no outcome recorded".to_owned(), false, false),
                 },
             };
             let purpose = f("purpose_id")
@@ -98,6 +107,8 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
                 account_id: f("account_id").parse().ok(),
                 outcome,
                 detail,
+                same_surname,
+                subject_is_employee,
             }
         })
         .collect())

@@ -304,9 +304,12 @@ impl App {
                 account_address: None,
                 at: q.at,
                 subject_key: q.subject_key.clone(),
-                subject_surname: None,
+                // Recorded at the time as a fact, not the name: the detector needs only the match.
+                subject_surname: q
+                    .same_surname
+                    .then(|| account.as_ref().map(|a| a.person_name.chars().take(1).collect()).unwrap_or_default()),
                 subject_address: None,
-                subject_is_employee: false,
+                subject_is_employee: q.subject_is_employee,
                 case_number: q.case_number.clone(),
                 reason: q.reason.clone(),
                 outcome: q.outcome,

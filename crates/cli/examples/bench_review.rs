@@ -102,10 +102,14 @@ fn main() {
             .unwrap()
             .timestamp_micros();
         let (ny, nm) = if month == 12 { (year + 1, 1) } else { (year, month + 1) };
-        let end_micros =
-            chrono::FixedOffset::east_opt(8 * 3600).unwrap().with_ymd_and_hms(ny, nm, 1, 0, 0, 0).unwrap().timestamp_micros();
+        let end_micros = chrono::FixedOffset::east_opt(8 * 3600)
+            .unwrap()
+            .with_ymd_and_hms(ny, nm, 1, 0, 0, 0)
+            .unwrap()
+            .timestamp_micros();
         let t = Instant::now();
-        let raw = app.db().ledger_between(&["query", "query_outcome"], start_micros, end_micros, 10_000_000).await.unwrap();
+        let raw =
+            app.db().ledger_between(&["query", "query_outcome"], start_micros, end_micros, 10_000_000).await.unwrap();
         let baseline = t.elapsed();
         println!("\n| step | time | × the plain read |");
         println!("|---|---|---|");
@@ -115,12 +119,21 @@ fn main() {
         let t = Instant::now();
         let rows = nhiguard_app::review::month_rows(app.db(), agency, year, month).await.unwrap();
         let d = t.elapsed();
-        println!("| the month's queries, decoded and paired with outcomes ({}) | {} | {} |", rows.len(), secs(d), ratio(d));
+        println!(
+            "| the month's queries, decoded and paired with outcomes ({}) | {} | {} |",
+            rows.len(),
+            secs(d),
+            ratio(d)
+        );
 
         let t = Instant::now();
         let prepared = app.prepare_reviews(year, month).await.unwrap();
         let d = t.elapsed();
-        println!("| prepare the month's reviews, every agency (checkpoint, read, draw: the sample) | {} | {} |", secs(d), ratio(d));
+        println!(
+            "| prepare the month's reviews, every agency (checkpoint, read, draw: the sample) | {} | {} |",
+            secs(d),
+            ratio(d)
+        );
         assert!(prepared > 0);
 
         // The review page's work: the month again, the recomputed draw and the risk flags.
@@ -136,13 +149,23 @@ fn main() {
         let d = t.elapsed();
         assert_eq!(r.status, 200);
         let flags = r.json()["flags"].as_array().map(Vec::len).unwrap_or(0);
-        println!("| the review (sample {}, recomputed; {flags} risk flags) over HTTP | {} | {} |", review.sample.len(), secs(d), ratio(d));
+        println!(
+            "| the review (sample {}, recomputed; {flags} risk flags) over HTTP | {} | {} |",
+            review.sample.len(),
+            secs(d),
+            ratio(d)
+        );
 
         let chief = app.current(&token, SessionKind::Api, "127.0.0.1").await.unwrap();
         let t = Instant::now();
         let (_, ods) = app.review_sheet_ods(&chief, review.id).await.unwrap();
         let d = t.elapsed();
-        println!("| the query record sheet as ODS ({:.1} MiB) | {} | {} |", ods.len() as f64 / 1_048_576.0, secs(d), ratio(d));
+        println!(
+            "| the query record sheet as ODS ({:.1} MiB) | {} | {} |",
+            ods.len() as f64 / 1_048_576.0,
+            secs(d),
+            ratio(d)
+        );
     });
     drop(rt);
     drop(server);

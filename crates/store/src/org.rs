@@ -94,6 +94,12 @@ impl Db {
         Ok(row.map(|r| r.try_get("pattern")).transpose()?)
     }
 
+    /// The names of everyone in service on the county's staff roll.
+    pub async fn staff_names(&self) -> Result<std::collections::HashSet<String>> {
+        let rows = sqlx::query("SELECT name FROM people WHERE hr_status = 'active'").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok(r.try_get("name")?)).collect()
+    }
+
     /// The person's e-mail address (empty when none is known).
     pub async fn person_email(&self, id: i64) -> Result<String> {
         Ok(sqlx::query("SELECT email FROM people WHERE id = $1")

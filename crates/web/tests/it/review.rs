@@ -314,3 +314,68 @@ async fn the_office_calendar_is_kept_by_the_planning_department_and_flags_holida
     );
     assert!(!web.get("/calendar").await.body.contains("開國紀念日"), "the year was replaced whole");
 }
+
+#[tokio::test]
+async fn a_subject_sharing_the_users_surname_or_on_the_staff_roll_is_flagged_without_keeping_the_name() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut soc = t.api_as("soc.reviewer").await; // 黃國華
+    let mut answers = Vec::new();
+    for (i, id) in t.app.sandbox_examples(60).into_iter().enumerate() {
+        let body = json!({"purpose_id": p, "operation_id": o, "case_number": format!("113-兒保-S{i}"), "reason": REASON, "national_id": id});
+        let a = soc.post_json("/api/v1/queries", &body).await.json();
+        let name = a["records"][0]["name"].as_str().map(str::to_owned);
+        answers.push((a["query_seq"].as_u64().unwrap(), name, id));
+    }
+    let outcomes: Vec<nhiguard_ledger::Entry> = t
+        .app
+        .db()
+        .ledger_rows(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| nhiguard_ledger::Entry::decode(&r.body).unwrap())
+        .filter(|e| e.kind() == nhiguard_ledger::EntryKind::QueryOutcome)
+        .collect();
+    let marked = |seq: u64, field: &str| {
+        outcomes.iter().any(|e| e.field("query_seq") == Some(&seq.to_string()) && e.field(field) == Some("1"))
+    };
+    let same: Vec<&(u64, Option<String>, String)> =
+        answers.iter().filter(|(_, n, _)| n.as_deref().is_some_and(|n| n.starts_with('黃'))).collect();
+    assert!(!same.is_empty(), "the sandbox has a 黃 among 60 people: {answers:?}");
+    for (seq, name, _) in &answers {
+        assert_eq!(marked(*seq, "same_surname"), name.as_deref().is_some_and(|n| n.starts_with('黃')), "{name:?}");
+    }
+    assert!(
+        !outcomes.iter().any(|e| {
+            answers.iter().any(|(_, n, _)| n.as_deref().is_some_and(|n| e.fields().iter().any(|(_, v)| v.contains(n))))
+        }),
+        "no name in the log"
+    );
+    // Someone on the staff roll: once the roll is re-read, their lookup is marked.
+    let (_, name, id) = answers.iter().find(|(_, n, _)| n.is_some()).cloned().unwrap();
+    let mut admin = t.api_as("soc.admin").await;
+    let soc_node = t.node("SOC").await;
+    let r = admin
+        .post_json(
+            &format!("/api/v1/org/{soc_node}/people"),
+            &json!({"person_id": "NT-0190", "name": name.clone().unwrap(), "rank": "staff"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    t.clock.advance(chrono::Duration::minutes(6));
+    let mut soc = t.api_as("soc.user").await;
+    let body =
+        json!({"purpose_id": p, "operation_id": o, "case_number": "113-兒保-E", "reason": REASON, "national_id": id});
+    let again = soc.post_json("/api/v1/queries", &body).await.json()["query_seq"].as_u64().unwrap();
+    t.clock.advance(chrono::Duration::days(5));
+    let review = soc_review(&t).await;
+    let kinds: Vec<(&str, u64)> = review["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["kind"].as_str().unwrap(), f["seq"].as_u64().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("subject_is_employee", again)), "{kinds:?}");
+    assert!(kinds.iter().any(|(k, s)| *k == "shared_surname" && *s == same[0].0), "{kinds:?}");
+}
