@@ -479,6 +479,7 @@ async function journey() {
     assert.equal(response?.status(), 422, 'status of the refused file');
     assert.equal(pathOf(), '/batches');
     assert.match(await text('#batch-error'), /第 2 列/);
+    assert.equal(await page.inputValue('#batch-case'), batchCase, 'what was typed is kept');
   });
 
   await step('p2. hlt.admin: 帳號清查 finds hlt.idle 久未登入, disables it and applies the review', async () => {

@@ -44,6 +44,8 @@ struct ListPage {
     options: Vec<(String, String)>,
     batches: Vec<Line>,
     error: String,
+    /// What was typed, kept when the upload is refused: (choice, case number, reason).
+    typed: (String, String, String),
 }
 
 fn state_label(lang: nhiguard_app::i18n::Lang, s: &str) -> &'static str {
@@ -55,7 +57,12 @@ fn state_label(lang: nhiguard_app::i18n::Lang, s: &str) -> &'static str {
     }
 }
 
-async fn render_list(s: &AppState, u: &PageUser, error: String) -> Result<Response, PageError> {
+async fn render_list(
+    s: &AppState,
+    u: &PageUser,
+    error: String,
+    typed: (String, String, String),
+) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let national_id = nhiguard_domain::catalogue::SubjectCondition::NationalId;
     let options = crate::query::choices(s, u, |op| op.conditions.contains(&national_id)).await?;
@@ -79,11 +86,12 @@ async fn render_list(s: &AppState, u: &PageUser, error: String) -> Result<Respon
         options,
         batches,
         error,
+        typed,
     }))
 }
 
 async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
-    render_list(&s, &u, String::new()).await
+    render_list(&s, &u, String::new(), Default::default()).await
 }
 
 /// The multipart form: its CSRF token is checked here, as `CsrfForm` reads only urlencoded forms.
@@ -133,12 +141,13 @@ async fn upload(State(s): State<AppState>, u: PageUser, mut form: Multipart) -> 
     }
     let (purpose_id, operation_id) =
         choice.split_once(':').and_then(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?))).unwrap_or((0, 0));
+    let typed = (choice.clone(), case_number.clone(), reason.clone());
     let input = BatchInput { purpose_id, operation_id, case_number, reason, file_name, bytes };
     match s.app.upload_batch(&u.current, &input).await {
         Ok(id) => Ok(see_other(&format!("/batches/{id}"))),
         Err(e @ (AppError::Invalid { .. } | AppError::Forbidden(_))) => {
             let status = status_of(&e);
-            let mut res = render_list(&s, &u, e.message().get(lang).to_owned()).await?;
+            let mut res = render_list(&s, &u, e.message().get(lang).to_owned(), typed).await?;
             *res.status_mut() = status;
             Ok(res)
         }

@@ -109,8 +109,13 @@ async fn form(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
     render_form(&s, &u, &QueryForm::default(), String::new()).await
 }
 
+/// The answer's fields in the reader's language; dates as the screen shows them (ROC).
 fn records_view(lang: Lang, records: &[Vec<(ResultField, String)>]) -> Vec<Vec<(String, String)>> {
-    records.iter().map(|r| r.iter().map(|(f, v)| (lang.t(f.zh(), f.en()).to_owned(), v.clone())).collect()).collect()
+    let shown = |v: &str| match chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d") {
+        Ok(d) => roc::short_date(d),
+        Err(_) => v.to_owned(),
+    };
+    records.iter().map(|r| r.iter().map(|(f, v)| (lang.t(f.zh(), f.en()).to_owned(), shown(v))).collect()).collect()
 }
 
 #[derive(Template)]
