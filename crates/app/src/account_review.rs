@@ -115,7 +115,20 @@ impl App {
             });
         }
         let mut tx = self.db().begin().await?;
-        let id = tx.insert_account_review(node, current.account_id, now, &items).await?;
+        let id = match tx.insert_account_review(node, current.account_id, now, &items).await {
+            Ok(id) => id,
+            // Another admin of the branch started one a moment ago: that one is the open one.
+            Err(nhiguard_store::StoreError::Conflict(_)) => {
+                drop(tx);
+                let open = self.db().account_reviews_of(node).await?;
+                return open
+                    .into_iter()
+                    .find(|r| r.state == AccountReviewState::Open.code())
+                    .map(|r| r.id)
+                    .ok_or_else(|| AppError::conflict("請重新整理後再試", "reload and try again"));
+            }
+            Err(e) => return Err(e.into()),
+        };
         let flagged = items.iter().filter(|i| !i.concerns.is_empty()).count();
         self.record_in(
             &mut tx,
@@ -260,13 +273,18 @@ impl App {
             ));
         }
         let now = self.now();
+        // Read everything first: the transaction below holds SQLite's write lock.
+        let mut accounts = Vec::with_capacity(items.len());
+        for i in &items {
+            let grants = self.db().grants_of(i.account_id).await?;
+            accounts.push((self.db().account(i.account_id).await?, grants));
+        }
         let mut tx = self.db().begin().await?;
         if !tx.apply_account_review(id, current.account_id, now).await? {
             return Err(AppError::conflict("此帳號清查已執行", "this account review has been applied already"));
         }
         let (mut disabled, mut reduced) = (0, 0);
-        for i in &items {
-            let account = self.db().account(i.account_id).await?;
+        for (i, (account, grants_now)) in items.iter().zip(&accounts) {
             let target = format!("account {}", account.username);
             match Decision::from_code(&i.decision) {
                 Some(Decision::Disable) => {
@@ -279,9 +297,17 @@ impl App {
                     disabled += 1;
                 }
                 Some(Decision::Reduce) => {
-                    let kept: Vec<(i64, i64)> = i.kept_grants.iter().filter_map(|g| parse_grant(g)).collect();
+                    // Only the grants the decision dropped go; one granted since the review began stays.
+                    let dropped: Vec<(i64, i64)> =
+                        i.grants.iter().filter(|g| !i.kept_grants.contains(g)).filter_map(|g| parse_grant(g)).collect();
+                    let kept: Vec<(i64, i64)> = grants_now
+                        .iter()
+                        .map(|g| (g.purpose_id, g.operation_id))
+                        .filter(|g| !dropped.contains(g))
+                        .collect();
                     tx.replace_grants(account.id, &kept, current.account_id, now).await?;
-                    let detail = format!("account review {id}: grants reduced to [{}]", i.kept_grants.join(","));
+                    let dropped_codes: Vec<String> = dropped.iter().map(|(p, o)| grant_code(*p, *o)).collect();
+                    let detail = format!("account review {id}: grants [{}] revoked", dropped_codes.join(","));
                     self.record_in(&mut tx, kind::APPLICATION, current.event_actor(), &target, &detail).await?;
                     reduced += 1;
                 }

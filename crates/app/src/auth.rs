@@ -151,7 +151,10 @@ pub async fn verify_password_off_thread(password: &str, stored: Vec<Option<Strin
 }
 
 fn bad_credentials() -> AppError {
-    AppError::Unauthenticated(Text::new("帳號或密碼錯誤", "wrong username or password"))
+    AppError::Unauthenticated(Text::new(
+        "帳號或密碼錯誤（已啟用兩步驟驗證者，請一併輸入驗證器目前顯示的 6 位數字）",
+        "wrong username or password (with a second factor set up, also type the six digits your authenticator shows now)",
+    ))
 }
 
 impl App {
@@ -225,10 +228,9 @@ impl App {
                 Some(step) => Some(step),
                 None => {
                     self.sign_in_failed(&account, who, &typed, "wrong or reused second-factor code").await?;
-                    return Err(AppError::Unauthenticated(Text::new(
-                        "兩步驟驗證碼錯誤或已使用過；請輸入驗證器目前顯示的 6 位數字",
-                        "the second-factor code is wrong or was used already; enter the six digits your authenticator shows now",
-                    )));
+                    // The same answer as a wrong password: a distinct one would tell that the
+                    // password was right.
+                    return Err(bad_credentials());
                 }
             }
         } else {
@@ -247,12 +249,10 @@ impl App {
             self.db().live_session_addrs(account.id, now - idle).await?.into_iter().filter(|a| a != addr).collect();
         let mut tx = self.db().begin().await?;
         if let Some(step) = totp_step
-            && !tx.use_totp_step(account.id, step, None).await?
+            && !tx.use_totp_step(account.id, step).await?
         {
-            return Err(AppError::Unauthenticated(Text::new(
-                "此驗證碼已使用過，請等待下一組",
-                "that code was used already; wait for the next one",
-            )));
+            // Another sign-in used this code a moment ago.
+            return Err(bad_credentials());
         }
         tx.record_sign_in_success(account.id, now).await?;
         tx.insert_session(&token_hash(&token), account.id, kind.code(), &csrf, now, addr).await?;
@@ -356,7 +356,7 @@ impl App {
             let step = self.check_totp(current.account_id, current_code).await?;
             let mut tx = self.db().begin().await?;
             let fresh = match step {
-                Some(s) => tx.use_totp_step(current.account_id, s, None).await?,
+                Some(s) => tx.use_totp_step(current.account_id, s).await?,
                 None => false,
             };
             if !fresh {
@@ -382,24 +382,49 @@ impl App {
         ))
     }
 
-    /// Turns the second factor on once its owner typed a code from the app.
+    /// Puts the new secret in force once its owner typed a code from it; until then the one in
+    /// force (if any) stays.
     pub async fn totp_confirm(&self, current: &Current, typed: &str) -> Result<()> {
-        let wrong = || {
+        let Some((nonce, sealed, _)) = self.db().totp_pending(current.account_id).await? else {
+            return Err(AppError::conflict("請先開始設定兩步驟驗證", "start the second-factor setup first"));
+        };
+        let secret = self.inner.results_key.open(&nonce, &sealed, totp_aad(current.account_id).as_bytes())?;
+        let step = nhiguard_domain::totp::verify(&secret, typed, self.now().timestamp(), None).ok_or_else(|| {
             AppError::invalid(
                 "code",
                 "驗證碼不正確；請確認驗證器的時間正確，並輸入目前顯示的 6 位數字",
                 "that code is not right; check the authenticator's clock and type the six digits it shows now",
             )
-        };
-        if self.db().totp_secret(current.account_id).await?.is_none() {
-            return Err(AppError::conflict("請先開始設定兩步驟驗證", "start the second-factor setup first"));
-        }
-        let step = self.check_totp(current.account_id, typed).await?.ok_or_else(wrong)?;
+        })?;
         let mut tx = self.db().begin().await?;
-        if !tx.use_totp_step(current.account_id, step, Some(self.now())).await? {
-            return Err(wrong());
+        if !tx.promote_totp(current.account_id, step, self.now()).await? {
+            return Err(AppError::conflict("設定已變更，請重新開始", "the setup changed meanwhile; start again"));
         }
         self.record_in(&mut tx, kind::TOTP, current.event_actor(), &current.username, "enabled").await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An admin removes the second factor of an account it manages (a lost or replaced phone); the
+    /// owner sets it up again. Recorded.
+    pub async fn reset_totp(&self, current: &Current, account_id: i64) -> Result<()> {
+        let a = self.db().account(account_id).await?;
+        let tree = self.db().org_tree().await?;
+        if let Err(e) = nhiguard_domain::account::may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
+            self.record(kind::FORBIDDEN, current.event_actor(), &format!("account {}", a.username), "reset totp")
+                .await?;
+            return Err(e.into());
+        }
+        let mut tx = self.db().begin().await?;
+        tx.clear_totp(account_id).await?;
+        self.record_in(
+            &mut tx,
+            kind::TOTP,
+            current.event_actor(),
+            &format!("account {}", a.username),
+            "reset by admin",
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }

@@ -322,7 +322,7 @@ impl App {
             }
             looked.sort_by_key(|(row, _, _)| *row);
             // One transaction: their outcomes, with the answers sealed.
-            let mut tx = self.db().begin().await?;
+            // Everything the entries need is read before the transaction takes the write lock.
             let mut drafts = Vec::new();
             let mut rows = Vec::new();
             for (row, seq, l) in &looked {
@@ -333,6 +333,7 @@ impl App {
                     if l.0 == Outcome::Answered { Some(self.seal_records(&l.1, &answer_aad(id, *row))?) } else { None };
                 rows.push((*row, l.0.code().to_owned(), sealed));
             }
+            let mut tx = self.db().begin().await?;
             append_in(&mut tx, &drafts).await?;
             tx.batch_record(id, &rows).await?;
             tx.commit().await?;

@@ -27,6 +27,7 @@ pub struct Dashboard {
     /// (label, count), largest first.
     pub by_purpose: Vec<(String, usize)>,
     pub by_operation: Vec<(String, usize)>,
+    /// (outcome code, count)
     pub by_outcome: Vec<(String, usize)>,
     /// Queries per day of the month so far, day 1 first.
     pub by_day: Vec<usize>,
@@ -34,7 +35,7 @@ pub struct Dashboard {
     /// Open reviews older than the due days.
     pub overdue_reviews: usize,
     pub open_investigations: i64,
-    /// Flags this month by kind: (label, count).
+    /// Flags this month by kind: (flag code, count).
     pub flags: Vec<(String, usize)>,
 }
 
@@ -87,7 +88,7 @@ impl App {
         for q in &queries {
             *by_purpose.entry(q.purpose.clone()).or_default() += 1;
             *by_operation.entry(q.operation.clone()).or_default() += 1;
-            *by_outcome.entry(q.outcome.zh().to_owned()).or_default() += 1;
+            *by_outcome.entry(q.outcome.code().to_owned()).or_default() += 1;
             let day = usize::try_from(roc::taipei_date(q.at).day()).unwrap_or(1);
             if let Some(slot) = by_day.get_mut(day.saturating_sub(1)) {
                 *slot += 1;
@@ -95,7 +96,7 @@ impl App {
         }
         let mut flags = BTreeMap::new();
         for f in self.month_flags(agency_id, year, month, &queries).await? {
-            *flags.entry(f.kind.zh().to_owned()).or_default() += 1;
+            *flags.entry(f.kind.code().to_owned()).or_default() += 1;
         }
         let reviews = self.db().reviews_of(&[agency_id]).await?;
         let due = chrono::Duration::days(crate::reminders::REVIEW_DUE_DAYS);

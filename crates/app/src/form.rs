@@ -39,7 +39,17 @@ pub struct ApplicationForm {
 }
 
 impl App {
+    /// The form, for the admins and supervisors who handle applications (it shows the applicant's
+    /// e-mail, employee number and reason).
     pub async fn application_form(&self, current: &Current, id: i64) -> Result<ApplicationForm> {
+        if !(current.roles.iter().any(|r| r.is_admin()) || current.has(Role::Supervisor)) {
+            self.record(crate::events::kind::FORBIDDEN, current.event_actor(), &format!("application {id}"), "form")
+                .await?;
+            return Err(crate::AppError::forbidden(
+                "申請表僅供管理者及權責主管檢視",
+                "the application form is for admins and supervisors",
+            ));
+        }
         let a = self.application(current, id).await?;
         let tree = self.db().org_tree().await?;
         let person = self.db().person(a.person_ref).await?;

@@ -425,9 +425,10 @@ impl App {
         // 5. The outcome entry and the sealed result, in one transaction, before the answer is shown.
         let now = self.now();
         let purge_after = now + Duration::days(self.settings().result_retention_days);
-        let mut tx = self.db().begin().await?;
+        // Read what the entry needs before the transaction takes SQLite's write lock.
         let mut outcome_entry = self.outcome_draft(&current.username, query_seq, &looked);
         outcome_entry.fields.extend(self.relation_fields(&current.person_name, &looked.1).await?);
+        let mut tx = self.db().begin().await?;
         append_in(&mut tx, &[outcome_entry]).await?;
         let (outcome, records, error) = looked;
         let result_id = if outcome == Outcome::Answered {
@@ -460,14 +461,24 @@ impl App {
         Ok(QueryAnswer { query_seq, outcome, result_id, records, message, purge_after: result_id.map(|_| purge_after) })
     }
 
-    /// A retained result, for its owner only (R-QRY-5); reopening it is recorded.
+    /// A retained result, for its owner and the colleagues named on it while it is kept with its
+    /// case (R-QRY-5, R-QRY-6); every opening is recorded.
     pub async fn open_result(
         &self,
         current: &Current,
         id: i64,
     ) -> Result<(ResultRow, Vec<Vec<(ResultField, String)>>)> {
         let row = self.db().result(id).await?;
-        let shared = row.attached && self.db().result_shares(id).await?.contains(&current.account_id);
+        // A colleague named on it must still be a user of the owner's agency (people move).
+        let shared = row.attached
+            && self.db().result_shares(id).await?.contains(&current.account_id)
+            && current.has(Role::User)
+            && {
+                let tree = self.db().org_tree().await?;
+                let owner = self.db().account(row.account_id).await?;
+                let agency = |node: i64| tree.agency_of(node).unwrap_or(node);
+                agency(owner.org_node_id) == agency(current.org_node_id)
+            };
         if row.account_id != current.account_id && !shared {
             self.record(
                 crate::events::kind::FORBIDDEN,
@@ -595,7 +606,12 @@ impl App {
             return refuse("僅能指定同一機關之承辦人員", "only colleagues of the same agency can be named");
         }
         let mut tx = self.db().begin().await?;
-        tx.share_result(id, other.id, current.account_id, self.now()).await?;
+        if !tx.share_result(id, other.id, current.account_id, self.now()).await? {
+            return Err(AppError::conflict(
+                "此結果已取消附卷或已銷毀，不能共用",
+                "this result is no longer kept with its case, or is destroyed; it cannot be shared",
+            ));
+        }
         self.retention_in(&mut tx, current, "result_shared", &row, &other.username).await?;
         tx.commit().await?;
         Ok(())

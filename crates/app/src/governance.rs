@@ -374,7 +374,7 @@ impl App {
         let masked = nhiguard_domain::ids::mask_email(&email);
         let hours = self.settings().activation_hours;
         let body = format!(
-            "{name} 您好：\n\n您的健保資料查詢管理系統帳號 {user} 已開通。請於 {hours} 小時內開啟下列連結設定密碼（僅能使用一次）：\n\n{url}\n\n             若您未申請此帳號，請勿開啟並通知貴機關管理者。\n\n             Your account {user} is ready. Open this link within {hours} hours to set your password (it works once):\n{url}\n",
+            "{name} 您好：\n\n您的健保資料查詢管理系統帳號 {user} 已開通。請於 {hours} 小時內開啟下列連結設定密碼（僅能使用一次）：\n\n{url}\n\n若您未申請此帳號，請勿開啟並通知貴機關管理者。\n\nYour account {user} is ready. Open this link within {hours} hours to set your password (it works once):\n{url}\n",
             name = account.person_name,
             user = account.username,
         );

@@ -2,8 +2,9 @@
 //! one; whoever opened it names a member of the business unit, the ethics unit and the IT unit;
 //! each member records their part and may collect further entries and evidence; the business
 //! member closes it with an audit record (稽核紀錄) — the conclusion and the actions taken, of which
-//! disabling the account is applied in the same step. Only the people named on it can see it, and
-//! every step is a ledger entry (kept with the rest of the ledger, at least five years).
+//! disabling the account is applied in the same step. Only the people named on it can see it;
+//! every step, and every opening of it, is a ledger entry (kept with the ledger, at least five
+//! years).
 
 use std::collections::HashMap;
 
@@ -44,13 +45,9 @@ impl InvestigationView {
         account.and_then(|a| self.names.get(&a).cloned()).unwrap_or_default()
     }
 
-    /// The parties that have recorded a step.
+    /// The units whose current member has recorded a step.
     pub fn stepped(&self) -> Vec<Party> {
-        let mut out: Vec<Party> =
-            self.notes.iter().filter(|n| n.kind == "step").filter_map(|n| Party::from_code(&n.party)).collect();
-        out.sort();
-        out.dedup();
-        out
+        stepped_by_members(&self.inv, &self.notes)
     }
 }
 
@@ -66,9 +63,21 @@ fn party_of(inv: &InvestigationRow, account_id: i64) -> Option<Party> {
     }
 }
 
+/// Only whoever opened it names (or renames) the members: a member cannot choose who checks them.
 fn may_name(inv: &InvestigationRow, account_id: i64) -> bool {
-    inv.state == InvestigationState::Open.code()
-        && (inv.opened_by == account_id || inv.business_account_id == Some(account_id))
+    inv.state == InvestigationState::Open.code() && inv.opened_by == account_id
+}
+
+/// The units whose current member has recorded a step (a replaced member's steps do not count).
+fn stepped_by_members(inv: &InvestigationRow, notes: &[InvestigationNote]) -> Vec<Party> {
+    let mut out: Vec<Party> = notes
+        .iter()
+        .filter(|n| n.kind == "step")
+        .filter_map(|n| Party::from_code(&n.party).filter(|p| party_of(inv, n.by_account_id) == Some(*p)))
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 impl App {
@@ -126,6 +135,23 @@ impl App {
         Ok(inv)
     }
 
+    /// The open investigations waiting for `current`'s unit to record its part (home-page
+    /// reminders): (id, the unit). Reads no log lines.
+    pub async fn investigations_waiting_for(&self, current: &Current) -> Result<Vec<(i64, Party)>> {
+        let mut out = Vec::new();
+        for inv in self.db().investigations_naming(current.account_id).await? {
+            if inv.state != InvestigationState::Open.code() {
+                continue;
+            }
+            let Some(party) = party_of(&inv, current.account_id) else { continue };
+            let notes = self.db().investigation_notes(inv.id).await?;
+            if !stepped_by_members(&inv, &notes).contains(&party) {
+                out.push((inv.id, party));
+            }
+        }
+        Ok(out)
+    }
+
     /// The investigations that name `current`, newest first.
     pub async fn investigations(&self, current: &Current) -> Result<Vec<InvestigationRow>> {
         Ok(self.db().investigations_naming(current.account_id).await?)
@@ -149,8 +175,11 @@ impl App {
         Ok(assemble(&rows, &purposes)?.into_iter().find(|r| r.seq == seq))
     }
 
+    /// The investigation with the log lines it concerns; opening it is recorded as a reading of
+    /// the log (some members, the IT unit's admin for one, cannot otherwise read it).
     pub async fn investigation_view(&self, current: &Current, id: i64) -> Result<InvestigationView> {
         let inv = self.named_investigation(current, id).await?;
+        self.record(kind::LEDGER_READ, current.event_actor(), &format!("investigation {id}"), "opened").await?;
         let review = self.db().review(inv.review_id).await?;
         let tree = self.db().org_tree().await?;
         let notes = self.db().investigation_notes(id).await?;
@@ -246,8 +275,8 @@ impl App {
         }
         if !may_name(&inv, current.account_id) {
             return Err(AppError::forbidden(
-                "由開啟調查之查核人員或業務單位人員指定參與人員",
-                "the reviewer who opened it or the business-unit member names the members",
+                "由開啟調查之查核人員指定參與人員",
+                "the reviewer who opened it names the members",
             ));
         }
         let (b, e, i) = (
@@ -358,9 +387,7 @@ impl App {
             ));
         }
         let notes = self.db().investigation_notes(id).await?;
-        let stepped: Vec<Party> =
-            notes.iter().filter(|n| n.kind == "step").filter_map(|n| Party::from_code(&n.party)).collect();
-        investigation::check_conclusion(&stepped, conclusion)?;
+        investigation::check_conclusion(&stepped_by_members(&inv, &notes), conclusion)?;
         let disabled = if disable {
             let account = self.log_row(inv.seq).await?.and_then(|r| r.account_id).ok_or_else(|| {
                 AppError::invalid(
@@ -412,8 +439,8 @@ impl App {
         Ok(())
     }
 
-    /// May `current` print the audit record? The members and whoever opened it; the record is
-    /// itself a read of the log and recorded as one.
+    /// The audit record to print, for the members and whoever opened it, once concluded; printing
+    /// is recorded.
     pub async fn audit_record(&self, current: &Current, id: i64) -> Result<InvestigationView> {
         let view = self.investigation_view(current, id).await?;
         if view.state != InvestigationState::Concluded {

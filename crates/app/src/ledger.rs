@@ -42,7 +42,6 @@ fn ledger_err(e: nhiguard_ledger::LedgerError) -> AppError {
     AppError::Internal(format!("ledger: {e}"))
 }
 
-/// Appends drafts inside `tx`, continuing from the locked head.
 impl App {
     /// Appends one step of a review or an investigation, by `current`, inside the transaction of the
     /// change it records; `fields` follow the event's name.
@@ -63,6 +62,7 @@ impl App {
     }
 }
 
+/// Appends drafts inside `tx`, continuing from the locked head.
 pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>> {
     let head = tx.ledger_head().await?;
     let mut frontier = if head.frontier.is_empty() {

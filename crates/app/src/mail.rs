@@ -1,4 +1,4 @@
-//! Mail for activation links (R-ACC-4): when `smtp_url` is set, a new or reset account's link goes
+//! Mail for activation links (R-ACC-4): when `smtp_url` is set, a new account's link goes
 //! by e-mail to its owner's address, and the admin never sees it. The message holds the link and
 //! nothing else of the account; no NHI data is ever mailed.
 

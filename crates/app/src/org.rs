@@ -217,7 +217,10 @@ impl App {
         let status = HrStatus::parse(status)?;
         let p = self.db().person(person).await?;
         self.tree_for(current, Action::ManagePeople, p.org_node_id).await?;
-        let accounts = self.db().active_accounts_of_person(person).await?;
+        let mut accounts = Vec::new();
+        for id in self.db().active_accounts_of_person(person).await? {
+            accounts.push((id, self.db().account(id).await?.username));
+        }
         let mut tx = self.db().begin().await?;
         tx.set_hr_status(person, status, self.now()).await?;
         self.record_in(
@@ -230,13 +233,12 @@ impl App {
         .await?;
         // R-ACC-7: a person who moved, resigned or retired should lose access; the admin confirms
         // by setting the disable date. Back in service, the proposal is withdrawn.
-        for account in accounts {
+        for (account, username) in accounts {
             if status == HrStatus::Active {
                 tx.withdraw_disable_proposal(account).await?;
                 continue;
             }
             tx.propose_disable(account, status.code(), current.account_id, self.now()).await?;
-            let username = self.db().account(account).await?.username;
             self.record_in(
                 &mut tx,
                 kind::DISABLE_PROPOSED,

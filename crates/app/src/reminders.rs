@@ -3,7 +3,6 @@
 //! past its time (R-REV-4), an investigation waiting for their unit's part (R-REV-5).
 
 use chrono::Duration;
-use nhiguard_domain::investigation::InvestigationState;
 use nhiguard_domain::org::OrgKind;
 use nhiguard_domain::review::ReviewState;
 use nhiguard_domain::roc;
@@ -31,14 +30,21 @@ impl App {
         if let Some(changed) = account.password_changed_at {
             let expires = changed + Duration::days(self.settings().password_max_age_days);
             let left = (expires - now).num_days();
-            let first = self.settings().password_reminder_days.first().copied().unwrap_or(14);
+            // From the first reminder day on; from the last, urgently.
+            let days = &self.settings().password_reminder_days;
+            let (first, last) = (days.first().copied().unwrap_or(14), days.last().copied().unwrap_or(3));
             if (0..=first).contains(&left) {
                 let on = roc::short_date(roc::taipei_date(expires));
+                let (kind, zh, en) = if left <= last {
+                    ("password-urgent", "請立即變更", "change it now")
+                } else {
+                    ("password", "請及早變更", "change it soon")
+                };
                 out.push(Reminder {
-                    kind: "password",
+                    kind,
                     text: Text::new(
-                        format!("您的密碼將於 {left} 天後（{on}）到期，請及早變更"),
-                        format!("your password expires in {left} days ({on}); change it soon"),
+                        format!("您的密碼將於 {left} 天後（{on}）到期，{zh}"),
+                        format!("your password expires in {left} days ({on}); {en}"),
                     ),
                     link: "/password".into(),
                 });
@@ -124,21 +130,15 @@ impl App {
                 }
             }
         }
-        for inv in self.investigations(current).await? {
-            if inv.state != InvestigationState::Open.code() {
-                continue;
-            }
-            let view = self.investigation_view(current, inv.id).await?;
-            if let Some(party) = view.my_party.filter(|p| !view.stepped().contains(p)) {
-                out.push(Reminder {
-                    kind: "investigation",
-                    text: Text::new(
-                        format!("異常調查 #{} 待{}記錄調查情形", inv.id, party.zh()),
-                        format!("investigation #{} is waiting for the {}'s part", inv.id, party.en()),
-                    ),
-                    link: format!("/investigations/{}", inv.id),
-                });
-            }
+        for (id, party) in self.investigations_waiting_for(current).await? {
+            out.push(Reminder {
+                kind: "investigation",
+                text: Text::new(
+                    format!("異常調查 #{id} 待{}記錄調查情形", party.zh()),
+                    format!("investigation #{id} is waiting for the {}'s part", party.en()),
+                ),
+                link: format!("/investigations/{id}"),
+            });
         }
         Ok(out)
     }

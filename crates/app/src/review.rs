@@ -280,7 +280,8 @@ impl App {
     }
 
     /// The month's risk flags (issue 6: off hours, repeated subjects, volume spikes, reused case
-    /// numbers, queries just before a disable date, fishing), thresholds at their defaults.
+    /// numbers, queries just before a disable date, fishing, same surname, staff roll), with the
+    /// `risk_…` settings and the office calendar.
     pub(crate) async fn month_flags(
         &self,
         agency_id: i64,

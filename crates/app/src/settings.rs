@@ -513,7 +513,7 @@ pub static SPECS: &[Spec] = &[
     },
     Spec {
         key: "results_key_file",
-        meaning: "the key retrieved results are encrypted with (mode 0600, outside the database); empty: data_dir/results.key",
+        meaning: "the key retrieved results, batch subjects and second-factor secrets are sealed with (mode 0600, outside the database; losing it loses them, and everyone's second factor must be reset); empty: data_dir/results.key",
         default: "(empty)",
         set: |s, v| {
             s.results_key_file = v.trim().to_owned();
@@ -549,7 +549,7 @@ pub static SPECS: &[Spec] = &[
     },
     Spec {
         key: "password_reminder_days",
-        meaning: "days before a password expires on which its owner is reminded, comma-separated (R-ACC-6)",
+        meaning: "the home page reminds a password's owner from the first of these days before it expires, urgently from the last, comma-separated (R-ACC-6)",
         default: "14,3",
         set: |s, v| {
             let mut days = Vec::new();

@@ -91,8 +91,6 @@ impl Code {
     }
 }
 
-/// A required display name (of a person, org node, purpose, …): trimmed, 1–`max` characters, no
-/// control characters.
 /// An e-mail address for activation links (R-ACC-4): empty (none) or `local@domain.tld`, ASCII,
 /// at most 254 characters. Only its shape is checked; the mail server decides the rest.
 pub fn parse_email(input: &str) -> Result<String, DomainError> {
@@ -128,6 +126,8 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
+/// A required display name (of a person, org node, purpose, …): trimmed, 1–`max` characters, no
+/// control characters.
 pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
     let s = input.trim();
     if s.is_empty() {

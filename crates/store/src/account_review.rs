@@ -121,7 +121,8 @@ impl Tx {
         .bind(by)
         .bind(micros(at))
         .fetch_one(self.conn())
-        .await?
+        .await
+        .map_err(crate::StoreError::conflict_on("open account review"))?
         .try_get("id")?;
         for i in items {
             sqlx::query(

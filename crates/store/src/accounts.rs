@@ -216,15 +216,28 @@ impl Db {
             .collect()
     }
 
-    /// The account's sealed TOTP secret (nonce, ciphertext) and the last step used, if one is set
-    /// (enabled or waiting for its first code).
+    /// The account's sealed TOTP secret in force (nonce, ciphertext) and the last step used.
     pub async fn totp_secret(&self, account_id: i64) -> Result<Option<(Vec<u8>, Vec<u8>, Option<i64>)>> {
-        let r = sqlx::query("SELECT totp_nonce, totp_secret, totp_last_step FROM accounts WHERE id = $1")
-            .bind(account_id)
-            .fetch_one(self.pool())
-            .await?;
-        let nonce: Option<Vec<u8>> = r.try_get("totp_nonce")?;
-        let secret: Option<Vec<u8>> = r.try_get("totp_secret")?;
+        self.sealed_totp(account_id, "totp_nonce", "totp_secret").await
+    }
+
+    /// A new sealed TOTP secret waiting for its first code, if setup was started.
+    pub async fn totp_pending(&self, account_id: i64) -> Result<Option<(Vec<u8>, Vec<u8>, Option<i64>)>> {
+        self.sealed_totp(account_id, "totp_pending_nonce", "totp_pending_secret").await
+    }
+
+    async fn sealed_totp(
+        &self,
+        account_id: i64,
+        nonce_column: &str,
+        secret_column: &str,
+    ) -> Result<Option<(Vec<u8>, Vec<u8>, Option<i64>)>> {
+        // Column names come from the two callers above, never from input.
+        let sql =
+            format!("SELECT {nonce_column} AS n, {secret_column} AS s, totp_last_step FROM accounts WHERE id = $1");
+        let r = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(account_id).fetch_one(self.pool()).await?;
+        let nonce: Option<Vec<u8>> = r.try_get("n")?;
+        let secret: Option<Vec<u8>> = r.try_get("s")?;
         Ok(match (nonce, secret) {
             (Some(n), Some(s)) => Some((n, s, r.try_get("totp_last_step")?)),
             _ => None,
@@ -354,28 +367,52 @@ impl Tx {
         Ok(Ok(account_id))
     }
 
-    /// Stores a new sealed TOTP secret, not yet enabled (enrolment starts over).
+    /// Stores a new sealed TOTP secret as pending; the one in force (if any) stays in force.
     pub async fn set_totp_pending(&mut self, account_id: i64, nonce: &[u8], secret: &[u8]) -> Result<()> {
-        sqlx::query(
-            "UPDATE accounts SET totp_nonce = $1, totp_secret = $2, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $3",
+        sqlx::query("UPDATE accounts SET totp_pending_nonce = $1, totp_pending_secret = $2 WHERE id = $3")
+            .bind(nonce)
+            .bind(secret)
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Puts the pending secret in force from `at`, its first code (in time step `step`) proved and
+    /// so used; false without one.
+    pub async fn promote_totp(&mut self, account_id: i64, step: i64, at: Time) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE accounts SET totp_nonce = totp_pending_nonce, totp_secret = totp_pending_secret, \
+             totp_pending_nonce = NULL, totp_pending_secret = NULL, totp_enabled_at = $1, totp_last_step = $2 \
+             WHERE id = $3 AND totp_pending_secret IS NOT NULL",
         )
-        .bind(nonce)
-        .bind(secret)
+        .bind(micros(at))
+        .bind(step)
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Removes the second factor entirely (an admin's reset for a lost authenticator).
+    pub async fn clear_totp(&mut self, account_id: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET totp_nonce = NULL, totp_secret = NULL, totp_pending_nonce = NULL, \
+             totp_pending_secret = NULL, totp_enabled_at = NULL, totp_last_step = NULL WHERE id = $1",
+        )
         .bind(account_id)
         .execute(self.conn())
         .await?;
         Ok(())
     }
 
-    /// Turns the second factor on (or just records the step used), refusing a step not after the
-    /// last one used; false when the step was used already (a replayed code).
-    pub async fn use_totp_step(&mut self, account_id: i64, step: i64, enable_at: Option<Time>) -> Result<bool> {
+    /// Records the time step a code was used in, refusing one not after the last used; false when
+    /// the step was used already (a replayed code).
+    pub async fn use_totp_step(&mut self, account_id: i64, step: i64) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE accounts SET totp_last_step = $1, totp_enabled_at = COALESCE(totp_enabled_at, $2) \
-             WHERE id = $3 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            "UPDATE accounts SET totp_last_step = $1 WHERE id = $2 AND (totp_last_step IS NULL OR totp_last_step < $1)",
         )
         .bind(step)
-        .bind(enable_at.map(micros))
         .bind(account_id)
         .execute(self.conn())
         .await?;

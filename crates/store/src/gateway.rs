@@ -211,10 +211,13 @@ impl Tx {
         Ok(())
     }
 
-    /// Lets `account_id` open the result too (nothing if it already may).
-    pub async fn share_result(&mut self, id: i64, account_id: i64, by: i64, at: Time) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO result_shares (result_id, account_id, granted_by, granted_at) VALUES ($1, $2, $3, $4) \
+    /// Lets `account_id` open the result too (nothing if it already may) — only while the result
+    /// is kept with its case and still holds data, checked in the same statement; false otherwise.
+    pub async fn share_result(&mut self, id: i64, account_id: i64, by: i64, at: Time) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO result_shares (result_id, account_id, granted_by, granted_at) \
+             SELECT $1, $2, $3, $4 WHERE EXISTS \
+             (SELECT 1 FROM query_results WHERE id = $1 AND attached = 1 AND ciphertext IS NOT NULL) \
              ON CONFLICT (result_id, account_id) DO NOTHING",
         )
         .bind(id)
@@ -223,7 +226,13 @@ impl Tx {
         .bind(micros(at))
         .execute(self.conn())
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1
+            || sqlx::query("SELECT 1 AS x FROM result_shares WHERE result_id = $1 AND account_id = $2")
+                .bind(id)
+                .bind(account_id)
+                .fetch_optional(self.conn())
+                .await?
+                .is_some())
     }
 
     /// Ends one share; false if there was none.

@@ -56,6 +56,7 @@ pub fn routes() -> Router<AppState> {
         .route("/me/totp", post(totp_begin).put(totp_confirm))
         .route("/handover", post(handover_post))
         .route("/accounts/{id}/disable-date", put(disable_date_put))
+        .route("/accounts/{id}/totp-reset", post(totp_reset))
         .route("/reviews", get(reviews_list))
         .route("/reviews/prepare", post(reviews_prepare))
         .route("/reviews/{id}", get(review_get))
@@ -1837,6 +1838,13 @@ async fn totp_begin(State(s): State<AppState>, u: ApiUser, body: axum::body::Byt
         .unwrap_or_default();
     let (secret, uri) = s.app.totp_begin(&u.current, &code).await?;
     Ok(Json(TotpSetup { secret, uri }))
+}
+
+/// An admin removes the second factor of an account it manages (a lost phone).
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/totp-reset", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody)))]
+async fn totp_reset(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    s.app.reset_totp(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]

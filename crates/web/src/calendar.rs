@@ -65,7 +65,7 @@ async fn page(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
                 .collect(),
             text: of_year
                 .iter()
-                .map(|d| format!("{} {} {}", d.date, d.kind.zh(), d.name))
+                .map(|d| format!("{} {} {}", roc::short_date(d.date), d.kind.zh(), d.name))
                 .collect::<Vec<_>>()
                 .join("\n"),
         });

@@ -149,7 +149,9 @@ impl FromRequestParts<AppState> for ApiUser {
                 "the password has expired or must be changed: change it with PUT /api/v1/me/password first",
             )));
         }
-        if current.must_enrol_totp && !matches!(full_path(parts).as_str(), "/api/v1/me/totp" | "/api/v1/session") {
+        if current.must_enrol_totp
+            && !matches!(full_path(parts).as_str(), "/api/v1/me/totp" | "/api/v1/me/password" | "/api/v1/session")
+        {
             return Err(ApiError(AppError::forbidden(
                 "須先設定兩步驟驗證：POST /api/v1/me/totp 取得金鑰，再以 PUT /api/v1/me/totp 送出驗證碼",
                 "set up the second factor first: POST /api/v1/me/totp for the secret, then PUT /api/v1/me/totp with a code",

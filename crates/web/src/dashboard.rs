@@ -123,7 +123,14 @@ async fn dashboard(State(s): State<AppState>, u: PageUser, Query(pick): Query<Pi
         operation_height: by_operation.len().max(1) * ROW,
         by_purpose,
         by_operation,
-        by_outcome: d.by_outcome.clone(),
+        by_outcome: d
+            .by_outcome
+            .iter()
+            .map(|(code, n)| {
+                let label = nhiguard_domain::query::Outcome::from_code(code).map(|o| lang.t(o.zh(), o.en()));
+                (label.unwrap_or(code).to_owned(), *n)
+            })
+            .collect(),
         days_width: days.len().max(1) * DAY_WIDTH,
         days,
         reviews: d
@@ -141,6 +148,13 @@ async fn dashboard(State(s): State<AppState>, u: PageUser, Query(pick): Query<Pi
         overdue_reviews: d.overdue_reviews,
         open_investigations: d.open_investigations,
         flag_total: d.flags.iter().map(|f| f.1).sum(),
-        flags: d.flags.clone(),
+        flags: d
+            .flags
+            .iter()
+            .map(|(code, n)| {
+                let label = nhiguard_domain::risk::FlagKind::from_code(code).map(|k| lang.t(k.zh(), k.en()));
+                (label.unwrap_or(code).to_owned(), *n)
+            })
+            .collect(),
     }))
 }

@@ -12,6 +12,8 @@ CREATE TABLE account_reviews (
     applied_at BIGINT
 );
 CREATE INDEX account_reviews_by_node ON account_reviews (org_node_id, started_at);
+-- One open review per branch at a time.
+CREATE UNIQUE INDEX account_reviews_one_open ON account_reviews (org_node_id) WHERE state = 'open';
 
 CREATE TABLE account_review_items (
     review_id BIGINT NOT NULL REFERENCES account_reviews (id),

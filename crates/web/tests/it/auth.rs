@@ -241,7 +241,7 @@ async fn r_acc_6_the_optional_second_factor_is_needed_at_sign_in_once_set_up_and
     assert!(setup["uri"].as_str().unwrap().starts_with("otpauth://totp/"));
     let raw: Vec<u8> = {
         let mut db = t.raw().await;
-        sqlx::query_scalar::<_, Vec<u8>>("SELECT totp_secret FROM accounts WHERE username = 'soc.user'")
+        sqlx::query_scalar::<_, Vec<u8>>("SELECT totp_pending_secret FROM accounts WHERE username = 'soc.user'")
             .fetch_one(&mut db)
             .await
             .unwrap()
@@ -257,7 +257,10 @@ async fn r_acc_6_the_optional_second_factor_is_needed_at_sign_in_once_set_up_and
     // Now a sign-in needs it, and the code used to confirm does not work again.
     let r = t.client().post_json("/api/v1/session", &sign("")).await;
     assert_eq!(r.status, 401);
-    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("兩步驟驗證碼"), "{}", r.body);
+    assert!(
+        r.json()["error"]["message_zh"].as_str().unwrap().starts_with("帳號或密碼錯誤"),
+        "the same as a wrong password"
+    );
     assert_eq!(t.client().post_json("/api/v1/session", &sign(&code)).await.status, 401, "replayed");
     t.clock.advance(chrono::Duration::seconds(30));
     let fresh = totp_now(&t, &secret);
@@ -276,9 +279,27 @@ async fn r_acc_6_the_optional_second_factor_is_needed_at_sign_in_once_set_up_and
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert!(web.get("/password").await.body.contains("totp-on"));
-    // Moving to another authenticator needs a code from this one.
+    // Moving to another authenticator needs a code from this one, and until the new one is
+    // confirmed the old one stays in force.
     let r = c.post_json("/api/v1/me/totp", &serde_json::json!({})).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("code")));
+    t.clock.advance(chrono::Duration::seconds(30));
+    let r = c.post_json("/api/v1/me/totp", &serde_json::json!({"code": totp_now(&t, &secret)})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.client().post_json("/api/v1/session", &sign("")).await.status, 401, "still on while moving");
+    // A lost phone: the admin resets it, another agency's admin may not.
+    let account = t.account_id("soc.user").await;
+    let mut other = t.api_as("hlt.admin").await;
+    assert_eq!(
+        other.post_json(&format!("/api/v1/accounts/{account}/totp-reset"), &serde_json::json!({})).await.status,
+        403
+    );
+    let mut admin = t.api_as("soc.admin").await;
+    assert_eq!(
+        admin.post_json(&format!("/api/v1/accounts/{account}/totp-reset"), &serde_json::json!({})).await.status,
+        204
+    );
+    assert_eq!(t.client().post_json("/api/v1/session", &sign("")).await.status, 200, "off after the reset");
     let events = t.app.recent_events(50).await.unwrap();
     assert!(events.iter().any(|e| e.event == "totp" && e.detail == "enabled"));
     assert!(

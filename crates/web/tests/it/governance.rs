@@ -129,6 +129,8 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
     assert!(odt.body.contains("application/vnd.oasis.opendocument.text") && odt.body.contains("蕭宇恩"));
     let mut other = t.browser_as("tax.admin").await;
     assert_eq!(other.get(&format!("/applications/{id}/form")).await.status, 403, "another agency's");
+    let mut plain = t.browser_as("hlt.user").await;
+    assert_eq!(plain.get(&format!("/applications/{id}/form")).await.status, 403, "a plain user of the branch");
 }
 
 #[tokio::test]

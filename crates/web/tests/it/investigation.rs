@@ -75,6 +75,11 @@ async fn r_rev_5_an_anomaly_opens_an_investigation_that_the_three_units_close_wi
     assert_eq!(chief.put_json(&mp, &members("soc.chief", "eth.officer", "plan.admin")).await.status, 403);
     assert_eq!(reviewer.put_json(&mp, &members("soc.chief", "eth.officer", "plan.admin")).await.status, 204);
     assert_eq!(ethics.get(&path).await.status, 200, "named now");
+    assert_eq!(
+        chief.put_json(&mp, &members("soc.chief", "eth.officer", "hlt.admin")).await.status,
+        403,
+        "a member does not choose who checks them"
+    );
     let mut outsider = t.api_as("tax.admin").await;
     assert_eq!(outsider.get(&path).await.status, 403);
 
