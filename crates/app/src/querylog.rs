@@ -45,10 +45,18 @@ pub struct LogRow {
 
 /// Decodes ledger rows and pairs each query with its outcome; newest first.
 pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<LogRow>> {
+    assemble_bodies(rows.iter().map(|r| (r.seq, r.body.as_slice())), purposes)
+}
+
+/// [`assemble`] over (seq, body) pairs in any order.
+pub(crate) fn assemble_bodies<'a>(
+    rows: impl IntoIterator<Item = (u64, &'a [u8])>,
+    purposes: &[Purpose],
+) -> Result<Vec<LogRow>> {
     let mut outcomes: HashMap<u64, (String, String, bool, bool)> = HashMap::new();
     let mut queries = Vec::new();
-    for r in rows {
-        let e = Entry::decode(&r.body).map_err(|e| AppError::Internal(format!("ledger entry {}: {e}", r.seq)))?;
+    for (seq, body) in rows {
+        let e = Entry::decode(body).map_err(|e| AppError::Internal(format!("ledger entry {seq}: {e}")))?;
         match e.kind() {
             EntryKind::QueryOutcome => {
                 if let Some(q) = e.field("query_seq").and_then(|s| s.parse::<u64>().ok()) {

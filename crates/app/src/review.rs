@@ -15,7 +15,7 @@ use nhiguard_store::NewReview;
 pub use nhiguard_store::{FindingRow, ReviewRow};
 
 use crate::ledger::{Draft, append_in};
-use crate::querylog::{LogRow, assemble};
+use crate::querylog::LogRow;
 use crate::{App, AppError, Current, Result};
 
 /// One line of the query record sheet (R-REV-1): ROC date, Taipei time, the subject masked.
@@ -100,11 +100,12 @@ pub async fn month_rows_by_agency(
     let (from, to) =
         month_bounds(year, month).ok_or_else(|| AppError::invalid("month", "月份錯誤", "no such month"))?;
     // Outcomes follow their query: read a little past the end for them.
-    let rows = db.ledger_between(&["query", "query_outcome"], from, to + 60_000_000, 5_000_000).await?;
+    let rows = db.ledger_bodies_between(&["query", "query_outcome"], from, to + 60_000_000).await?;
     let purposes = db.purposes().await?;
     let mut out: std::collections::HashMap<i64, Vec<LogRow>> = std::collections::HashMap::new();
-    // `assemble` gives newest first; pushing from the end keeps each agency oldest first.
-    for r in assemble(&rows, &purposes)?.into_iter().rev() {
+    // Assembled newest first; pushing from the end keeps each agency oldest first.
+    let assembled = crate::querylog::assemble_bodies(rows.iter().map(|(s, b)| (*s, b.as_slice())), &purposes)?;
+    for r in assembled.into_iter().rev() {
         if let Some(agency) = r.agency_id.filter(|_| r.at.timestamp_micros() < to) {
             out.entry(agency).or_default().push(r);
         }
