@@ -17,7 +17,7 @@ use crate::events::kind;
 use crate::{App, AppError, Current, Result};
 
 /// One query as the log shows it; the subject is masked.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LogRow {
     pub seq: u64,
     pub at: chrono::DateTime<chrono::Utc>,

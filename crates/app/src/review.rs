@@ -63,8 +63,12 @@ pub struct ReviewView {
     pub findings: Vec<FindingRow>,
     /// Recomputed now from the stored checkpoint: does it give the stored sample?
     pub sample_matches: bool,
-    /// Risk flags over the whole month, each explaining itself (a list apart from the sample).
-    pub flags: Vec<nhiguard_domain::risk::Flag>,
+    /// Risk flags over the whole month, each explaining itself (a list apart from the sample);
+    /// `None` on the quick view, which does not read the month.
+    pub flags: Option<Vec<nhiguard_domain::risk::Flag>>,
+    /// Whether the sample was recomputed from the ledger itself (the full view) or from the month's
+    /// population kept at preparation (the quick view).
+    pub from_ledger: bool,
 }
 
 fn month_bounds(year: i32, month: u32) -> Option<(i64, i64)> {
@@ -177,6 +181,11 @@ impl App {
                 seed: seed.to_hex(),
                 sample: sample.clone(),
                 settings,
+                sample_rows: serde_json::to_string(
+                    &queries.iter().filter(|q| sample.contains(&q.seq)).collect::<Vec<_>>(),
+                )
+                .map_err(|e| AppError::Internal(format!("review snapshot: {e}")))?,
+                population: population.clone(),
             };
             let mut tx = self.db().begin().await?;
             let (id, new_one) = tx.insert_review(&new, self.now()).await?;
@@ -249,14 +258,29 @@ impl App {
         Ok(self.db().reviews_of(&agencies).await?)
     }
 
-    /// One review with its sample, findings, and a fresh recomputation of the sample.
+    /// One review with its sample, findings, a fresh recomputation of the sample, and the month's
+    /// risk flags: the whole month re-read from the ledger.
     pub async fn review_view(&self, current: &Current, id: i64) -> Result<ReviewView> {
+        self.review_view_from(current, id, true).await
+    }
+
+    /// The review page's view: with `from_ledger` false (and a population kept at preparation),
+    /// the draw is recomputed from the kept population and the signed checkpoint and the sampled
+    /// queries come as kept, without reading the month; the page offers the full check.
+    pub async fn review_view_from(&self, current: &Current, id: i64, from_ledger: bool) -> Result<ReviewView> {
         let review = self.db().review(id).await?;
         self.check_review_access(current, review.agency_id).await?;
         let tree = self.db().org_tree().await?;
         let agency = tree.get(review.agency_id).cloned().ok_or_else(|| AppError::Internal("review agency".into()))?;
-        let queries = self.month_queries(review.agency_id, review.year, review.month).await?;
-        let population: Vec<u64> = queries.iter().map(|q| q.seq).collect();
+        let quick = !from_ledger && (review.queries == 0 || !review.population.is_empty());
+        let queries = if quick {
+            serde_json::from_str::<Vec<LogRow>>(if review.sample_rows.is_empty() { "[]" } else { &review.sample_rows })
+                .map_err(|e| AppError::Internal(format!("review snapshot: {e}")))?
+        } else {
+            self.month_queries(review.agency_id, review.year, review.month).await?
+        };
+        let population: Vec<u64> =
+            if quick { review.population.clone() } else { queries.iter().map(|q| q.seq).collect() };
         let sample_matches = match SignedCheckpoint::parse(&review.checkpoint_text) {
             Ok(cp) => {
                 cp.verify(&self.ledger_keys().signing.public_key()).is_ok() && {
@@ -267,10 +291,15 @@ impl App {
             }
             Err(_) => false,
         };
-        let flags = self.month_flags(review.agency_id, review.year, review.month, &queries).await?;
+        let flags = if quick {
+            None
+        } else {
+            Some(self.month_flags(review.agency_id, review.year, review.month, &queries).await?)
+        };
         let sample = queries.into_iter().filter(|q| review.sample.contains(&q.seq)).collect();
         Ok(ReviewView {
             flags,
+            from_ledger: !quick,
             findings: self.db().findings(id).await?,
             agency_name: agency.name_zh.clone(),
             agency_code: agency.code.clone(),
@@ -485,7 +514,7 @@ impl App {
             rank: person.rank,
             active: a.status == "active" && person.hr_status == nhiguard_domain::person::HrStatus::Active,
         };
-        let view = self.review_view(current, id).await?;
+        let view = self.review_view_from(current, id, false).await?;
         let mut queries_by = Vec::new();
         for q in &view.sample {
             if let Some(acc) = self.db().account_by_username(&q.username).await? {

@@ -171,6 +171,17 @@ fn main() {
         );
 
         let chief = app.current(&token, SessionKind::Api, "127.0.0.1").await.unwrap();
+        // The review page as it opens: the draw recomputed from the population kept at preparation.
+        let t = Instant::now();
+        let quick = app.review_view_from(&chief, review.id, false).await.unwrap();
+        let d = t.elapsed();
+        assert!(quick.sample_matches && !quick.from_ledger);
+        println!(
+            "| the review page's work (sample {} recomputed from the kept population, no flags) | {} | {} |",
+            quick.sample.len(),
+            secs(d),
+            ratio(d)
+        );
         let t = Instant::now();
         let (_, ods) = app.review_sheet_ods(&chief, review.id).await.unwrap();
         let d = t.elapsed();

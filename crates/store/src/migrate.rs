@@ -122,10 +122,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 17,
+        name: "review_snapshot",
+        common: include_str!("migrations/0017_review_snapshot.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 16;
+pub const SCHEMA_VERSION: i64 = 17;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

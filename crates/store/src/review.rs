@@ -19,6 +19,10 @@ pub struct NewReview {
     pub sample: Vec<u64>,
     /// The sampling settings the draw used.
     pub settings: nhiguard_domain::review::SampleSettings,
+    /// The month's query entries the draw was made from.
+    pub population: Vec<u64>,
+    /// The sampled queries as the review page lists them (JSON, written by `app`).
+    pub sample_rows: String,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +38,11 @@ pub struct ReviewRow {
     pub sample: Vec<u64>,
     /// The sampling settings the draw used.
     pub settings: nhiguard_domain::review::SampleSettings,
+    /// The month's query entries as kept at preparation (empty for reviews prepared before
+    /// they were kept).
+    pub population: Vec<u64>,
+    /// The sampled queries as kept at preparation (JSON; empty as above).
+    pub sample_rows: String,
     pub state: String,
     pub reviewer_account_id: Option<i64>,
     pub reviewer_signed_at: Option<Time>,
@@ -53,6 +62,11 @@ pub struct FindingRow {
 
 fn corrupt(what: &str) -> StoreError {
     StoreError::Corrupt(what.to_owned())
+}
+
+/// A comma-separated list of sequence numbers.
+fn seqs(text: &str) -> Result<Vec<u64>> {
+    text.split(',').filter(|s| !s.is_empty()).map(|s| s.parse().map_err(|_| corrupt("sequence list"))).collect()
 }
 
 fn review(r: &AnyRow) -> Result<ReviewRow> {
@@ -75,6 +89,8 @@ fn review(r: &AnyRow) -> Result<ReviewRow> {
             rate_percent: u32::try_from(r.try_get::<i64, _>("sample_rate_percent")?).map_err(|_| corrupt("rate"))?,
             minimum: u64::try_from(r.try_get::<i64, _>("sample_minimum")?).map_err(|_| corrupt("minimum"))?,
         },
+        population: seqs(&r.try_get::<String, _>("population")?)?,
+        sample_rows: r.try_get("sample_rows")?,
         state: r.try_get("state")?,
         reviewer_account_id: r.try_get("reviewer_account_id")?,
         reviewer_signed_at: r.try_get::<Option<i64>, _>("reviewer_signed_at")?.map(from_micros),
@@ -143,8 +159,9 @@ impl Tx {
         let sample: Vec<String> = r.sample.iter().map(u64::to_string).collect();
         let row = sqlx::query(
             "INSERT INTO reviews (agency_id, year, month, queries, checkpoint_size, checkpoint_text, seed, sample, state, created_at, \
-             sample_rate_percent, sample_minimum) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11) ON CONFLICT (agency_id, year, month) DO NOTHING RETURNING id",
+             sample_rate_percent, sample_minimum, population, sample_rows) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'open', $9, $10, $11, $12, $13) \
+             ON CONFLICT (agency_id, year, month) DO NOTHING RETURNING id",
         )
         .bind(r.agency_id)
         .bind(i64::from(r.year))
@@ -157,6 +174,8 @@ impl Tx {
         .bind(micros(at))
         .bind(i64::from(r.settings.rate_percent))
         .bind(i64::try_from(r.settings.minimum).map_err(|_| corrupt("minimum"))?)
+        .bind(r.population.iter().map(u64::to_string).collect::<Vec<_>>().join(","))
+        .bind(&r.sample_rows)
         .fetch_optional(self.conn())
         .await?;
         match row {

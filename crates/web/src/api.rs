@@ -1426,6 +1426,7 @@ async fn review_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) 
     let flags = v
         .flags
         .iter()
+        .flatten()
         .map(|f| FlagDto {
             seq: f.seq,
             kind: f.kind.code().to_owned(),

@@ -3,7 +3,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -112,13 +112,28 @@ struct DetailPage {
     can_sign: bool,
     sign_label: String,
     flags: Vec<(u64, String)>,
+    /// The sample was recomputed from the ledger (and the flags computed) rather than from the
+    /// population kept at preparation.
+    from_ledger: bool,
     /// (entry, investigation) for the anomalies whose investigation the viewer is named on.
     investigations: Vec<(u64, i64)>,
 }
 
-async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
+/// `?full=1` re-reads the month from the ledger: the recomputation from the log itself and the
+/// risk flags. Without it the page recomputes the draw from the population kept at preparation.
+#[derive(Deserialize)]
+struct DetailQuery {
+    full: Option<String>,
+}
+
+async fn detail(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    Query(q): Query<DetailQuery>,
+) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    let v = s.app.review_view(&u.current, id).await.page(lang)?;
+    let v = s.app.review_view_from(&u.current, id, q.full.is_some()).await.page(lang)?;
     let investigations =
         s.app.investigations_of_review(&u.current, id).await.page(lang)?.into_iter().map(|i| (i.seq, i.id)).collect();
     let r = &v.review;
@@ -174,7 +189,13 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         can_sign,
         sign_label,
         investigations,
-        flags: v.flags.iter().map(|f| (f.seq, lang.t(&f.explanation_zh, &f.explanation_en).to_owned())).collect(),
+        flags: v
+            .flags
+            .iter()
+            .flatten()
+            .map(|f| (f.seq, lang.t(&f.explanation_zh, &f.explanation_en).to_owned()))
+            .collect(),
+        from_ledger: v.from_ledger,
     }))
 }
 

@@ -99,6 +99,18 @@ async fn r_rev_2_reviews_are_prepared_after_the_month_closes_with_a_sample_anyon
     let list = civ.get("/api/v1/reviews").await.json();
     let civ_review = &list[0];
     assert_eq!((civ_review["queries"].as_u64(), civ_review["sample"].as_array().unwrap().len()), (Some(0), 0));
+    // The page recomputes the draw from the population kept at preparation; the full check re-reads
+    // the month from the log and lists the flags.
+    let mut chief_web = t.browser_as("soc.chief").await;
+    let quick = chief_web.get(&format!("/reviews/{}", review["id"])).await;
+    assert!(quick.body.contains("與已簽章檢查點重新計算之樣本相符") && quick.body.contains("recompute-from-log"));
+    assert!(quick.body.contains("flags-not-computed") && quick.body.contains("113-兒保-"), "the sample as kept");
+    let full = chief_web.get(&format!("/reviews/{}?full=1", review["id"])).await;
+    assert!(
+        full.body.contains("與已簽章檢查點重新計算之樣本相符") && full.body.contains(r#"id="flags""#),
+        "{}",
+        full.body
+    );
     let mut web = t.browser_as("civ.chief").await;
     let sheet = web.get(&format!("/reviews/{}/sheet", civ_review["id"])).await;
     assert!(sheet.body.contains("本月無查詢紀錄"), "{}", sheet.body);
