@@ -58,8 +58,25 @@ async fn health_metrics_and_openapi_are_served() {
     assert!(m.body.contains("nhiguard_database_up{backend=\""));
     let doc = c.get("/api/v1/openapi.json").await.json();
     assert_eq!(doc["openapi"].as_str().map(|v| v.starts_with("3.")), Some(true));
-    for path in ["/api/v1/session", "/api/v1/org/{id}", "/api/v1/purposes", "/api/v1/linkages"] {
+    for path in [
+        "/api/v1/session",
+        "/api/v1/org/{id}",
+        "/api/v1/purposes",
+        "/api/v1/linkages",
+        "/api/v1/queries",
+        "/api/v1/reviews/{id}",
+        "/api/v1/investigations/{id}/conclude",
+        "/api/v1/account-reviews/{id}/apply",
+        "/api/v1/me/totp",
+        "/api/v1/ledger/entries/{seq}/proof",
+    ] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
+    }
+    // Every schema a path refers to is in the document.
+    let text = doc.to_string();
+    for reference in text.split("#/components/schemas/").skip(1) {
+        let name: String = reference.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        assert!(doc["components"]["schemas"][&name].is_object(), "schema {name} is defined");
     }
 }
 
