@@ -53,9 +53,23 @@ pub(crate) fn assemble_bodies<'a>(
     rows: impl IntoIterator<Item = (u64, &'a [u8])>,
     purposes: &[Purpose],
 ) -> Result<Vec<LogRow>> {
-    let mut outcomes: HashMap<u64, (String, String, bool, bool)> = HashMap::new();
-    let mut queries = Vec::new();
+    let mut assembler = Assembler::default();
     for (seq, body) in rows {
+        assembler.push(seq, body)?;
+    }
+    assembler.finish(purposes)
+}
+
+/// Pairs queries with their outcomes as entries arrive (in any order), so that a long read can be
+/// decoded while the database is still delivering it.
+#[derive(Default)]
+pub(crate) struct Assembler {
+    outcomes: HashMap<u64, (String, String, bool, bool)>,
+    queries: Vec<Entry>,
+}
+
+impl Assembler {
+    pub(crate) fn push(&mut self, seq: u64, body: &[u8]) -> Result<()> {
         let e = Entry::decode(body).map_err(|e| AppError::Internal(format!("ledger entry {seq}: {e}")))?;
         match e.kind() {
             EntryKind::QueryOutcome => {
@@ -66,60 +80,66 @@ pub(crate) fn assemble_bodies<'a>(
                         e.field("same_surname") == Some("1"),
                         e.field("subject_is_employee") == Some("1"),
                     );
-                    outcomes.insert(q, o);
+                    self.outcomes.insert(q, o);
                 }
             }
-            EntryKind::Query => queries.push(e),
+            EntryKind::Query => self.queries.push(e),
             _ => {}
         }
+        Ok(())
     }
-    queries.sort_by_key(|e| std::cmp::Reverse(e.seq()));
-    Ok(queries
-        .into_iter()
-        .map(|e| {
-            let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
-            let (outcome, detail, same_surname, subject_is_employee) = match f("outcome").as_str() {
-                "refused" => (Outcome::Refused, f("refusal"), false, false),
-                _ => match outcomes.get(&e.seq()) {
-                    Some((o, err, surname, staff)) => {
-                        (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone(), *surname, *staff)
-                    }
-                    None => (Outcome::NhiaError, "no outcome recorded".to_owned(), false, false),
-                },
-            };
-            let purpose = f("purpose_id")
-                .parse::<i64>()
-                .ok()
-                .and_then(|id| purposes.iter().find(|p| p.id == id))
-                .map(|p| format!("{}. {}", p.number, p.name_zh))
-                .unwrap_or_default();
-            LogRow {
-                seq: e.seq(),
-                at: nhiguard_store::from_micros(e.at_micros()),
-                username: e.actor().to_owned(),
-                agency_id: f("agency_id").parse().ok(),
-                purpose,
-                operation: f("operation"),
-                case_number: f("case_number"),
-                reason: f("reason"),
-                subject_masked: f("subject_masked"),
-                subject_key: {
-                    use sha2::Digest;
-                    let c = f("conditions");
-                    if c.is_empty() {
-                        String::new()
-                    } else {
-                        sha2::Sha256::digest(c.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
-                    }
-                },
-                account_id: f("account_id").parse().ok(),
-                outcome,
-                detail,
-                same_surname,
-                subject_is_employee,
-            }
-        })
-        .collect())
+
+    /// The queries, newest first, each with its outcome.
+    pub(crate) fn finish(self, purposes: &[Purpose]) -> Result<Vec<LogRow>> {
+        let Assembler { outcomes, mut queries } = self;
+        queries.sort_by_key(|e| std::cmp::Reverse(e.seq()));
+        Ok(queries
+            .into_iter()
+            .map(|e| {
+                let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
+                let (outcome, detail, same_surname, subject_is_employee) = match f("outcome").as_str() {
+                    "refused" => (Outcome::Refused, f("refusal"), false, false),
+                    _ => match outcomes.get(&e.seq()) {
+                        Some((o, err, surname, staff)) => {
+                            (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone(), *surname, *staff)
+                        }
+                        None => (Outcome::NhiaError, "no outcome recorded".to_owned(), false, false),
+                    },
+                };
+                let purpose = f("purpose_id")
+                    .parse::<i64>()
+                    .ok()
+                    .and_then(|id| purposes.iter().find(|p| p.id == id))
+                    .map(|p| format!("{}. {}", p.number, p.name_zh))
+                    .unwrap_or_default();
+                LogRow {
+                    seq: e.seq(),
+                    at: nhiguard_store::from_micros(e.at_micros()),
+                    username: e.actor().to_owned(),
+                    agency_id: f("agency_id").parse().ok(),
+                    purpose,
+                    operation: f("operation"),
+                    case_number: f("case_number"),
+                    reason: f("reason"),
+                    subject_masked: f("subject_masked"),
+                    subject_key: {
+                        use sha2::Digest;
+                        let c = f("conditions");
+                        if c.is_empty() {
+                            String::new()
+                        } else {
+                            sha2::Sha256::digest(c.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
+                        }
+                    },
+                    account_id: f("account_id").parse().ok(),
+                    outcome,
+                    detail,
+                    same_surname,
+                    subject_is_employee,
+                }
+            })
+            .collect())
+    }
 }
 
 /// What to search for; dates are Taipei calendar days, both ends included.

@@ -104,12 +104,15 @@ pub async fn month_rows_by_agency(
     let (from, to) =
         month_bounds(year, month).ok_or_else(|| AppError::invalid("month", "月份錯誤", "no such month"))?;
     // Outcomes follow their query: read a little past the end for them.
-    let rows = db.ledger_bodies_between(&["query", "query_outcome"], from, to + 60_000_000).await?;
     let purposes = db.purposes().await?;
+    let mut assembler = crate::querylog::Assembler::default();
+    db.for_each_body_between(&["query", "query_outcome"], from, to + 60_000_000, |seq, body| {
+        assembler.push(seq, body)
+    })
+    .await?;
     let mut out: std::collections::HashMap<i64, Vec<LogRow>> = std::collections::HashMap::new();
     // Assembled newest first; pushing from the end keeps each agency oldest first.
-    let assembled = crate::querylog::assemble_bodies(rows.iter().map(|(s, b)| (*s, b.as_slice())), &purposes)?;
-    for r in assembled.into_iter().rev() {
+    for r in assembler.finish(&purposes)?.into_iter().rev() {
         if let Some(agency) = r.agency_id.filter(|_| r.at.timestamp_micros() < to) {
             out.entry(agency).or_default().push(r);
         }
@@ -181,9 +184,11 @@ impl App {
                 seed: seed.to_hex(),
                 sample: sample.clone(),
                 settings,
-                sample_rows: serde_json::to_string(
-                    &queries.iter().filter(|q| sample.contains(&q.seq)).collect::<Vec<_>>(),
-                )
+                sample_rows: serde_json::to_string(&{
+                    // A set: the month may hold 100,000 queries and the sample thousands.
+                    let drawn: std::collections::HashSet<u64> = sample.iter().copied().collect();
+                    queries.iter().filter(|q| drawn.contains(&q.seq)).collect::<Vec<_>>()
+                })
                 .map_err(|e| AppError::Internal(format!("review snapshot: {e}")))?,
                 population: population.clone(),
             };
@@ -296,7 +301,8 @@ impl App {
         } else {
             Some(self.month_flags(review.agency_id, review.year, review.month, &queries).await?)
         };
-        let sample = queries.into_iter().filter(|q| review.sample.contains(&q.seq)).collect();
+        let drawn: std::collections::HashSet<u64> = review.sample.iter().copied().collect();
+        let sample = queries.into_iter().filter(|q| drawn.contains(&q.seq)).collect();
         Ok(ReviewView {
             flags,
             from_ledger: !quick,

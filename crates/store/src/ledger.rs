@@ -236,6 +236,36 @@ impl Db {
             .collect()
     }
 
+    /// As [`Db::ledger_bodies_between`], handing each (seq, body) to `each` as the database
+    /// delivers it, so that the caller decodes while the database reads (on SQLite the read runs on
+    /// a thread of its own).
+    pub async fn for_each_body_between<E: From<StoreError>>(
+        &self,
+        kinds: &[&str],
+        from: i64,
+        to: i64,
+        mut each: impl FnMut(u64, &[u8]) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
+        use futures_util::TryStreamExt;
+        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT seq, body FROM ledger_entries WHERE at >= $1 AND at < $2 AND kind IN ({})",
+            placeholders.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
+        for k in kinds {
+            q = q.bind(*k);
+        }
+        let mut rows = q.fetch(self.pool());
+        while let Some(r) = rows.try_next().await.map_err(StoreError::from)? {
+            let seq = r.try_get::<i64, _>("seq").map_err(StoreError::from)?;
+            let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("seq".into()))?;
+            let body: &[u8] = r.try_get("body").map_err(StoreError::from)?;
+            each(seq, body)?;
+        }
+        Ok(())
+    }
+
     pub async fn ledger_between(&self, kinds: &[&str], from: i64, to: i64, limit: u64) -> Result<Vec<LedgerRow>> {
         let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
