@@ -106,10 +106,8 @@ pub async fn month_rows_by_agency(
     // Outcomes follow their query: read a little past the end for them.
     let purposes = db.purposes().await?;
     let mut assembler = crate::querylog::Assembler::default();
-    db.for_each_body_between(&["query", "query_outcome"], from, to + 60_000_000, |seq, body| {
-        assembler.push(seq, body)
-    })
-    .await?;
+    db.for_each_body_between(&["query", "query_outcome"], from, to + 60_000_000, |seq, body| assembler.push(seq, body))
+        .await?;
     let mut out: std::collections::HashMap<i64, Vec<LogRow>> = std::collections::HashMap::new();
     // Assembled newest first; pushing from the end keeps each agency oldest first.
     for r in assembler.finish(&purposes)?.into_iter().rev() {
