@@ -45,17 +45,9 @@ pub struct LogRow {
 
 /// Decodes ledger rows and pairs each query with its outcome; newest first.
 pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<LogRow>> {
-    assemble_bodies(rows.iter().map(|r| (r.seq, r.body.as_slice())), purposes)
-}
-
-/// [`assemble`] over (seq, body) pairs in any order.
-pub(crate) fn assemble_bodies<'a>(
-    rows: impl IntoIterator<Item = (u64, &'a [u8])>,
-    purposes: &[Purpose],
-) -> Result<Vec<LogRow>> {
     let mut assembler = Assembler::default();
-    for (seq, body) in rows {
-        assembler.push(seq, body)?;
+    for r in rows {
+        assembler.push(r.seq, &r.body)?;
     }
     assembler.finish(purposes)
 }

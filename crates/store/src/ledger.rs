@@ -213,27 +213,17 @@ impl Db {
 }
 
 impl Db {
-    /// Entries of the given kinds whose time lies in `[from, to)` (UTC microseconds), oldest first.
     /// (seq, body) of every entry of these kinds in `[from, to)`, in no particular order: the
     /// lean read of a whole period (a month's review reads 200,000 rows), with nothing to sort in
     /// the database and nothing decoded twice.
     pub async fn ledger_bodies_between(&self, kinds: &[&str], from: i64, to: i64) -> Result<Vec<(u64, Vec<u8>)>> {
-        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "SELECT seq, body FROM ledger_entries WHERE at >= $1 AND at < $2 AND kind IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
-        for k in kinds {
-            q = q.bind(*k);
-        }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let seq = u64::try_from(r.try_get::<i64, _>("seq")?).map_err(|_| StoreError::Corrupt("seq".into()))?;
-                Ok((seq, r.try_get("body")?))
-            })
-            .collect()
+        let mut out = Vec::new();
+        self.for_each_body_between(kinds, from, to, |seq, body| {
+            out.push((seq, body.to_vec()));
+            Ok::<(), StoreError>(())
+        })
+        .await?;
+        Ok(out)
     }
 
     /// As [`Db::ledger_bodies_between`], handing each (seq, body) to `each` as the database
@@ -266,6 +256,8 @@ impl Db {
         Ok(())
     }
 
+    /// Entries of the given kinds whose time lies in `[from, to)` (UTC microseconds), oldest
+    /// first, at most `limit` of them.
     pub async fn ledger_between(&self, kinds: &[&str], from: i64, to: i64, limit: u64) -> Result<Vec<LedgerRow>> {
         let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
         let sql = format!(
