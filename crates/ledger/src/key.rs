@@ -309,7 +309,9 @@ mod tests {
         let key = SigningKey::generate("nhiguard.test").unwrap();
         let shown = format!("{key:?}");
         let secret = key.to_secret_text();
-        let secret_b64 = secret.rsplit('+').next().unwrap();
+        // PREFIX name+keyid+base64, and base64 may itself contain '+': all after the key id.
+        let secret_b64 = secret.strip_prefix(SECRET_PREFIX).unwrap().splitn(3, '+').nth(2).unwrap();
+        assert_eq!(secret_b64.len(), 44, "the whole base64 of 33 bytes");
         assert!(!shown.contains(secret_b64), "{shown}");
         assert!(shown.contains("redacted"));
         assert_ne!(key.to_secret_text(), SigningKey::generate("nhiguard.test").unwrap().to_secret_text());
