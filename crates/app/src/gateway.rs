@@ -428,29 +428,25 @@ impl App {
         // Read what the entry needs before the transaction takes SQLite's write lock.
         let mut outcome_entry = self.outcome_draft(&current.username, query_seq, &looked);
         outcome_entry.fields.extend(self.relation_fields(&current.person_name, &looked.1).await?);
-        let mut tx = self.db().begin().await?;
-        append_in(&mut tx, &[outcome_entry]).await?;
         let (outcome, records, error) = looked;
-        let result_id = if outcome == Outcome::Answered {
+        let result = if outcome == Outcome::Answered {
             let (nonce, ciphertext) = self.seal_records(&records, &result_aad(current.account_id, query_seq))?;
-            Some(
-                tx.insert_result(&NewResult {
-                    account_id: current.account_id,
-                    query_seq,
-                    operation_code: access.operation.code.clone(),
-                    case_number: case.as_str().to_owned(),
-                    subject_masked: subject.masked(),
-                    created_at: now,
-                    purge_after,
-                    nonce,
-                    ciphertext,
-                })
-                .await?,
-            )
+            Some(NewResult {
+                account_id: current.account_id,
+                query_seq,
+                operation_code: access.operation.code.clone(),
+                case_number: case.as_str().to_owned(),
+                subject_masked: subject.masked(),
+                created_at: now,
+                purge_after,
+                nonce,
+                ciphertext,
+            })
         } else {
             None
         };
-        tx.commit().await?;
+        // Group-committed with the other queries' outcomes: one sync serves them all.
+        let result_id = self.append_with(outcome_entry, result).await?.result_id;
         let message = match (&outcome, &error) {
             (Outcome::NotFound, _) => {
                 Some(Text::new("健保署查無符合條件之資料", "NHIA has no record matching these conditions"))

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use nhiguard_ledger::{
-    Checkpoint, Entry, EntryKind, Frontier, Hash, PublicKey, SignedCheckpoint, SigningKey, StoredEntry, Verifier,
-    VerifyFailure, VerifyReport, inclusion_proof, leaf_hash,
+    Checkpoint, Entry, EntryKind, Frontier, Hash, NodeId, PublicKey, SignedCheckpoint, SigningKey, StoredEntry,
+    Verifier, VerifyFailure, VerifyReport, leaf_hash,
 };
-use nhiguard_store::{Db, LedgerHead, LedgerRow, StoredCheckpoint, Tx};
+use nhiguard_store::{Db, LedgerHead, LedgerRow, NewResult, StoredCheckpoint, Tx};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{App, AppError, Result};
@@ -94,7 +94,20 @@ pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>>
     Ok(rows.iter().map(|r| r.seq).collect())
 }
 
-type Request = (Draft, oneshot::Sender<Result<u64, String>>);
+/// One group-committed append: the entry, and optionally the sealed result of the query it
+/// records, stored in the same transaction (a query's outcome and its result are durable together).
+struct Request {
+    draft: Draft,
+    result: Option<NewResult>,
+    reply: oneshot::Sender<Result<Appended, String>>,
+}
+
+/// What a group-committed append wrote.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Appended {
+    pub seq: u64,
+    pub result_id: Option<i64>,
+}
 
 /// Group commit: appends that arrive while one transaction is being written wait and go together
 /// into the next, each answered only after its transaction committed. One sync serves many.
@@ -105,6 +118,22 @@ pub(crate) struct GroupWriter {
 
 /// The most appends written in one transaction.
 const GROUP_MAX: usize = 1000;
+
+/// Writes one group in one transaction: the entries, then the results that go with them.
+async fn write_group(db: &Db, drafts: &[Draft], results: &[Option<NewResult>]) -> Result<Vec<Appended>> {
+    let mut t = db.begin().await?;
+    let seqs = append_in(&mut t, drafts).await?;
+    let mut out = Vec::with_capacity(seqs.len());
+    for (seq, result) in seqs.into_iter().zip(results) {
+        let result_id = match result {
+            Some(r) => Some(t.insert_result(r).await?),
+            None => None,
+        };
+        out.push(Appended { seq, result_id });
+    }
+    t.commit().await?;
+    Ok(out)
+}
 
 impl GroupWriter {
     pub(crate) fn spawn(db: Db) -> Option<Self> {
@@ -120,23 +149,32 @@ impl GroupWriter {
                         Err(_) => break,
                     }
                 }
-                let drafts: Vec<Draft> = batch.iter().map(|(d, _)| d.clone()).collect();
-                let outcome = async {
-                    let mut t = db.begin().await?;
-                    let seqs = append_in(&mut t, &drafts).await?;
-                    t.commit().await?;
-                    Ok::<_, AppError>(seqs)
+                let mut drafts = Vec::with_capacity(batch.len());
+                let mut results = Vec::with_capacity(batch.len());
+                let mut replies = Vec::with_capacity(batch.len());
+                for r in batch.drain(..) {
+                    drafts.push(r.draft);
+                    results.push(r.result);
+                    replies.push(r.reply);
                 }
-                .await;
-                match outcome {
-                    Ok(seqs) => {
-                        for ((_, reply), seq) in batch.drain(..).zip(seqs) {
-                            reply.send(Ok(seq)).ok();
+                match write_group(&db, &drafts, &results).await {
+                    Ok(done) => {
+                        for (reply, a) in replies.into_iter().zip(done) {
+                            reply.send(Ok(a)).ok();
+                        }
+                    }
+                    // One request that cannot be written (a result row the database refuses, say)
+                    // must not fail the others: each is tried again on its own.
+                    Err(e) if replies.len() > 1 => {
+                        tracing::warn!(error = %e, entries = replies.len(), "ledger group failed; writing one by one");
+                        for ((d, r), reply) in drafts.iter().zip(&results).zip(replies) {
+                            let one = write_group(&db, std::slice::from_ref(d), std::slice::from_ref(r)).await;
+                            reply.send(one.map(|mut v| v.remove(0)).map_err(|e| e.to_string())).ok();
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, entries = batch.len(), "ledger append failed");
-                        for (_, reply) in batch.drain(..) {
+                        tracing::error!(error = %e, "ledger append failed");
+                        for reply in replies {
                             reply.send(Err(e.to_string())).ok();
                         }
                     }
@@ -146,11 +184,14 @@ impl GroupWriter {
         Some(Self { tx })
     }
 
-    async fn append(&self, draft: Draft) -> Result<u64> {
+    async fn append(&self, draft: Draft, result: Option<NewResult>) -> Result<Appended> {
         let (reply, answer) = oneshot::channel();
-        self.tx.send((draft, reply)).await.map_err(|_| AppError::Unavailable("ledger writer stopped".into()))?;
+        self.tx
+            .send(Request { draft, result, reply })
+            .await
+            .map_err(|_| AppError::Unavailable("ledger writer stopped".into()))?;
         match answer.await {
-            Ok(Ok(seq)) => Ok(seq),
+            Ok(Ok(a)) => Ok(a),
             Ok(Err(e)) => Err(AppError::Unavailable(format!("ledger append failed: {e}"))),
             Err(_) => Err(AppError::Unavailable("ledger writer stopped".into())),
         }
@@ -204,29 +245,24 @@ pub async fn verify(
             }
         }
     }
-    const BATCH: u64 = 20_000;
-    let mut from = 0u64;
-    loop {
-        let rows = db.ledger_rows(from, BATCH).await?;
-        if rows.is_empty() {
-            break;
-        }
-        let mut hashes = Vec::with_capacity(rows.len());
-        for r in &rows {
-            hashes.push(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).ok().map(Hash));
-        }
-        let batch: Vec<StoredEntry<'_>> = rows
-            .iter()
-            .zip(&hashes)
-            .map(|(r, h)| StoredEntry {
-                seq: r.seq,
-                bytes: &r.body,
-                // A stored hash of the wrong length cannot match: give one that will not.
-                leaf_hash: Some(h.unwrap_or(Hash([0; 32]))),
-            })
-            .collect();
-        let go_on = verifier.feed(&batch);
-        from = rows.last().map(|r| r.seq + 1).unwrap_or(from);
+    // Each batch is checked on a blocking thread while the scan reads the next one.
+    let mut scan = db.scan_ledger(0, u64::MAX, true)?;
+    while let Some(batch) = scan.next().await? {
+        let (back, go_on) = tokio::task::spawn_blocking(move || {
+            let entries: Vec<StoredEntry<'_>> = (0..batch.len())
+                .map(|i| StoredEntry {
+                    seq: batch.seq(i),
+                    bytes: batch.body(i),
+                    // A stored hash of the wrong length cannot match: give one that will not.
+                    leaf_hash: Some(Hash(batch.leaf(i).unwrap_or([0; 32]))),
+                })
+                .collect();
+            let go_on = verifier.feed(&entries);
+            (verifier, go_on)
+        })
+        .await
+        .map_err(|e| AppError::Internal(format!("verification stopped: {e}")))?;
+        verifier = back;
         if !go_on {
             break;
         }
@@ -255,16 +291,9 @@ impl App {
     /// The leaf hashes of the first `size` entries, read in large ordered batches.
     pub(crate) async fn leaf_hashes(&self, size: u64) -> Result<Vec<Hash>> {
         let mut leaves = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
-        let mut from = 0;
-        while from < size {
-            let rows = self.db().ledger_rows(from, (size - from).min(50_000)).await?;
-            if rows.is_empty() {
-                break;
-            }
-            for r in &rows {
-                leaves.push(Hash(<[u8; 32]>::try_from(r.leaf_hash.as_slice()).unwrap_or([0; 32])));
-            }
-            from = rows.last().map(|r| r.seq + 1).unwrap_or(size);
+        let mut scan = self.db().scan_ledger(0, size, false)?;
+        while let Some(batch) = scan.next().await? {
+            leaves.extend((0..batch.len()).map(|i| Hash(batch.leaf(i).unwrap_or([0; 32]))));
         }
         Ok(leaves)
     }
@@ -284,13 +313,17 @@ impl App {
 
     /// Appends one entry on its own (group-committed); returns its sequence number once durable.
     pub async fn append(&self, draft: Draft) -> Result<u64> {
+        Ok(self.append_with(draft, None).await?.seq)
+    }
+
+    /// Appends one entry and, in the same transaction, stores `result` (group-committed).
+    pub(crate) async fn append_with(&self, draft: Draft, result: Option<NewResult>) -> Result<Appended> {
         match &self.inner.writer {
-            Some(w) => w.append(draft).await,
+            Some(w) => w.append(draft, result).await,
             None => {
-                let mut tx = self.db().begin().await?;
-                let seq = append_in(&mut tx, std::slice::from_ref(&draft)).await?;
-                tx.commit().await?;
-                seq.first().copied().ok_or_else(|| AppError::Internal("no sequence number".into()))
+                let mut done =
+                    write_group(self.db(), std::slice::from_ref(&draft), std::slice::from_ref(&result)).await?;
+                done.pop().ok_or_else(|| AppError::Internal("no sequence number".into()))
             }
         }
     }
@@ -328,6 +361,11 @@ impl App {
             }
         }
         tracing::info!(size = stored.size, "ledger checkpoint signed");
+        // Proofs against this checkpoint read the roots filled in here; should this fail, the first
+        // proof asked for catches up instead.
+        if let Err(e) = self.fill_nodes(stored.size).await {
+            tracing::warn!(error = %e, "could not store the ledger tree's subtree roots");
+        }
         Ok(Some(stored))
     }
 
@@ -353,9 +391,82 @@ impl App {
             ));
         }
         let entry = Entry::decode(&row.body).map_err(ledger_err)?;
-        let leaves = self.leaf_hashes(cp.size).await?;
-        let proof = inclusion_proof(&leaves, seq, cp.size).map_err(ledger_err)?;
+        if self.db().ledger_nodes_size().await? < cp.size {
+            // A log from before the roots were kept, or a fill that failed: catch up first.
+            self.fill_nodes(cp.size).await?;
+        }
+        let (_, proof) = self.proof_from_nodes(seq, cp.size).await?;
         Ok(Inclusion { leaf: leaf_hash(&row.body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
+    }
+
+    /// The stored leaf hash of `seq` and its proof in the tree of `size` leaves, from the stored
+    /// subtree roots: about 2·log₂(size) roots read by key and at most 31 leaf hashes, whatever the
+    /// size of the log. The roots must be filled in up to `size` ([`App::fill_nodes`]).
+    pub(crate) async fn proof_from_nodes(&self, seq: u64, size: u64) -> Result<(Hash, Vec<Hash>)> {
+        let needs = nhiguard_ledger::proof_needs(seq, size).map_err(ledger_err)?;
+        let ids: Vec<(u32, u64)> = needs.stored.iter().map(|n| (n.height, n.index)).collect();
+        let hash = |b: &[u8]| <[u8; 32]>::try_from(b).map(Hash).unwrap_or(Hash([0; 32]));
+        let stored: Vec<(NodeId, Hash)> = self
+            .db()
+            .ledger_nodes(&ids)
+            .await?
+            .iter()
+            .map(|(height, index, h)| (NodeId { height: *height, index: *index }, hash(h)))
+            .collect();
+        let mut ranges = needs.leaves.clone();
+        ranges.push((seq, seq + 1));
+        let leaves: Vec<(u64, Hash)> =
+            self.db().ledger_leaf_hashes(&ranges).await?.iter().map(|(s, h)| (*s, hash(h))).collect();
+        let leaf = leaves
+            .iter()
+            .find(|(s, _)| *s == seq)
+            .map(|(_, h)| *h)
+            .ok_or_else(|| AppError::not_found("查無此筆紀錄", "no such entry"))?;
+        let proof = nhiguard_ledger::proof_from_nodes(seq, size, &stored, &leaves).map_err(ledger_err)?;
+        Ok((leaf, proof))
+    }
+
+    /// Stores the roots of the subtrees completed by the first `upto` entries, from where the last
+    /// fill stopped, in transactions of at most 65,536 entries so that a long catch-up does not hold
+    /// the write lock. Several processes may fill at once: the fill mark is locked and re-read.
+    pub(crate) async fn fill_nodes(&self, upto: u64) -> Result<()> {
+        const STEP: u64 = 1 << 16;
+        loop {
+            let mut tx = self.db().begin().await?;
+            let head = tx.ledger_nodes_head().await?;
+            if head.size >= upto {
+                return Ok(());
+            }
+            let end = upto.min(head.size + STEP);
+            let frontier = if head.frontier.is_empty() {
+                Frontier::new()
+            } else {
+                Frontier::from_bytes(&head.frontier).map_err(ledger_err)?
+            };
+            if frontier.size() != head.size {
+                return Err(AppError::Internal("ledger tree fill mark and frontier disagree".into()));
+            }
+            let mut leaves = Vec::with_capacity(usize::try_from(end - head.size).unwrap_or(0));
+            let mut scan = self.db().scan_ledger(head.size, end, false)?;
+            while let Some(batch) = scan.next().await? {
+                for i in 0..batch.len() {
+                    if batch.seq(i) != head.size + leaves.len() as u64 {
+                        return Err(AppError::Internal("ledger entries are not contiguous; run ledger verify".into()));
+                    }
+                    leaves.push(Hash(batch.leaf(i).unwrap_or([0; 32])));
+                }
+            }
+            if (leaves.len() as u64) < end - head.size {
+                return Err(AppError::Internal("ledger entries are missing; run ledger verify".into()));
+            }
+            let mut nodes = Vec::new();
+            let frontier = nhiguard_ledger::complete_nodes(frontier, leaves, |id, h| {
+                nodes.push((id.height, id.index, h.as_bytes().to_vec()));
+            });
+            tx.ledger_nodes_extend(&nodes, &LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() })
+                .await?;
+            tx.commit().await?;
+        }
     }
 }
 

@@ -322,24 +322,22 @@ impl App {
                 column_widths_cm: None,
             }]),
             ExportFormat::Jsonl => {
-                // Proofs against the latest checkpoint, from one read of its leaves.
+                // Proofs against the latest checkpoint, each from the stored subtree roots.
                 let cp = self.db().latest_checkpoint().await?;
-                let leaves = match &cp {
-                    Some(c) => self.leaf_hashes(c.size).await?,
-                    None => Vec::new(),
-                };
+                if let Some(c) = &cp
+                    && self.db().ledger_nodes_size().await? < c.size
+                {
+                    self.fill_nodes(c.size).await?;
+                }
                 let mut lines = Vec::with_capacity(rows.len());
                 for r in &rows {
                     let covered = cp.as_ref().filter(|c| r.seq < c.size);
-                    let proof = match covered {
-                        Some(c) => Some(
-                            nhiguard_ledger::inclusion_proof(&leaves, r.seq, c.size)
-                                .map_err(|e| AppError::Internal(format!("proof: {e}")))?
-                                .iter()
-                                .map(|h| h.to_hex())
-                                .collect(),
-                        ),
-                        None => None,
+                    let (leaf, proof) = match covered {
+                        Some(c) => {
+                            let (leaf, proof) = self.proof_from_nodes(r.seq, c.size).await?;
+                            (Some(leaf.to_hex()), Some(proof.iter().map(|h| h.to_hex()).collect()))
+                        }
+                        None => (None, None),
                     };
                     lines.push(ExportLine {
                         seq: r.seq,
@@ -353,7 +351,7 @@ impl App {
                         subject: &r.subject_masked,
                         outcome: r.outcome.code(),
                         detail: &r.detail,
-                        leaf_hash: covered.and_then(|_| leaves.get(usize::try_from(r.seq).ok()?)).map(|h| h.to_hex()),
+                        leaf_hash: leaf,
                         tree_size: covered.map(|c| c.size),
                         proof,
                     });

@@ -15,6 +15,7 @@ mod error;
 mod hash;
 mod key;
 mod merkle;
+mod nodes;
 mod time;
 mod verify;
 
@@ -26,4 +27,5 @@ pub use key::{PublicKey, SigningKey};
 pub use merkle::{
     Frontier, consistency_proof, inclusion_proof, root_from_leaves, verify_consistency, verify_inclusion,
 };
+pub use nodes::{NodeId, ProofNeeds, STORED_MIN_HEIGHT, complete_nodes, proof_from_nodes, proof_needs};
 pub use verify::{StoredEntry, Verifier, VerifyFailure, VerifyReport};

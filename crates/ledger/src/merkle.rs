@@ -44,6 +44,22 @@ impl Frontier {
         self.push_subtree(leaf, 0);
     }
 
+    /// Appends one leaf hash and reports the root of every subtree it completes (height ≥ 1), lowest
+    /// first: the merges the frontier makes anyway.
+    pub(crate) fn push_reporting(&mut self, leaf: Hash, mut completed: impl FnMut(crate::nodes::NodeId, Hash)) {
+        let end = self.size + 1;
+        let mut hash = leaf;
+        let mut h = 0;
+        while (self.size >> h) & 1 == 1 {
+            let Some(left) = self.nodes.pop() else { break };
+            hash = node_hash(&left, &hash);
+            h += 1;
+            completed(crate::nodes::NodeId { height: h, index: (end >> h) - 1 }, hash);
+        }
+        self.nodes.push(hash);
+        self.size = end;
+    }
+
     /// Appends the root of a complete subtree of `2^height` leaves. Only valid when the size is a multiple
     /// of `2^height`, which the callers in this crate guarantee by cutting ranges into aligned pieces.
     pub(crate) fn push_subtree(&mut self, mut hash: Hash, height: u32) {

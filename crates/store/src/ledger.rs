@@ -70,11 +70,9 @@ impl Tx {
     /// The head, locked until this transaction ends so that appenders take turns — within one
     /// process and across several sharing one PostgreSQL. (SQLite's `BEGIN IMMEDIATE` already holds
     /// the database's single write lock.)
+    /// The row exists from the migration on (0018); a missing row means the table was tampered
+    /// with, and appending stops rather than starting a second log at 0.
     pub async fn ledger_head(&mut self) -> Result<LedgerHead> {
-        sqlx::query("INSERT INTO ledger_head (id, size, frontier) VALUES (1, 0, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(Vec::<u8>::new())
-            .execute(self.conn())
-            .await?;
         let sql = match self.backend() {
             Backend::Sqlite => "SELECT size, frontier FROM ledger_head WHERE id = 1",
             Backend::Postgres => "SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE",
@@ -227,8 +225,8 @@ impl Db {
     }
 
     /// As [`Db::ledger_bodies_between`], handing each (seq, body) to `each` as the database
-    /// delivers it, so that the caller decodes while the database reads (on SQLite the read runs on
-    /// a thread of its own).
+    /// delivers it, so that the caller decodes while the database reads (the read runs on a
+    /// thread or task of its own, see `scan`).
     pub async fn for_each_body_between<E: From<StoreError>>(
         &self,
         kinds: &[&str],
@@ -236,22 +234,11 @@ impl Db {
         to: i64,
         mut each: impl FnMut(u64, &[u8]) -> std::result::Result<(), E>,
     ) -> std::result::Result<(), E> {
-        use futures_util::TryStreamExt;
-        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
-        let sql = format!(
-            "SELECT seq, body FROM ledger_entries WHERE at >= $1 AND at < $2 AND kind IN ({})",
-            placeholders.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(from).bind(to);
-        for k in kinds {
-            q = q.bind(*k);
-        }
-        let mut rows = q.fetch(self.pool());
-        while let Some(r) = rows.try_next().await.map_err(StoreError::from)? {
-            let seq = r.try_get::<i64, _>("seq").map_err(StoreError::from)?;
-            let seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt("seq".into()))?;
-            let body: &[u8] = r.try_get("body").map_err(StoreError::from)?;
-            each(seq, body)?;
+        let mut scan = self.scan_bodies_between(kinds, from, to);
+        while let Some(batch) = scan.next().await? {
+            for i in 0..batch.len() {
+                each(batch.seq(i), batch.body(i))?;
+            }
         }
         Ok(())
     }
@@ -324,5 +311,95 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+/// The root of one complete, aligned subtree of the ledger tree: `height`, `index`, hash.
+pub type LedgerNode = (u32, u64, Vec<u8>);
+
+impl Tx {
+    /// How far the subtree roots are filled in, locked until this transaction ends.
+    pub async fn ledger_nodes_head(&mut self) -> Result<LedgerHead> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT size, frontier FROM ledger_nodes_head WHERE id = 1",
+            Backend::Postgres => "SELECT size, frontier FROM ledger_nodes_head WHERE id = 1 FOR UPDATE",
+        };
+        let r = sqlx::query(sql).fetch_one(self.conn()).await?;
+        Ok(LedgerHead { size: to_u64(r.try_get("size")?)?, frontier: r.try_get("frontier")? })
+    }
+
+    /// Stores subtree roots and moves the fill mark.
+    pub async fn ledger_nodes_extend(&mut self, nodes: &[LedgerNode], head: &LedgerHead) -> Result<()> {
+        for chunk in nodes.chunks(INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO ledger_nodes (height, idx, hash) VALUES ");
+            for i in 0..chunk.len() {
+                let b = i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
+            }
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for (height, index, hash) in chunk {
+                q = q.bind(i64::from(*height)).bind(to_i64(*index)?).bind(hash.clone());
+            }
+            q.execute(self.conn()).await.map_err(StoreError::conflict_on("ledger tree node"))?;
+        }
+        sqlx::query("UPDATE ledger_nodes_head SET size = $1, frontier = $2 WHERE id = 1")
+            .bind(to_i64(head.size)?)
+            .bind(head.frontier.clone())
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// How many leaves the stored subtree roots cover.
+    pub async fn ledger_nodes_size(&self) -> Result<u64> {
+        let r = sqlx::query("SELECT size FROM ledger_nodes_head WHERE id = 1").fetch_optional(self.pool()).await?;
+        r.map_or(Ok(0), |r| to_u64(r.try_get("size")?))
+    }
+
+    /// The stored roots of these subtrees (those missing are left out).
+    pub async fn ledger_nodes(&self, ids: &[(u32, u64)]) -> Result<Vec<LedgerNode>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sql = String::from("SELECT height, idx, hash FROM ledger_nodes WHERE ");
+        for i in 0..ids.len() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(height = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (height, index) in ids {
+            q = q.bind(i64::from(*height)).bind(to_i64(*index)?);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter()
+            .map(|r| {
+                let height = u32::try_from(r.try_get::<i64, _>("height")?)
+                    .map_err(|_| StoreError::Corrupt("ledger tree node height".into()))?;
+                Ok((height, to_u64(r.try_get("idx")?)?, r.try_get("hash")?))
+            })
+            .collect()
+    }
+
+    /// The stored leaf hashes of the entries in these `[from, to)` ranges, by sequence number.
+    pub async fn ledger_leaf_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for (from, to) in ranges {
+            let rows = sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2")
+                .bind(to_i64(*from)?)
+                .bind(to_i64(*to)?)
+                .fetch_all(self.pool())
+                .await?;
+            for r in &rows {
+                out.push((to_u64(r.try_get("seq")?)?, r.try_get("leaf_hash")?));
+            }
+        }
+        Ok(out)
     }
 }

@@ -17,6 +17,7 @@ mod ledger;
 mod migrate;
 mod org;
 mod review;
+mod scan;
 pub mod testdb;
 
 use std::str::FromStr;
@@ -33,10 +34,11 @@ pub use error::StoreError;
 pub use gateway::{Grant, NewResult, ResultRow};
 pub use governance::{ApplicationRow, NewApplication};
 pub use investigation::{InvestigationNote, InvestigationRow};
-pub use ledger::{LedgerHead, LedgerRow, StoredCheckpoint, StoredPrune};
+pub use ledger::{LedgerHead, LedgerNode, LedgerRow, StoredCheckpoint, StoredPrune};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};
 pub use review::{FindingRow, NewReview, ReviewRow};
+pub use scan::{LedgerBatch, LedgerScan};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -45,6 +47,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Tx {
     inner: sqlx::Transaction<'static, sqlx::Any>,
     backend: Backend,
+    /// SQLite: this process's turn to write, held until the transaction ends (see [`Db::begin`]).
+    /// Declared after `inner` so that the transaction ends before the next writer is let in.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
 }
 
 impl Tx {
@@ -76,11 +81,18 @@ impl Backend {
     }
 }
 
+/// How long a writer waits for its turn before giving up: SQLite's busy timeout.
+const WRITE_WAIT: Duration = Duration::from_secs(10);
+
 /// A pool on one database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite file, for the long reads that go to SQLite directly (`scan`).
+    sqlite_path: Option<std::path::PathBuf>,
+    /// SQLite: writers of this process queue here (see [`Db::begin`]).
+    write_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Microseconds since the Unix epoch, UTC: the one way times are stored.
@@ -122,6 +134,13 @@ impl Db {
             return Err(StoreError::BadUrl);
         };
         let options = AnyConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
+        let sqlite_path = match backend {
+            Backend::Sqlite if !url.contains(":memory:") && !url.contains("mode=memory") => {
+                let o = sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
+                Some(o.get_filename().to_path_buf())
+            }
+            _ => None,
+        };
         // One direct attempt first: an unreachable database is reported at once, not after the
         // pool has retried for its whole acquire timeout.
         {
@@ -163,7 +182,8 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(StoreError::unavailable)?;
-        Ok(Self { pool, backend })
+        let write_turn = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Self { pool, backend, sqlite_path, write_turn })
     }
 
     /// Opens and brings the schema up to date (refusing a schema newer than this binary).
@@ -185,13 +205,24 @@ impl Db {
     /// that records it, so that a change and its record commit or fail together. SQLite takes the
     /// write lock at once (`BEGIN IMMEDIATE`) so that two writers queue on the busy timeout instead
     /// of failing when one upgrades a read.
+    ///
+    /// On SQLite, writers of this process first queue in a FIFO of their own and are woken the
+    /// moment the writer before them ends. Left to SQLite's busy handler they would poll, sleeping
+    /// up to 25 ms between tries while the lock sat free (BENCHMARKS.md section 1); the busy
+    /// timeout now only covers other processes. The wait is bounded as the busy timeout was, so
+    /// a stuck writer yields "unavailable", never a hang.
     pub async fn begin(&self) -> Result<Tx> {
-        let stmt = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
+        let (stmt, turn) = match &self.write_turn {
+            Some(m) => {
+                let guard = tokio::time::timeout(WRITE_WAIT, m.clone().lock_owned())
+                    .await
+                    .map_err(|_| StoreError::Unavailable("database is busy: another write did not finish".into()))?;
+                ("BEGIN IMMEDIATE", Some(guard))
+            }
+            None => ("BEGIN", None),
         };
         let inner = self.pool.begin_with(stmt).await?;
-        Ok(Tx { inner, backend: self.backend })
+        Ok(Tx { inner, backend: self.backend, _turn: turn })
     }
 
     /// For `/healthz`: can the database answer?

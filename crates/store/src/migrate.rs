@@ -129,10 +129,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 18,
+        name: "ledger_nodes",
+        common: include_str!("migrations/0018_ledger_nodes.sql"),
+        sqlite: include_str!("migrations/0018_ledger_nodes.sqlite.sql"),
+        postgres: include_str!("migrations/0018_ledger_nodes.postgres.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 17;
+pub const SCHEMA_VERSION: i64 = 18;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -331,3 +331,62 @@ impl Today for TestApp {
         nhiguard_domain::roc::taipei_date(self.clock.now())
     }
 }
+
+/// Every proof of a log of a few hundred entries, from the stored subtree roots, checks out against
+/// the checkpoint and equals the proof from all the leaves; a log whose roots were never stored
+/// (one from before they were kept) catches up on the first proof; a changed root makes a proof
+/// fail, never pass.
+#[tokio::test]
+async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_pass() {
+    let t = TestApp::demo().await;
+    for i in 0..300 {
+        t.app
+            .append(nhiguard_app::ledger::Draft {
+                kind: nhiguard_ledger::EntryKind::AccountAction,
+                actor: "plan.admin".into(),
+                at_micros: 1_800_000_000_000_000 + i,
+                fields: vec![("event".into(), "test".into()), ("n".into(), i.to_string())],
+            })
+            .await
+            .unwrap();
+    }
+    let cp = t.app.checkpoint_now().await.unwrap().unwrap();
+    assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size, "filled in with the checkpoint");
+    let signed = nhiguard_ledger::SignedCheckpoint::parse(&cp.text).unwrap();
+    let root = signed.checkpoint().root();
+    let leaves: Vec<nhiguard_ledger::Hash> = t
+        .app
+        .db()
+        .ledger_rows(0, cp.size)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
+        .collect();
+    for seq in [0, 1, 15, 16, 17, cp.size / 2, cp.size - 17, cp.size - 2, cp.size - 1] {
+        let inc = t.app.inclusion(seq).await.unwrap();
+        assert_eq!(inc.tree_size, cp.size);
+        assert_eq!(inc.proof, nhiguard_ledger::inclusion_proof(&leaves, seq, cp.size).unwrap(), "entry {seq}");
+        nhiguard_ledger::verify_inclusion(&inc.leaf, seq, cp.size, &inc.proof, &root).unwrap();
+    }
+    // A log whose roots were never stored.
+    let mut raw = t.raw().await;
+    raw.execute("DELETE FROM ledger_nodes").await.unwrap();
+    sqlx::query("UPDATE ledger_nodes_head SET size = 0, frontier = $1")
+        .bind(Vec::<u8>::new())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let inc = t.app.inclusion(cp.size / 2).await.unwrap();
+    nhiguard_ledger::verify_inclusion(&inc.leaf, cp.size / 2, cp.size, &inc.proof, &root).unwrap();
+    assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size, "caught up");
+    // A changed root: the proof that uses it no longer matches the signed root.
+    sqlx::query("UPDATE ledger_nodes SET hash = $1 WHERE height = 4 AND idx = 0")
+        .bind(vec![7u8; 32])
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    // (Entry 20 lies in leaves 16–31, whose sibling is the changed subtree of leaves 0–15.)
+    let inc = t.app.inclusion(20).await.unwrap();
+    assert!(nhiguard_ledger::verify_inclusion(&inc.leaf, 20, cp.size, &inc.proof, &root).is_err());
+}

@@ -1,0 +1,266 @@
+//! Long reads of the ledger: every entry for verification, every leaf hash for a proof, a month's
+//! bodies for a review. They read hundreds of thousands of rows, and what costs is not the
+//! database's work but handing each row over one at a time (BENCHMARKS.md section 3: sqlx's `Any`
+//! driver delivers ~150,000 rows/s from SQLite, whose engine scans the same rows at 3,000,000/s).
+//! So a scan runs on a thread (SQLite) or a task (PostgreSQL) of its own, packs rows into batches
+//! of a few buffers each, and hands whole batches over a short channel: the caller works on one
+//! batch while the next is read, on the other core.
+//!
+//! On SQLite the scan talks to the SQLite library directly (rusqlite, over the same library sqlx
+//! links), on a connection of its own that can only read (`query_only`); one statement reads one
+//! consistent snapshot (WAL). On PostgreSQL it streams one statement through the pool.
+
+use std::path::PathBuf;
+
+use sqlx::Row;
+use tokio::sync::mpsc;
+
+use crate::{Backend, Db, Result, StoreError};
+
+/// Rows per batch: large enough that handing a batch over costs nothing per row, small enough
+/// (~5 MiB of bodies) that two in flight do not matter.
+const BATCH_ROWS: usize = 16_384;
+
+/// Rows as a scan delivers them, packed: sequence numbers, bodies one after another with their
+/// ends, and leaf hashes. A batch costs a handful of allocations however many rows it holds.
+#[derive(Debug, Default)]
+pub struct LedgerBatch {
+    seqs: Vec<u64>,
+    body_ends: Vec<usize>,
+    bodies: Vec<u8>,
+    leaves: Vec<Option<[u8; 32]>>,
+}
+
+impl LedgerBatch {
+    pub fn len(&self) -> usize {
+        self.seqs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+
+    pub fn seq(&self, i: usize) -> u64 {
+        self.seqs[i]
+    }
+
+    /// The `i`-th row's body; empty when the scan did not read bodies (or the content was pruned).
+    pub fn body(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.body_ends[i - 1] };
+        self.body_ends.get(i).map_or(&[][..], |&end| &self.bodies[start..end])
+    }
+
+    /// The `i`-th row's stored leaf hash; `None` when the scan did not read hashes or the stored
+    /// value is not 32 bytes long (which no content hashes to).
+    pub fn leaf(&self, i: usize) -> Option<[u8; 32]> {
+        self.leaves.get(i).copied().flatten()
+    }
+
+    pub fn last_seq(&self) -> Option<u64> {
+        self.seqs.last().copied()
+    }
+
+    fn push(&mut self, seq: u64, body: Option<&[u8]>, leaf: Option<Option<&[u8]>>) {
+        self.seqs.push(seq);
+        if let Some(b) = body {
+            self.bodies.extend_from_slice(b);
+            self.body_ends.push(self.bodies.len());
+        }
+        if let Some(l) = leaf {
+            self.leaves.push(l.and_then(|l| <[u8; 32]>::try_from(l).ok()));
+        }
+    }
+}
+
+/// Which columns a scan reads besides the sequence number.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    body: bool,
+    leaf: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Param {
+    Int(i64),
+    Text(String),
+}
+
+/// A scan under way: batches in the order the statement delivers them.
+#[derive(Debug)]
+pub struct LedgerScan {
+    rx: mpsc::Receiver<Result<LedgerBatch>>,
+}
+
+impl LedgerScan {
+    /// The next batch, or `None` when the scan is complete. Dropping the scan stops the reader.
+    pub async fn next(&mut self) -> Result<Option<LedgerBatch>> {
+        self.rx.recv().await.transpose()
+    }
+}
+
+fn to_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
+}
+
+impl Db {
+    /// Entries with `from <= seq < to` in sequence order: sequence number, body (when `bodies`)
+    /// and stored leaf hash.
+    pub fn scan_ledger(&self, from: u64, to: u64, bodies: bool) -> Result<LedgerScan> {
+        let sql = if bodies {
+            "SELECT seq, body, leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+        } else {
+            "SELECT seq, leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq"
+        };
+        let to = to.min(i64::MAX as u64);
+        Ok(self.spawn_scan(
+            sql.to_owned(),
+            vec![Param::Int(to_i64(from)?), Param::Int(to_i64(to)?)],
+            Columns { body: bodies, leaf: true },
+        ))
+    }
+
+    /// (seq, body) of every entry of these kinds whose time lies in `[from, to)`, in no particular
+    /// order (nothing to sort in the database: the caller sorts what it decoded).
+    pub fn scan_bodies_between(&self, kinds: &[&str], from: i64, to: i64) -> LedgerScan {
+        let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT seq, body FROM ledger_entries WHERE at >= $1 AND at < $2 AND kind IN ({})",
+            placeholders.join(", ")
+        );
+        let mut params = vec![Param::Int(from), Param::Int(to)];
+        params.extend(kinds.iter().map(|k| Param::Text((*k).to_owned())));
+        self.spawn_scan(sql, params, Columns { body: true, leaf: false })
+    }
+
+    fn spawn_scan(&self, sql: String, params: Vec<Param>, cols: Columns) -> LedgerScan {
+        let (tx, rx) = mpsc::channel(2);
+        match (self.backend, self.sqlite_file()) {
+            (Backend::Sqlite, Some(path)) => {
+                tokio::task::spawn_blocking(move || {
+                    if let Err(e) = sqlite_scan(&path, &sql, &params, cols, &tx) {
+                        tx.blocking_send(Err(e)).ok();
+                    }
+                });
+            }
+            _ => {
+                let pool = self.pool().clone();
+                tokio::spawn(async move {
+                    if let Err(e) = pool_scan(&pool, &sql, &params, cols, &tx).await {
+                        tx.send(Err(e)).await.ok();
+                    }
+                });
+            }
+        }
+        LedgerScan { rx }
+    }
+
+    /// The SQLite database file, when this is one on disk (not in memory).
+    fn sqlite_file(&self) -> Option<PathBuf> {
+        self.sqlite_path.clone()
+    }
+}
+
+fn native(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+/// The scan on SQLite: its own read-only connection, one statement, rows packed as they come.
+fn sqlite_scan(
+    path: &std::path::Path,
+    sql: &str,
+    params: &[Param],
+    cols: Columns,
+    tx: &mpsc::Sender<Result<LedgerBatch>>,
+) -> Result<()> {
+    use rusqlite::OpenFlags;
+    // Opened for reading and writing as sqlx opens it (a WAL database needs its shared-memory file),
+    // then made unable to write.
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(native)?;
+    conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;").map_err(native)?;
+    // The store writes `$n` placeholders; SQLite reads them as named parameters, bound by position.
+    let mut stmt = conn.prepare(sql).map_err(native)?;
+    for (i, p) in params.iter().enumerate() {
+        match p {
+            Param::Int(v) => stmt.raw_bind_parameter(i + 1, v),
+            Param::Text(v) => stmt.raw_bind_parameter(i + 1, v.as_str()),
+        }
+        .map_err(native)?;
+    }
+    let mut rows = stmt.raw_query();
+    let mut batch = LedgerBatch::default();
+    while let Some(r) = rows.next().map_err(native)? {
+        let seq = u64::try_from(r.get::<_, i64>(0).map_err(native)?)
+            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?;
+        let mut col = 1;
+        let body = if cols.body {
+            col += 1;
+            Some(blob(r.get_ref(col - 1).map_err(native)?)?)
+        } else {
+            None
+        };
+        let leaf = if cols.leaf { Some(blob(r.get_ref(col).map_err(native)?).ok()) } else { None };
+        batch.push(seq, body, leaf);
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::take(&mut batch);
+            if tx.blocking_send(Ok(full)).is_err() {
+                return Ok(()); // the caller stopped reading
+            }
+        }
+    }
+    if !batch.is_empty() {
+        tx.blocking_send(Ok(batch)).ok();
+    }
+    Ok(())
+}
+
+fn blob(v: rusqlite::types::ValueRef<'_>) -> Result<&[u8]> {
+    match v {
+        rusqlite::types::ValueRef::Blob(b) => Ok(b),
+        rusqlite::types::ValueRef::Null => Ok(&[]),
+        _ => Err(StoreError::Corrupt("ledger column is not a blob".into())),
+    }
+}
+
+/// The scan on PostgreSQL (or SQLite in memory): one statement streamed through the pool.
+async fn pool_scan(
+    pool: &sqlx::AnyPool,
+    sql: &str,
+    params: &[Param],
+    cols: Columns,
+    tx: &mpsc::Sender<Result<LedgerBatch>>,
+) -> Result<()> {
+    use futures_util::TryStreamExt;
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+    for p in params {
+        q = match p {
+            Param::Int(v) => q.bind(*v),
+            Param::Text(v) => q.bind(v.clone()),
+        };
+    }
+    let mut rows = q.fetch(pool);
+    let mut batch = LedgerBatch::default();
+    while let Some(r) = rows.try_next().await? {
+        let seq = u64::try_from(r.try_get::<i64, _>(0)?)
+            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?;
+        let mut col = 1;
+        let body: Option<&[u8]> = if cols.body {
+            col += 1;
+            Some(r.try_get(col - 1)?)
+        } else {
+            None
+        };
+        let leaf = if cols.leaf { Some(r.try_get::<&[u8], _>(col).ok()) } else { None };
+        batch.push(seq, body, leaf);
+        if batch.len() == BATCH_ROWS && tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+            return Ok(()); // the caller stopped reading
+        }
+    }
+    if !batch.is_empty() {
+        tx.send(Ok(batch)).await.ok();
+    }
+    Ok(())
+}
