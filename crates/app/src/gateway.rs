@@ -211,10 +211,10 @@ impl App {
         purpose_id: i64,
         operation_id: i64,
     ) -> Result<std::result::Result<Access, (String, AppError)>> {
-        let tree = self.db().org_tree().await?;
-        let agency = tree.agency_of(current.org_node_id);
-        let purpose = self.db().purpose(purpose_id).await.ok();
-        let operation = self.db().operation(operation_id).await.ok();
+        let reference = self.reference().await?;
+        let agency = reference.tree.agency_of(current.org_node_id);
+        let purpose = reference.purposes.get(&purpose_id).cloned();
+        let operation = reference.operations.get(&operation_id).cloned();
         let refuse = |why: &str, e: AppError| Ok(Err((why.to_owned(), e)));
         let (Some(purpose), Some(operation)) = (purpose, operation) else {
             let e = AppError::invalid("purpose_id", "請選擇業務範圍與查詢作業", "choose a purpose and an operation");
@@ -236,13 +236,15 @@ impl App {
         if operation.status != Status::Active {
             return refuse("operation retired", refused("此查詢作業已廢止", "this operation is retired"));
         }
-        let linked =
-            match agency {
-                Some(a) => self.db().linkages(Some(a)).await?.iter().any(|l| {
-                    l.purpose_id == purpose.id && l.operation_id == operation.id && l.status == Status::Active
-                }),
-                None => false,
-            };
+        let linked = match agency {
+            Some(a) => reference.linkages.iter().any(|l| {
+                l.agency_id == a
+                    && l.purpose_id == purpose.id
+                    && l.operation_id == operation.id
+                    && l.status == Status::Active
+            }),
+            None => false,
+        };
         if !linked {
             let e = refused(
                 "貴機關沒有此業務範圍與查詢作業之有效連結作業（健保署核准）",
@@ -258,7 +260,7 @@ impl App {
             );
             return refuse("no grant", e);
         }
-        let case_pattern = self.case_pattern_for(current).await?;
+        let case_pattern = reference.case_pattern(agency);
         Ok(Ok(Access { purpose, operation, agency, case_pattern }))
     }
 

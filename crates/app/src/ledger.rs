@@ -376,8 +376,7 @@ impl App {
 
     /// The proof that entry `seq` is in the log as of the latest checkpoint that covers it.
     pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
-        let checkpoints = self.db().checkpoints().await?;
-        let Some(cp) = checkpoints.into_iter().find(|c| c.size > seq) else {
+        let Some(cp) = self.db().checkpoint_covering(seq).await? else {
             return Err(AppError::conflict(
                 "此筆紀錄尚未納入已簽章的檢查點，請先建立檢查點",
                 "this entry is not yet covered by a signed checkpoint; make a checkpoint first",
@@ -391,11 +390,15 @@ impl App {
             ));
         }
         let entry = Entry::decode(&row.body).map_err(ledger_err)?;
-        if self.db().ledger_nodes_size().await? < cp.size {
-            // A log from before the roots were kept, or a fill that failed: catch up first.
-            self.fill_nodes(cp.size).await?;
-        }
-        let (_, proof) = self.proof_from_nodes(seq, cp.size).await?;
+        let proof = match self.proof_from_nodes(seq, cp.size).await {
+            Ok((_, proof)) => proof,
+            // A log from before the roots were kept, or a fill that failed: catch up, then again.
+            Err(_) if self.db().ledger_nodes_size().await? < cp.size => {
+                self.fill_nodes(cp.size).await?;
+                self.proof_from_nodes(seq, cp.size).await?.1
+            }
+            Err(e) => return Err(e),
+        };
         Ok(Inclusion { leaf: leaf_hash(&row.body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
     }
 

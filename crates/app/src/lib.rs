@@ -19,6 +19,7 @@ pub mod ledger;
 pub mod mail;
 pub mod org;
 pub mod querylog;
+mod reference;
 pub mod reminders;
 pub mod review;
 pub mod seed;
@@ -56,6 +57,8 @@ struct Inner {
     mailer: Option<mail::Mailer>,
     /// The staff roll's names and when they were read (issue 6's employee flag).
     staff_names: StaffNames,
+    /// The reference data while it is unchanged (see `reference`).
+    reference: reference::Cached,
 }
 
 /// The keys kept outside the database: the ledger's signing key and the results key.
@@ -88,6 +91,7 @@ impl App {
                 batches: Default::default(),
                 mailer,
                 staff_names: Default::default(),
+                reference: Default::default(),
             }),
         }
     }
@@ -108,6 +112,7 @@ impl App {
                 batches: Default::default(),
                 mailer: i.mailer.clone(),
                 staff_names: Default::default(),
+                reference: Default::default(),
             }),
         }
     }

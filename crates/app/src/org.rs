@@ -126,10 +126,8 @@ impl App {
 
     /// The case-number format that applies to `current`'s queries (their agency's), if any.
     pub async fn case_pattern_for(&self, current: &Current) -> Result<Option<nhiguard_domain::query::CasePattern>> {
-        let tree = self.db().org_tree().await?;
-        let Some(agency) = tree.agency_of(current.org_node_id) else { return Ok(None) };
-        // A stored format was checked when it was set; one that no longer parses is not applied.
-        Ok(self.db().case_pattern(agency).await?.and_then(|p| nhiguard_domain::query::CasePattern::parse(&p).ok()))
+        let reference = self.reference().await?;
+        Ok(reference.case_pattern(reference.tree.agency_of(current.org_node_id)))
     }
 
     /// Adds an agency (under the county) or a unit (under an agency or unit).

@@ -167,6 +167,19 @@ async fn history(conn: &mut sqlx::AnyConnection, h: History<'_>) -> Result<()> {
 }
 
 impl Db {
+    /// The reference data's generation: it changes, in the same transaction, with every change to
+    /// the org tree, purposes, operations, linkages or case-number formats (migration 0019).
+    pub async fn reference_generation(&self) -> Result<i64> {
+        let r = sqlx::query("SELECT n FROM reference_generation WHERE id = 1").fetch_one(self.pool()).await?;
+        Ok(r.try_get("n")?)
+    }
+
+    /// Every agency's case-number format: (agency, pattern).
+    pub async fn case_patterns(&self) -> Result<Vec<(i64, String)>> {
+        let rows = sqlx::query("SELECT agency_id, pattern FROM case_patterns").fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((r.try_get("agency_id")?, r.try_get("pattern")?))).collect()
+    }
+
     pub async fn purposes(&self) -> Result<Vec<Purpose>> {
         let rows = sqlx::query("SELECT * FROM purposes ORDER BY number").fetch_all(self.pool()).await?;
         rows.iter().map(purpose).collect()

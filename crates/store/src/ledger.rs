@@ -183,6 +183,16 @@ impl Db {
         rows.iter().map(checkpoint).collect()
     }
 
+    /// The smallest checkpoint that covers entry `seq`, if one does.
+    pub async fn checkpoint_covering(&self, seq: u64) -> Result<Option<StoredCheckpoint>> {
+        let r =
+            sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
+                .bind(to_i64(seq)?)
+                .fetch_optional(self.pool())
+                .await?;
+        r.as_ref().map(checkpoint).transpose()
+    }
+
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         let r = sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
             .fetch_optional(self.pool())
@@ -389,17 +399,21 @@ impl Db {
 
     /// The stored leaf hashes of the entries in these `[from, to)` ranges, by sequence number.
     pub async fn ledger_leaf_hashes(&self, ranges: &[(u64, u64)]) -> Result<Vec<(u64, Vec<u8>)>> {
-        let mut out = Vec::new();
-        for (from, to) in ranges {
-            let rows = sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq >= $1 AND seq < $2")
-                .bind(to_i64(*from)?)
-                .bind(to_i64(*to)?)
-                .fetch_all(self.pool())
-                .await?;
-            for r in &rows {
-                out.push((to_u64(r.try_get("seq")?)?, r.try_get("leaf_hash")?));
-            }
+        if ranges.is_empty() {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        let mut sql = String::from("SELECT seq, leaf_hash FROM ledger_entries WHERE ");
+        for i in 0..ranges.len() {
+            if i > 0 {
+                sql.push_str(" OR ");
+            }
+            sql.push_str(&format!("(seq >= ${} AND seq < ${})", 2 * i + 1, 2 * i + 2));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (from, to) in ranges {
+            q = q.bind(to_i64(*from)?).bind(to_i64(*to)?);
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        rows.iter().map(|r| Ok((to_u64(r.try_get("seq")?)?, r.try_get("leaf_hash")?))).collect()
     }
 }

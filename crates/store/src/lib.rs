@@ -84,6 +84,22 @@ impl Backend {
 /// How long a writer waits for its turn before giving up: SQLite's busy timeout.
 const WRITE_WAIT: Duration = Duration::from_secs(10);
 
+/// A PostgreSQL URL, which may hold a password: never shown, not even in debug output.
+#[derive(Clone)]
+pub(crate) struct PgUrl(String);
+
+impl PgUrl {
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for PgUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PgUrl(…)")
+    }
+}
+
 /// A pool on one database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
@@ -91,6 +107,8 @@ pub struct Db {
     backend: Backend,
     /// The SQLite file, for the long reads that go to SQLite directly (`scan`).
     sqlite_path: Option<std::path::PathBuf>,
+    /// PostgreSQL: where long reads open a connection of their own (`scan`).
+    pg_url: Option<PgUrl>,
     /// SQLite: writers of this process queue here (see [`Db::begin`]).
     write_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
@@ -183,7 +201,8 @@ impl Db {
             .await
             .map_err(StoreError::unavailable)?;
         let write_turn = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Self { pool, backend, sqlite_path, write_turn })
+        let pg_url = (backend == Backend::Postgres).then(|| PgUrl(url.to_owned()));
+        Ok(Self { pool, backend, sqlite_path, pg_url, write_turn })
     }
 
     /// Opens and brings the schema up to date (refusing a schema newer than this binary).

@@ -136,10 +136,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0018_ledger_nodes.sqlite.sql"),
         postgres: include_str!("migrations/0018_ledger_nodes.postgres.sql"),
     },
+    Migration {
+        version: 19,
+        name: "reference_generation",
+        common: include_str!("migrations/0019_reference_generation.sql"),
+        sqlite: include_str!("migrations/0019_reference_generation.sqlite.sql"),
+        postgres: include_str!("migrations/0019_reference_generation.postgres.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 18;
+pub const SCHEMA_VERSION: i64 = 19;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -500,3 +500,33 @@ async fn r_log_2_when_the_database_is_lost_queries_are_refused_and_nothing_reach
     let h = t.client().get("/healthz").await;
     assert_eq!(h.status, 503);
 }
+
+/// The reference data a query is authorised against may be kept in memory, but never used stale: a
+/// change made by another process sharing the database — here straight in the database, past
+/// nhiguard entirely — refuses the very next query (R-PUR-3).
+#[tokio::test]
+async fn r_pur_3_a_linkage_ended_elsewhere_refuses_the_next_query() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let (p8, ins) = ids(&t, 8, "INS01").await;
+    let mut soc = t.api_as("soc.user").await;
+    assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000001", REASON, &id)).await.status, 200);
+    let mut raw = t.raw().await;
+    let ended = sqlx::query("UPDATE linkages SET status = 'retired' WHERE purpose_id = $1 AND operation_id = $2")
+        .bind(p8)
+        .bind(ins)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert!(ended.rows_affected() > 0);
+    let r = soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000002", REASON, &id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    // And back: restored elsewhere, allowed again at once.
+    sqlx::query("UPDATE linkages SET status = 'active' WHERE purpose_id = $1 AND operation_id = $2")
+        .bind(p8)
+        .bind(ins)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000003", REASON, &id)).await.status, 200);
+}
