@@ -10,7 +10,7 @@ use nhiguard_ledger::{
     Checkpoint, Entry, EntryKind, Frontier, Hash, NodeId, PublicKey, SignedCheckpoint, SigningKey, StoredEntry,
     Verifier, VerifyFailure, VerifyReport, leaf_hash,
 };
-use nhiguard_store::{Db, LedgerHead, LedgerRow, NewResult, StoredCheckpoint, Tx};
+use nhiguard_store::{Appended, Db, LedgerHead, LedgerRow, NewResult, StoredCheckpoint, Tx};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{App, AppError, Result};
@@ -65,6 +65,14 @@ impl App {
 /// Appends drafts inside `tx`, continuing from the locked head.
 pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>> {
     let head = tx.ledger_head().await?;
+    let (rows, new_head) = build_rows(&head, drafts)?;
+    tx.ledger_append(&rows, &new_head).await?;
+    Ok(rows.iter().map(|r| r.seq).collect())
+}
+
+/// The rows that continue the log after `head` with these drafts (encoded, leaf-hashed), and the
+/// head after them.
+fn build_rows(head: &LedgerHead, drafts: &[Draft]) -> Result<(Vec<LedgerRow>, LedgerHead)> {
     let mut frontier = if head.frontier.is_empty() {
         Frontier::new()
     } else {
@@ -89,9 +97,7 @@ pub(crate) async fn append_in(tx: &mut Tx, drafts: &[Draft]) -> Result<Vec<u64>>
             leaf_hash: leaf.as_bytes().to_vec(),
         });
     }
-    let new_head = LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() };
-    tx.ledger_append(&rows, &new_head).await?;
-    Ok(rows.iter().map(|r| r.seq).collect())
+    Ok((rows, LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() }))
 }
 
 /// One group-committed append: the entry, and optionally the sealed result of the query it
@@ -100,13 +106,6 @@ struct Request {
     draft: Draft,
     result: Option<NewResult>,
     reply: oneshot::Sender<Result<Appended, String>>,
-}
-
-/// What a group-committed append wrote.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Appended {
-    pub seq: u64,
-    pub result_id: Option<i64>,
 }
 
 /// Group commit: appends that arrive while one transaction is being written wait and go together
@@ -119,20 +118,9 @@ pub(crate) struct GroupWriter {
 /// The most appends written in one transaction.
 const GROUP_MAX: usize = 1000;
 
-/// Writes one group in one transaction: the entries, then the results that go with them.
-async fn write_group(db: &Db, drafts: &[Draft], results: &[Option<NewResult>]) -> Result<Vec<Appended>> {
-    let mut t = db.begin().await?;
-    let seqs = append_in(&mut t, drafts).await?;
-    let mut out = Vec::with_capacity(seqs.len());
-    for (seq, result) in seqs.into_iter().zip(results) {
-        let result_id = match result {
-            Some(r) => Some(t.insert_result(r).await?),
-            None => None,
-        };
-        out.push(Appended { seq, result_id });
-    }
-    t.commit().await?;
-    Ok(out)
+/// Writes one group in one transaction: the entries, and the results that go with them.
+async fn write_group(db: &Db, drafts: Arc<Vec<Draft>>, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>> {
+    db.append_group(move |head| build_rows(head, &drafts), results).await
 }
 
 impl GroupWriter {
@@ -157,7 +145,10 @@ impl GroupWriter {
                     results.push(r.result);
                     replies.push(r.reply);
                 }
-                match write_group(&db, &drafts, &results).await {
+                let drafts = Arc::new(drafts);
+                // Kept for a retry one by one, should the group fail.
+                let retry = (replies.len() > 1).then(|| results.clone());
+                match write_group(&db, drafts.clone(), results).await {
                     Ok(done) => {
                         for (reply, a) in replies.into_iter().zip(done) {
                             reply.send(Ok(a)).ok();
@@ -165,10 +156,10 @@ impl GroupWriter {
                     }
                     // One request that cannot be written (a result row the database refuses, say)
                     // must not fail the others: each is tried again on its own.
-                    Err(e) if replies.len() > 1 => {
+                    Err(e) if let Some(results) = retry => {
                         tracing::warn!(error = %e, entries = replies.len(), "ledger group failed; writing one by one");
-                        for ((d, r), reply) in drafts.iter().zip(&results).zip(replies) {
-                            let one = write_group(&db, std::slice::from_ref(d), std::slice::from_ref(r)).await;
+                        for ((d, r), reply) in drafts.iter().zip(results).zip(replies) {
+                            let one = write_group(&db, Arc::new(vec![d.clone()]), vec![r]).await;
                             reply.send(one.map(|mut v| v.remove(0)).map_err(|e| e.to_string())).ok();
                         }
                     }
@@ -321,8 +312,7 @@ impl App {
         match &self.inner.writer {
             Some(w) => w.append(draft, result).await,
             None => {
-                let mut done =
-                    write_group(self.db(), std::slice::from_ref(&draft), std::slice::from_ref(&result)).await?;
+                let mut done = write_group(self.db(), Arc::new(vec![draft]), vec![result]).await?;
                 done.pop().ok_or_else(|| AppError::Internal("no sequence number".into()))
             }
         }

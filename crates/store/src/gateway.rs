@@ -163,22 +163,19 @@ impl Tx {
     }
 
     pub async fn insert_result(&mut self, r: &NewResult) -> Result<i64> {
-        let id: i64 = sqlx::query(
-            "INSERT INTO query_results (account_id, query_seq, operation_code, case_number, subject_masked, created_at, \
-             purge_after, nonce, ciphertext) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
-        )
-        .bind(r.account_id)
-        .bind(i64::try_from(r.query_seq).map_err(|_| StoreError::Corrupt("seq".into()))?)
-        .bind(&r.operation_code)
-        .bind(&r.case_number)
-        .bind(&r.subject_masked)
-        .bind(micros(r.created_at))
-        .bind(micros(r.purge_after))
-        .bind(r.nonce.clone())
-        .bind(r.ciphertext.clone())
-        .fetch_one(self.conn())
-        .await?
-        .try_get("id")?;
+        let id: i64 = sqlx::query(crate::append::RESULT_INSERT)
+            .bind(r.account_id)
+            .bind(i64::try_from(r.query_seq).map_err(|_| StoreError::Corrupt("seq".into()))?)
+            .bind(&r.operation_code)
+            .bind(&r.case_number)
+            .bind(&r.subject_masked)
+            .bind(micros(r.created_at))
+            .bind(micros(r.purge_after))
+            .bind(r.nonce.clone())
+            .bind(r.ciphertext.clone())
+            .fetch_one(self.conn())
+            .await?
+            .try_get("id")?;
         Ok(id)
     }
 

@@ -86,7 +86,7 @@ impl Tx {
     /// key refuses a second writer's duplicate should the lock ever be bypassed.
     pub async fn ledger_append(&mut self, rows: &[LedgerRow], new_head: &LedgerHead) -> Result<()> {
         for chunk in rows.chunks(INSERT_CHUNK) {
-            let mut sql = String::from("INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) VALUES ");
+            let mut sql = String::from(crate::append::ENTRY_INSERT);
             for i in 0..chunk.len() {
                 let b = i * 6;
                 if i > 0 {
@@ -106,7 +106,7 @@ impl Tx {
             }
             q.execute(self.conn()).await.map_err(StoreError::conflict_on("ledger sequence number"))?;
         }
-        sqlx::query("UPDATE ledger_head SET size = $1, frontier = $2 WHERE id = 1")
+        sqlx::query(crate::append::HEAD_UPDATE)
             .bind(to_i64(new_head.size)?)
             .bind(new_head.frontier.clone())
             .execute(self.conn())

@@ -7,6 +7,7 @@
 
 mod account_review;
 mod accounts;
+mod append;
 mod batch;
 mod catalogue;
 mod error;
@@ -28,6 +29,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use account_review::{AccountReviewItem, AccountReviewRow, ItemDecision, NewReviewItem};
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
+pub use append::Appended;
 pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
@@ -111,6 +113,8 @@ pub struct Db {
     pg_url: Option<PgUrl>,
     /// SQLite: writers of this process queue here (see [`Db::begin`]).
     write_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite: the connection group appends write through (`append`).
+    native_writer: append::NativeWriter,
 }
 
 /// Microseconds since the Unix epoch, UTC: the one way times are stored.
@@ -202,7 +206,7 @@ impl Db {
             .map_err(StoreError::unavailable)?;
         let write_turn = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
         let pg_url = (backend == Backend::Postgres).then(|| PgUrl(url.to_owned()));
-        Ok(Self { pool, backend, sqlite_path, pg_url, write_turn })
+        Ok(Self { pool, backend, sqlite_path, pg_url, write_turn, native_writer: Default::default() })
     }
 
     /// Opens and brings the schema up to date (refusing a schema newer than this binary).
@@ -232,16 +236,21 @@ impl Db {
     /// a stuck writer yields "unavailable", never a hang.
     pub async fn begin(&self) -> Result<Tx> {
         let (stmt, turn) = match &self.write_turn {
-            Some(m) => {
-                let guard = tokio::time::timeout(WRITE_WAIT, m.clone().lock_owned())
-                    .await
-                    .map_err(|_| StoreError::Unavailable("database is busy: another write did not finish".into()))?;
-                ("BEGIN IMMEDIATE", Some(guard))
-            }
+            Some(m) => ("BEGIN IMMEDIATE", Some(self.write_turn_for(m).await?)),
             None => ("BEGIN", None),
         };
         let inner = self.pool.begin_with(stmt).await?;
         Ok(Tx { inner, backend: self.backend, _turn: turn })
+    }
+
+    /// Waits for this process's turn to write on SQLite, as long as the busy timeout at most.
+    pub(crate) async fn write_turn_for(
+        &self,
+        turn: &std::sync::Arc<tokio::sync::Mutex<()>>,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>> {
+        tokio::time::timeout(WRITE_WAIT, turn.clone().lock_owned())
+            .await
+            .map_err(|_| StoreError::Unavailable("database is busy: another write did not finish".into()))
     }
 
     /// For `/healthz`: can the database answer?

@@ -1,0 +1,208 @@
+//! A group-committed append: ledger entries, and beside some of them the sealed result of the query
+//! they record, in one transaction with one sync. The caller builds the rows from the head it is
+//! handed (the Merkle frontier is `app`'s and the `ledger` crate's business); this module locks the
+//! head, writes, and commits.
+//!
+//! On SQLite the whole transaction runs in one call on a thread of its own, on a connection kept for
+//! it, with its statements prepared once: through sqlx each of its six or more statements would be a
+//! round trip to a connection thread and back, each with two wake-ups, which cost more than the
+//! statements themselves (BENCHMARKS.md sections 1 and 3). It takes its turn among this process's
+//! writers like any other (`Db::begin`). On PostgreSQL, and on SQLite in memory, it is an ordinary
+//! transaction through the pool; the SQL texts are the same.
+
+use std::sync::{Arc, Mutex};
+
+use crate::gateway::NewResult;
+use crate::ledger::{LedgerHead, LedgerRow};
+use crate::{Backend, Db, Result, StoreError, micros};
+
+/// The columns of an entry row; inserts add `VALUES ($1 … $6)` groups.
+pub(crate) const ENTRY_INSERT: &str = "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) VALUES ";
+pub(crate) const HEAD_UPDATE: &str = "UPDATE ledger_head SET size = $1, frontier = $2 WHERE id = 1";
+pub(crate) const RESULT_INSERT: &str = "INSERT INTO query_results (account_id, query_seq, operation_code, \
+     case_number, subject_masked, created_at, purge_after, nonce, ciphertext) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+
+/// What one append of a group wrote: its sequence number and, if it carried one, its result's id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Appended {
+    pub seq: u64,
+    pub result_id: Option<i64>,
+}
+
+/// The SQLite connection kept for group appends, opened on first use.
+pub(crate) type NativeWriter = Arc<Mutex<Option<rusqlite::Connection>>>;
+
+fn native(e: rusqlite::Error) -> StoreError {
+    StoreError::Unavailable(format!("sqlite: {e}"))
+}
+
+fn seq_i64(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
+}
+
+impl Db {
+    /// Locks the ledger head, hands it to `build` for the rows that continue the log (and the head
+    /// after them), writes them and `results[i]` beside row `i`, and commits. Returns only once the
+    /// transaction is durable; on any failure nothing is written.
+    pub async fn append_group<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>, E>
+    where
+        F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E> + Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let (Backend::Sqlite, Some(path), Some(turn)) = (self.backend, &self.sqlite_path, &self.write_turn) else {
+            return self.append_group_pooled(build, results).await;
+        };
+        let turn = self.write_turn_for(turn).await?;
+        let path = path.clone();
+        let writer = self.native_writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn; // held until the transaction has ended
+            let mut slot = writer.lock().map_err(|_| StoreError::Unavailable("ledger writer poisoned".into()))?;
+            let done = native_append(&mut slot, &path, build, &results);
+            if matches!(&done, Err(NativeFailure::Store(_))) {
+                // The connection may be in a state worth not keeping (a full disk, a broken file).
+                *slot = None;
+            }
+            done.map_err(NativeFailure::into_caller)
+        })
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("ledger writer stopped: {e}")))?
+    }
+
+    /// The same through the pool: PostgreSQL (its head row locked `FOR UPDATE`, so that several
+    /// processes take turns), or SQLite in memory.
+    async fn append_group_pooled<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>, E>
+    where
+        F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
+        E: From<StoreError>,
+    {
+        let mut tx = self.begin().await?;
+        let head = tx.ledger_head().await?;
+        let (rows, new_head) = build(&head)?;
+        tx.ledger_append(&rows, &new_head).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, result) in rows.iter().zip(results.iter().chain(std::iter::repeat(&None))) {
+            let result_id = match result {
+                Some(r) => Some(tx.insert_result(r).await?),
+                None => None,
+            };
+            out.push(Appended { seq: row.seq, result_id });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// A failure of the native append: the store's own, or the caller's `build`.
+enum NativeFailure<E> {
+    Store(StoreError),
+    Build(E),
+}
+
+impl<E: From<StoreError>> NativeFailure<E> {
+    fn into_caller(self) -> E {
+        match self {
+            NativeFailure::Store(e) => E::from(e),
+            NativeFailure::Build(e) => e,
+        }
+    }
+}
+
+impl<E> From<StoreError> for NativeFailure<E> {
+    fn from(e: StoreError) -> Self {
+        NativeFailure::Store(e)
+    }
+}
+
+impl<E> From<rusqlite::Error> for NativeFailure<E> {
+    fn from(e: rusqlite::Error) -> Self {
+        NativeFailure::Store(native(e))
+    }
+}
+
+fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(native)?;
+    // As the pool's connections (`Db::connect_with`): a commit is durable when it returns.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+    )
+    .map_err(native)?;
+    Ok(conn)
+}
+
+fn native_append<E, F>(
+    slot: &mut Option<rusqlite::Connection>,
+    path: &std::path::Path,
+    build: F,
+    results: &[Option<NewResult>],
+) -> std::result::Result<Vec<Appended>, NativeFailure<E>>
+where
+    F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
+{
+    if slot.is_none() {
+        *slot = Some(open_writer(path)?);
+    }
+    let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let head = tx.query_row("SELECT size, frontier FROM ledger_head WHERE id = 1", [], |r| {
+        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+    });
+    let head = match head {
+        Ok((size, frontier)) => LedgerHead {
+            size: u64::try_from(size).map_err(|_| StoreError::Corrupt("negative ledger position".into()))?,
+            frontier,
+        },
+        Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::NotFound.into()),
+        Err(e) => return Err(e.into()),
+    };
+    let (rows, new_head) = build(&head).map_err(NativeFailure::Build)?;
+    let mut out = Vec::with_capacity(rows.len());
+    {
+        let mut insert = tx.prepare_cached(&format!("{ENTRY_INSERT}($1, $2, $3, $4, $5, $6)"))?;
+        let mut result_insert = tx.prepare_cached(RESULT_INSERT)?;
+        for (i, r) in rows.iter().enumerate() {
+            let inserted = insert.execute(rusqlite::params![
+                seq_i64(r.seq)?,
+                r.at,
+                r.kind.as_str(),
+                r.actor.as_str(),
+                r.body.as_slice(),
+                r.leaf_hash.as_slice()
+            ]);
+            match inserted {
+                Ok(_) => {}
+                Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    return Err(StoreError::Conflict("ledger sequence number").into());
+                }
+                Err(e) => return Err(e.into()),
+            }
+            let result_id = match results.get(i).and_then(Option::as_ref) {
+                Some(res) => Some(result_insert.query_row(
+                    rusqlite::params![
+                        res.account_id,
+                        seq_i64(res.query_seq)?,
+                        res.operation_code.as_str(),
+                        res.case_number.as_str(),
+                        res.subject_masked.as_str(),
+                        micros(res.created_at),
+                        micros(res.purge_after),
+                        res.nonce.as_slice(),
+                        res.ciphertext.as_slice()
+                    ],
+                    |row| row.get::<_, i64>(0),
+                )?),
+                None => None,
+            };
+            out.push(Appended { seq: r.seq, result_id });
+        }
+        tx.prepare_cached(HEAD_UPDATE)?.execute(rusqlite::params![seq_i64(new_head.size)?, new_head.frontier])?;
+    }
+    tx.commit()?;
+    Ok(out)
+}
