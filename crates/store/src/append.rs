@@ -7,8 +7,12 @@
 //! it, with its statements prepared once: through sqlx each of its six or more statements would be a
 //! round trip to a connection thread and back, each with two wake-ups, which cost more than the
 //! statements themselves (BENCHMARKS.md sections 1 and 3). It takes its turn among this process's
-//! writers like any other (`Db::begin`). On PostgreSQL, and on SQLite in memory, it is an ordinary
-//! transaction through the pool; the SQL texts are the same.
+//! writers like any other (`Db::begin`). On PostgreSQL it runs on a connection of its own, kept for
+//! it, through sqlx's PostgreSQL driver: the entries go in as one `INSERT … SELECT FROM UNNEST` of
+//! six arrays, one statement text prepared once, where a multi-row `VALUES` list would be a new
+//! statement of up to 3,000 parameters for every group size. The head row is locked `FOR UPDATE`,
+//! so several processes sharing the database take turns. On SQLite in memory it is an ordinary
+//! transaction through the pool. The SQL texts are shared wherever the dialects allow.
 
 use std::sync::{Arc, Mutex};
 
@@ -33,6 +37,13 @@ pub struct Appended {
 /// The SQLite connection kept for group appends, opened on first use.
 pub(crate) type NativeWriter = Arc<Mutex<Option<rusqlite::Connection>>>;
 
+/// The PostgreSQL connection kept for group appends, opened on first use.
+pub(crate) type PgWriter = Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>>;
+
+/// PostgreSQL: a group's entries as six arrays, one row per index.
+const ENTRY_INSERT_UNNEST: &str = "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) \
+     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BYTEA[], $6::BYTEA[])";
+
 fn native(e: rusqlite::Error) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {e}"))
 }
@@ -50,6 +61,9 @@ impl Db {
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E> + Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        if let (Backend::Postgres, Some(url)) = (self.backend, &self.pg_url) {
+            return self.append_group_pg(url, build, results).await;
+        }
         let (Backend::Sqlite, Some(path), Some(turn)) = (self.backend, &self.sqlite_path, &self.write_turn) else {
             return self.append_group_pooled(build, results).await;
         };
@@ -70,8 +84,32 @@ impl Db {
         .map_err(|e| StoreError::Unavailable(format!("ledger writer stopped: {e}")))?
     }
 
-    /// The same through the pool: PostgreSQL (its head row locked `FOR UPDATE`, so that several
-    /// processes take turns), or SQLite in memory.
+    /// PostgreSQL, on the connection kept for it.
+    async fn append_group_pg<E, F>(
+        &self,
+        url: &crate::PgUrl,
+        build: F,
+        results: Vec<Option<NewResult>>,
+    ) -> Result<Vec<Appended>, E>
+    where
+        F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
+        E: From<StoreError>,
+    {
+        use sqlx::Connection;
+        let mut slot = self.pg_writer.lock().await;
+        if slot.is_none() {
+            *slot = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
+        }
+        let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
+        let done = pg_append(conn, build, &results).await;
+        if matches!(&done, Err(NativeFailure::Store(_))) {
+            // A broken connection is not kept; the next group opens another.
+            *slot = None;
+        }
+        done.map_err(NativeFailure::into_caller)
+    }
+
+    /// The same through the pool: SQLite in memory (and PostgreSQL were it ever without a URL).
     async fn append_group_pooled<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>, E>
     where
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
@@ -113,6 +151,80 @@ impl<E> From<StoreError> for NativeFailure<E> {
     fn from(e: StoreError) -> Self {
         NativeFailure::Store(e)
     }
+}
+
+impl<E> From<sqlx::Error> for NativeFailure<E> {
+    fn from(e: sqlx::Error) -> Self {
+        NativeFailure::Store(StoreError::from(e))
+    }
+}
+
+async fn pg_append<E, F>(
+    conn: &mut sqlx::postgres::PgConnection,
+    build: F,
+    results: &[Option<NewResult>],
+) -> std::result::Result<Vec<Appended>, NativeFailure<E>>
+where
+    F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
+{
+    use sqlx::{Connection, Row};
+    let mut tx = conn.begin().await?;
+    let r = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
+    let head = LedgerHead {
+        size: u64::try_from(r.try_get::<i64, _>("size")?)
+            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?,
+        frontier: r.try_get("frontier")?,
+    };
+    let (rows, new_head) = build(&head).map_err(NativeFailure::Build)?;
+    let mut seqs = Vec::with_capacity(rows.len());
+    let mut ats = Vec::with_capacity(rows.len());
+    let mut kinds = Vec::with_capacity(rows.len());
+    let mut actors = Vec::with_capacity(rows.len());
+    let mut bodies = Vec::with_capacity(rows.len());
+    let mut leaves = Vec::with_capacity(rows.len());
+    for r in &rows {
+        seqs.push(seq_i64(r.seq)?);
+        ats.push(r.at);
+        kinds.push(r.kind.as_str());
+        actors.push(r.actor.as_str());
+        bodies.push(r.body.as_slice());
+        leaves.push(r.leaf_hash.as_slice());
+    }
+    sqlx::query(ENTRY_INSERT_UNNEST)
+        .bind(&seqs)
+        .bind(&ats)
+        .bind(&kinds)
+        .bind(&actors)
+        .bind(&bodies)
+        .bind(&leaves)
+        .execute(&mut *tx)
+        .await
+        .map_err(StoreError::conflict_on("ledger sequence number"))?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let result_id = match results.get(i).and_then(Option::as_ref) {
+            Some(res) => Some(
+                sqlx::query(RESULT_INSERT)
+                    .bind(res.account_id)
+                    .bind(seq_i64(res.query_seq)?)
+                    .bind(&res.operation_code)
+                    .bind(&res.case_number)
+                    .bind(&res.subject_masked)
+                    .bind(micros(res.created_at))
+                    .bind(micros(res.purge_after))
+                    .bind(&res.nonce)
+                    .bind(&res.ciphertext)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get::<i64, _>("id")?,
+            ),
+            None => None,
+        };
+        out.push(Appended { seq: r.seq, result_id });
+    }
+    sqlx::query(HEAD_UPDATE).bind(seq_i64(new_head.size)?).bind(&new_head.frontier).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(out)
 }
 
 impl<E> From<rusqlite::Error> for NativeFailure<E> {

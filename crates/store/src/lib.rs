@@ -115,6 +115,8 @@ pub struct Db {
     write_turn: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
     /// SQLite: the connection group appends write through (`append`).
     native_writer: append::NativeWriter,
+    /// PostgreSQL: the same.
+    pg_writer: append::PgWriter,
 }
 
 /// Microseconds since the Unix epoch, UTC: the one way times are stored.
@@ -206,7 +208,15 @@ impl Db {
             .map_err(StoreError::unavailable)?;
         let write_turn = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
         let pg_url = (backend == Backend::Postgres).then(|| PgUrl(url.to_owned()));
-        Ok(Self { pool, backend, sqlite_path, pg_url, write_turn, native_writer: Default::default() })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_path,
+            pg_url,
+            write_turn,
+            native_writer: Default::default(),
+            pg_writer: Default::default(),
+        })
     }
 
     /// Opens and brings the schema up to date (refusing a schema newer than this binary).

@@ -302,7 +302,14 @@ async fn pg_copy_scan(
     use futures_util::TryStreamExt;
     use sqlx::{Connection, Executor};
     let mut conn = sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?;
-    conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await?;
+    // The connection is this scan's alone, so its planner settings are too: a ledger read in
+    // sequence order should walk the primary key, which is already in that order. Without
+    // statistics (a young table) PostgreSQL may otherwise gather the rows by bitmap and sort them
+    // on disk, four times slower.
+    conn.execute(
+        "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY; SET enable_sort = off; SET enable_bitmapscan = off",
+    )
+    .await?;
     let mut parser = CopyParser::default();
     let mut batch = LedgerBatch::default();
     {
