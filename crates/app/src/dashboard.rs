@@ -95,7 +95,7 @@ impl App {
             }
         }
         let mut flags = BTreeMap::new();
-        for f in self.month_flags(agency_id, year, month, &queries).await? {
+        for f in self.month_flags(year, month, &queries).await? {
             *flags.entry(f.kind.code().to_owned()).or_default() += 1;
         }
         let reviews = self.db().reviews_of(&[agency_id]).await?;

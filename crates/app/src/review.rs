@@ -294,11 +294,7 @@ impl App {
             }
             Err(_) => false,
         };
-        let flags = if quick {
-            None
-        } else {
-            Some(self.month_flags(review.agency_id, review.year, review.month, &queries).await?)
-        };
+        let flags = if quick { None } else { Some(self.month_flags(review.year, review.month, &queries).await?) };
         let drawn: std::collections::HashSet<u64> = review.sample.iter().copied().collect();
         let sample = queries.into_iter().filter(|q| drawn.contains(&q.seq)).collect();
         Ok(ReviewView {
@@ -318,7 +314,6 @@ impl App {
     /// `risk_…` settings and the office calendar.
     pub(crate) async fn month_flags(
         &self,
-        agency_id: i64,
         year: i32,
         month: u32,
         queries: &[LogRow],
@@ -351,20 +346,23 @@ impl App {
                 account_disable_on: account.and_then(|a| a.disable_on.and_then(|d| d.parse().ok())),
             });
         }
-        // Each account's volume over the three months before.
+        // Each account's volume over the three months before: its query entries counted through
+        // the (actor, at) index, one statement per account of this month. Reading and decoding
+        // the earlier months whole cost seconds in a large county's log (BENCHMARKS.md section 5).
         let mut history = HistoryStats::default();
-        let mut prior: std::collections::HashMap<i64, u64> = std::collections::HashMap::new();
         let (mut y, mut m) = (year, month);
         for _ in 0..3 {
             (y, m) = if m == 1 { (y - 1, 12) } else { (y, m - 1) };
-            for q in month_rows(self.db(), agency_id, y, m).await? {
-                if let Some(a) = q.account_id {
-                    *prior.entry(a).or_default() += 1;
+        }
+        let bounds = month_bounds(y, m).zip(month_bounds(year, month));
+        if let Some(((from, _), (to, _))) = bounds {
+            for (id, account) in &accounts {
+                let Some(a) = account else { continue };
+                let n = self.db().count_by_actor(&a.username, EntryKind::Query.code(), from, to).await?;
+                if n > 0 {
+                    history = history.with(*id, 3, n);
                 }
             }
-        }
-        for (a, n) in prior {
-            history = history.with(a, 3, n);
         }
         let (thresholds, holidays) = self.risk_calendar().await?;
         Ok(flags(&summaries, &history, &thresholds, &holidays))

@@ -20,6 +20,12 @@
 //! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_gateway
 //! ```
 //!
+//! `--rate 500,1000,2000` instead offers the load open-loop: requests start at a fixed rate whether
+//! or not earlier ones have finished (new connections are opened when all are busy), and each
+//! latency counts from when its request was due, so queueing shows as latency. This is how the
+//! latency targets are read: at a given rate, not at saturation, where a closed loop of C clients
+//! can only ever see C ÷ throughput.
+//!
 //! `--only gateway` (or `direct`, `me`, `append`) runs one path alone, e.g. under `perf` or `strace`;
 //! `--sql` adds, per level, the SQL statements of a gateway query with their rows and time on the
 //! connection (a separate run: recording costs a little). Besides latency, each row shows the CPU
@@ -89,9 +95,71 @@ where
         .with_switches(support::process_switches().saturating_sub(switches))
 }
 
+/// Offers `n` requests at `rate` per second, open-loop: request `i` is due at `i ÷ rate` seconds
+/// and starts then on a free client (a new one if none is free); its latency counts from when it
+/// was due.
+async fn drive_open<S, F, Fut>(rate: f64, n: usize, state: impl Fn() -> S, one: F) -> Stats
+where
+    S: Send + 'static,
+    F: Fn(S, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (S, bool)> + Send + 'static,
+{
+    let pool: Arc<std::sync::Mutex<Vec<S>>> = Arc::default();
+    let done: Arc<std::sync::Mutex<(Vec<Duration>, usize)>> = Arc::default();
+    let cpu = support::process_cpu();
+    let switches = support::process_switches();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        let due = started + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let s = pool.lock().unwrap().pop().unwrap_or_else(&state);
+        let (pool, done, one) = (pool.clone(), done.clone(), one.clone());
+        tasks.push(tokio::spawn(async move {
+            let (s, ok) = one(s, i).await;
+            let latency = due.elapsed();
+            pool.lock().unwrap().push(s);
+            let mut d = done.lock().unwrap();
+            d.0.push(latency);
+            d.1 += usize::from(!ok);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let elapsed = started.elapsed();
+    let (lat, errors) = std::mem::take(&mut *done.lock().unwrap());
+    Stats::new(lat, elapsed, errors)
+        .with_cpu(support::process_cpu().saturating_sub(cpu))
+        .with_switches(support::process_switches().saturating_sub(switches))
+}
+
+/// How a path is driven: `c` clients in a closed loop, or an open-loop rate.
+#[derive(Clone, Copy)]
+enum Load {
+    Clients(usize),
+    Rate(f64),
+}
+
+async fn run<S, F, Fut>(load: Load, n: usize, state: impl Fn() -> S, one: F) -> Stats
+where
+    S: Send + 'static,
+    F: Fn(S, usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = (S, bool)> + Send + 'static,
+{
+    match load {
+        Load::Clients(c) => drive(c, n, state, one).await,
+        Load::Rate(r) => drive_open(r, n, state, one).await,
+    }
+}
+
 async fn direct(connector: Arc<dyn Connector>, ids: Arc<Vec<NationalId>>, c: usize, n: usize) -> Stats {
-    drive(
-        c,
+    direct_at(connector, ids, Load::Clients(c), n).await
+}
+
+async fn direct_at(connector: Arc<dyn Connector>, ids: Arc<Vec<NationalId>>, load: Load, n: usize) -> Stats {
+    run(
+        load,
         n,
         || (),
         move |(), i| {
@@ -120,10 +188,14 @@ struct Target {
 static FIRST_ERROR: std::sync::Once = std::sync::Once::new();
 
 async fn gateway(t: &Target, c: usize, n: usize) -> Stats {
+    gateway_at(t, Load::Clients(c), n).await
+}
+
+async fn gateway_at(t: &Target, load: Load, n: usize) -> Stats {
     let (addr, token, ids) = (t.addr, t.token.clone(), t.ids.clone());
     let (p, o) = (t.purpose_id, t.operation_id);
-    drive(
-        c,
+    run(
+        load,
         n,
         move || Conn::new(addr),
         move |mut conn: Conn, i| {
@@ -214,6 +286,70 @@ fn row(level: usize, what: &str, s: &Stats) {
     );
 }
 
+/// The open-loop run (`--rate`): direct and gateway at each offered rate, and issue 5's latency
+/// targets read there.
+async fn open_loop(
+    server: &support::Server,
+    target: &Target,
+    parsed: Arc<Vec<NationalId>>,
+    rates: &[usize],
+    n: usize,
+    syncs: usize,
+) {
+    let mut summary = Vec::new();
+    for &r in rates {
+        let rate = r as f64;
+        let sync_before = support::sync_probe(&server.data_dir, syncs);
+        let d = direct_at(server.direct.clone(), parsed.clone(), Load::Rate(rate), n).await;
+        let (threads, t0) = (support::thread_cpu(), Instant::now());
+        let g = gateway_at(target, Load::Rate(rate), n).await;
+        let gateway_threads = support::thread_cores(&threads, &support::thread_cpu(), t0.elapsed());
+        let sync_after = support::sync_probe(&server.data_dir, syncs);
+        let mut all_syncs = sync_before.latencies.clone();
+        all_syncs.extend(sync_after.latencies.iter().copied());
+        let sync = Stats::new(all_syncs, sync_before.elapsed + sync_after.elapsed, 0);
+        println!();
+        println!("### offered {r} requests/s (open loop)");
+        println!("gateway at {r}/s, cores used by thread: {gateway_threads}");
+        println!();
+        println!(
+            "| offered | path | achieved | p50 | p99 | CPU/request | cores busy | context switches/request | errors |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|");
+        row(r, "direct: HttpConnector → sandbox (baseline)", &d);
+        row(r, "gateway: POST /api/v1/queries", &g);
+        println!(
+            "| – | disk sync: write + sync_data, {} in a row | {:.0}/s | {:.2} ms | {:.2} ms | – | – | – | |",
+            sync.n(),
+            sync.rate(),
+            sync.p50(),
+            sync.p99()
+        );
+        summary.push((r, d, g, sync));
+    }
+    println!();
+    println!("### against issue 5's targets, at each offered rate");
+    println!(
+        "| offered | achieved (≥ 2,000/s) | added p50 (≤ sync p50 + 1 ms) | added p99 | gateway p99 (≤ 10 ms) | errors |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (r, d, g, sync) in &summary {
+        let added = g.p50() - d.p50();
+        let allowed = sync.p50() + 1.0;
+        let yes = |b: bool| if b { "met" } else { "NOT met" };
+        println!(
+            "| {r}/s | {:.0}/s | {added:.2} ms vs {allowed:.2} ms — {} | {:.2} ms | {:.2} ms — {} | {} |",
+            g.rate(),
+            yes(added <= allowed),
+            g.p99() - d.p99(),
+            g.p99(),
+            yes(g.p99() <= 10.0),
+            g.errors
+        );
+    }
+    println!();
+}
+
 fn main() {
     let queries: usize = support::arg("--queries", 4000);
     let levels = support::arg_list("--concurrency", &[1, 64, 200]);
@@ -251,6 +387,14 @@ fn main() {
         direct(server.direct.clone(), parsed.clone(), warm, warm * 4).await;
         gateway(&target, warm, warm * 4).await;
         let size_before = server.app.db().ledger_size().await.unwrap();
+
+        let rates: Vec<usize> = support::arg_list("--rate", &[]);
+        if !rates.is_empty() {
+            open_loop(&server, &target, parsed.clone(), &rates, queries, syncs).await;
+            println!("after: {}", support::machine_note());
+            println!("{}", load.note());
+            return;
+        }
 
         let mut summary = Vec::new();
         let mut gateway_total = 0;

@@ -525,7 +525,7 @@ async fn main() {
         );
     }
 
-    let per_million = db_bytes(&db.url).await as f64 / size as f64 * 1e6 / (1024.0 * 1024.0);
+    let per_million = support::db_bytes(&db.url).await as f64 / size as f64 * 1e6 / (1024.0 * 1024.0);
     out(
         format!("database size per million entries (whole database of {size} entries)"),
         format!("{per_million:.0} MiB"),
@@ -574,18 +574,4 @@ async fn native_read(url: &str) -> usize {
         read_all!(c);
     }
     count
-}
-
-/// The whole database's size on disk: SQLite pages (after a WAL checkpoint), or PostgreSQL's
-/// `pg_database_size`.
-async fn db_bytes(url: &str) -> i64 {
-    let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
-    if url.starts_with("sqlite") {
-        c.execute("PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
-        let pages: i64 = sqlx::query("PRAGMA page_count").fetch_one(&mut c).await.unwrap().get(0);
-        let size: i64 = sqlx::query("PRAGMA page_size").fetch_one(&mut c).await.unwrap().get(0);
-        pages * size
-    } else {
-        sqlx::query("SELECT pg_database_size(current_database())::BIGINT").fetch_one(&mut c).await.unwrap().get(0)
-    }
 }

@@ -11,7 +11,15 @@
 //! cargo build --release -p nhiguard --examples
 //! target/release/examples/bench_review [QUERIES]          # SQLite, default 100000
 //! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_review
+//! target/release/examples/bench_review 100000 --background 9800000   # inside a ledger of 10 million
 //! ```
+//!
+//! With `--background N`, N entries (queries and outcomes of other users, dated over the five years
+//! before the month) are appended first through the same group commit by 1,000 appenders, so that
+//! the month lies inside a ledger of N + 2·QUERIES entries; a second table then shows the ledger at
+//! that size (issue 4): signing a checkpoint (which stores the new subtree roots), verifying the
+//! whole log beside raw SHA-256 over the same entries in memory, the database size per million
+//! entries, and inclusion proofs.
 //!
 //! Prints figures only, never a subject.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -31,11 +39,81 @@ fn secs(d: Duration) -> String {
     format!("{:.3} s", d.as_secs_f64())
 }
 
+/// Issue 4's measures at the size the ledger has reached.
+async fn ledger_at_scale(app: &nhiguard_app::App, url: &str) {
+    use sha2::Digest;
+    let t = Instant::now();
+    let cp = app.checkpoint_now().await.unwrap();
+    let checkpoint = t.elapsed();
+    let size = app.db().ledger_size().await.unwrap();
+    let t = Instant::now();
+    let v = app.verify_ledger(Vec::new()).await.unwrap();
+    let verify = t.elapsed();
+    assert!(v.report.is_ok(), "{:?}", v.report.failure);
+    // Raw SHA-256 (the leaf hash: 0x00 and the bytes) over the first million entries, in memory.
+    let mut bodies = Vec::new();
+    let mut scan = app.db().scan_ledger(0, 1_000_000, true).unwrap();
+    while let Some(b) = scan.next().await.unwrap() {
+        bodies.extend((0..b.len()).map(|i| b.body(i).to_vec()));
+    }
+    let t = Instant::now();
+    let mut acc = 0u8;
+    for body in &bodies {
+        let mut h = sha2::Sha256::new();
+        h.update([0u8]);
+        h.update(body);
+        acc ^= h.finalize()[0];
+    }
+    std::hint::black_box(acc);
+    let sha = bodies.len() as f64 / t.elapsed().as_secs_f64();
+    drop(bodies);
+    let mut times = Vec::new();
+    for k in 0..200u64 {
+        let seq = (k * 7_919_993 + 12_345) % size;
+        let t = Instant::now();
+        app.inclusion(seq).await.unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    let bytes = support::db_bytes(url).await;
+    let rate = v.report.entries_checked as f64 / verify.as_secs_f64();
+    println!("\n| the ledger at {size} entries | figure | baseline (same run) | ratio |");
+    println!("|---|---|---|---|");
+    println!(
+        "| sign a checkpoint of {} entries, storing the new subtree roots | {} | | |",
+        cp.map(|c| c.size).unwrap_or(0),
+        secs(checkpoint)
+    );
+    println!(
+        "| verify the whole log (`App::verify_ledger`) | {} = {rate:.0} entries/s | raw SHA-256 in memory: {sha:.0} entries/s | {:.3} |",
+        secs(verify),
+        rate / sha
+    );
+    println!(
+        "| database size per million entries | {:.0} MiB | raw rows ~360 MiB per million (issue 4) | {:.2} |",
+        bytes as f64 / size as f64 * 1e6 / 1_048_576.0,
+        bytes as f64 / size as f64 * 1e6 / 1_048_576.0 / 360.0
+    );
+    println!(
+        "| inclusion proof (`App::inclusion`), median / p99 of 200 | {:.2} / {:.2} ms | target < 1 ms | |",
+        times[times.len() / 2],
+        times[times.len() * 99 / 100]
+    );
+}
+
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let args: Vec<String> = std::env::args().collect();
+    let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let background: usize = args
+        .iter()
+        .position(|a| a == "--background")
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let server = support::start();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (app, addr, backend) = (server.app.clone(), server.addr, server.backend);
+    let server_url = server.db.url.clone();
     rt.block_on(async move {
         let today = nhiguard_domain::roc::taipei_date(app.now());
         let (year, month) = nhiguard_app::review::previous_month(today);
@@ -61,6 +139,54 @@ fn main() {
         });
         let ids: Arc<Vec<String>> = Arc::new(app.sandbox_examples(2000));
         println!("review benchmark on {}: {n} queries by one user of one agency in {year}-{month:02}", backend);
+
+        // ---- The rest of the ledger: five years before the month. ----
+        if background > 0 {
+            let started = Instant::now();
+            let month_start = chrono::FixedOffset::east_opt(8 * 3600)
+                .unwrap()
+                .with_ymd_and_hms(year, month, 1, 0, 0, 0)
+                .unwrap()
+                .timestamp_micros();
+            let span = 5 * 365 * 86_400 * 1_000_000i64;
+            let appenders = 1000;
+            let mut tasks = Vec::new();
+            for t in 0..appenders {
+                let (app, access, current, ids) = (app.clone(), access.clone(), current.clone(), ids.clone());
+                tasks.push(tokio::spawn(async move {
+                    let reason = Reason::parse("稅捐稽徵欠稅人聯絡地址查詢以送達繳款書", 8).unwrap();
+                    for i in (t..background / 2).step_by(appenders) {
+                        let subject = Subject::NationalId(NationalId::parse(&ids[i % ids.len()]).unwrap());
+                        let case = CaseNumber::parse(&format!("108-稅-{i}")).unwrap();
+                        // In order of time, as a real log fills.
+                        let at = month_start - span + span / (background as i64 / 2) * i as i64;
+                        let mut who = (*current).clone();
+                        who.username = format!("user{:03}", i % 300);
+                        let mut q = app.query_draft(&who, &access, &case, &reason, &subject, &[]);
+                        q.at_micros = at;
+                        let seq = app.append(q).await.unwrap();
+                        let mut o = app.outcome_draft(&who.username, seq, &(Outcome::Answered, Vec::new(), None));
+                        o.at_micros = at + 1;
+                        app.append(o).await.unwrap();
+                    }
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let size = app.db().ledger_size().await.unwrap();
+            let d = started.elapsed();
+            println!(
+                "background: {size} ledger entries in {} ({:.0} entries/s through group commit, 1,000 appenders)",
+                secs(d),
+                size as f64 / d.as_secs_f64()
+            );
+            // A server signs a checkpoint every ten minutes, storing the subtree roots as it goes;
+            // this fill had none, so the first one stores them all.
+            let t = Instant::now();
+            app.checkpoint_now().await.unwrap();
+            println!("first checkpoint, storing the subtree roots of all {size} entries: {}", secs(t.elapsed()));
+        }
 
         // ---- Fill the month. ----
         let started = Instant::now();
@@ -191,6 +317,10 @@ fn main() {
             secs(d),
             ratio(d)
         );
+
+        if background > 0 {
+            ledger_at_scale(&app, &server_url).await;
+        }
     });
     drop(rt);
     drop(server);

@@ -202,6 +202,20 @@ impl Db {
 }
 
 impl Db {
+    /// How many entries of `kind` one actor wrote in `[from, to)` (through the `(actor, at)` index).
+    pub async fn count_by_actor(&self, actor: &str, kind: &str, from: i64, to: i64) -> Result<u64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM ledger_entries WHERE actor = $1 AND at >= $2 AND at < $3 AND kind = $4",
+        )
+        .bind(actor)
+        .bind(from)
+        .bind(to)
+        .bind(kind)
+        .fetch_one(self.pool())
+        .await?;
+        to_u64(r.try_get("n")?)
+    }
+
     /// One actor's newest entries of the given kinds, newest first.
     pub async fn ledger_by_actor(&self, actor: &str, kinds: &[&str], limit: u64) -> Result<Vec<LedgerRow>> {
         let placeholders: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();

@@ -543,3 +543,24 @@ impl SqlTally {
         println!("| **all statements** | {count:.1} | {returned:.1} | | **{total:.2} ms** ({context}) |");
     }
 }
+
+/// The whole database's size on disk: SQLite pages (after a WAL checkpoint), or PostgreSQL's
+/// `pg_database_size`.
+pub async fn db_bytes(url: &str) -> i64 {
+    use sqlx::Row;
+    let mut c = <sqlx::AnyConnection as sqlx::Connection>::connect(url).await.unwrap();
+    if url.starts_with("sqlite") {
+        sqlx::Executor::execute(&mut c, "PRAGMA wal_checkpoint(TRUNCATE)").await.unwrap();
+        let pages: i64 =
+            sqlx::query("PRAGMA page_count").fetch_one(&mut c).await.unwrap().try_get::<i64, _>(0).unwrap();
+        let size: i64 = sqlx::query("PRAGMA page_size").fetch_one(&mut c).await.unwrap().try_get::<i64, _>(0).unwrap();
+        pages * size
+    } else {
+        sqlx::query("SELECT pg_database_size(current_database())::BIGINT")
+            .fetch_one(&mut c)
+            .await
+            .unwrap()
+            .try_get::<i64, _>(0)
+            .unwrap()
+    }
+}
