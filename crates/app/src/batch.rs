@@ -348,7 +348,9 @@ impl App {
         let op = self.db().operation(b.operation_id).await?;
         let mut header = vec!["列號".to_owned(), "身分證號".to_owned(), "結果".to_owned()];
         header.extend(op.results.iter().map(|f| f.zh().to_owned()));
-        let mut rows: Vec<Vec<String>> = Vec::new();
+        // Written row by row: a batch of 100,000 subjects is never held as rows in memory.
+        let mut csv = nhiguard_tabular::CsvWriter::new(&header);
+        let mut lines = 0usize;
         let mut from = 0;
         loop {
             let items = self.db().batch_items(b.id, from, 5000).await?;
@@ -371,27 +373,27 @@ impl App {
                     (Some(n), Some(c)) => self.open_records(n, c, &answer_aad(b.id, i.row_no))?,
                     _ => Vec::new(),
                 };
+                let row_no = i.row_no.to_string();
                 if records.is_empty() {
-                    rows.push(vec![i.row_no.to_string(), id.clone(), label.clone()]);
+                    csv.row([row_no.as_str(), id.as_str(), label.as_str()]);
+                    lines += 1;
                 }
-                for r in records {
-                    let mut line = vec![i.row_no.to_string(), id.clone(), label.clone()];
-                    line.extend(
-                        op.results
-                            .iter()
-                            .map(|f| r.iter().find(|(k, _)| k == f).map(|(_, v)| v.clone()).unwrap_or_default()),
-                    );
-                    rows.push(line);
+                for r in &records {
+                    let values =
+                        op.results.iter().map(|f| r.iter().find(|(k, _)| k == f).map_or("", |(_, v)| v.as_str()));
+                    csv.row([row_no.as_str(), id.as_str(), label.as_str()].into_iter().chain(values));
+                    lines += 1;
                 }
             }
             from = last + 1;
         }
-        let csv = nhiguard_tabular::write_csv(&header, &rows);
+        let csv = csv.finish();
         let (nonce, ct) = self.inner.results_key.seal(&csv, &file_aad(b.id))?;
+        drop(csv);
         let mut tx = self.db().begin().await?;
         tx.batch_finish(b.id, nonce, ct, self.now()).await?;
         tx.commit().await?;
-        tracing::info!(batch = b.id, rows = rows.len(), "batch finished");
+        tracing::info!(batch = b.id, rows = lines, "batch finished");
         Ok(())
     }
 

@@ -123,12 +123,33 @@ where
     R: AsRef<[C]>,
     C: AsRef<str>,
 {
-    let mut out = String::from("\u{FEFF}");
-    write_line(&mut out, header.iter().map(AsRef::as_ref));
+    let mut w = CsvWriter::new(header);
     for row in rows {
-        write_line(&mut out, row.as_ref().iter().map(AsRef::as_ref));
+        w.row(row.as_ref().iter().map(AsRef::as_ref));
     }
-    out.into_bytes()
+    w.finish()
+}
+
+/// [`write_csv`] a row at a time, for files too long to hold as rows first (a batch's result).
+#[derive(Debug)]
+pub struct CsvWriter {
+    out: String,
+}
+
+impl CsvWriter {
+    pub fn new<H: AsRef<str>>(header: &[H]) -> Self {
+        let mut out = String::from("\u{FEFF}");
+        write_line(&mut out, header.iter().map(AsRef::as_ref));
+        Self { out }
+    }
+
+    pub fn row<'a>(&mut self, cells: impl IntoIterator<Item = &'a str>) {
+        write_line(&mut self.out, cells.into_iter());
+    }
+
+    pub fn finish(self) -> Vec<u8> {
+        self.out.into_bytes()
+    }
 }
 
 fn write_line<'a>(out: &mut String, cells: impl Iterator<Item = &'a str>) {

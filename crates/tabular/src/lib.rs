@@ -16,7 +16,7 @@ mod text;
 mod xml;
 mod zip;
 
-pub use csv::write_csv;
+pub use csv::{CsvWriter, write_csv};
 pub use error::TabularError;
 pub use formula::formula_risk;
 pub use jsonl::write_jsonl;
