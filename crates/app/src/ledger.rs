@@ -406,10 +406,12 @@ impl App {
             .iter()
             .map(|(height, index, h)| (NodeId { height: *height, index: *index }, hash(h)))
             .collect();
-        let mut ranges = needs.leaves.clone();
-        ranges.push((seq, seq + 1));
+        let mut seqs: Vec<u64> = needs.leaves.iter().flat_map(|&(from, to)| from..to).collect();
+        seqs.push(seq);
+        seqs.sort_unstable();
+        seqs.dedup();
         let leaves: Vec<(u64, Hash)> =
-            self.db().ledger_leaf_hashes(&ranges).await?.iter().map(|(s, h)| (*s, hash(h))).collect();
+            self.db().ledger_leaf_hashes(&seqs).await?.iter().map(|(s, h)| (*s, hash(h))).collect();
         let leaf = leaves
             .iter()
             .find(|(s, _)| *s == seq)
