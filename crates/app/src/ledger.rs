@@ -399,19 +399,14 @@ impl App {
         let needs = nhiguard_ledger::proof_needs(seq, size).map_err(ledger_err)?;
         let ids: Vec<(u32, u64)> = needs.stored.iter().map(|n| (n.height, n.index)).collect();
         let hash = |b: &[u8]| <[u8; 32]>::try_from(b).map(Hash).unwrap_or(Hash([0; 32]));
-        let stored: Vec<(NodeId, Hash)> = self
-            .db()
-            .ledger_nodes(&ids)
-            .await?
-            .iter()
-            .map(|(height, index, h)| (NodeId { height: *height, index: *index }, hash(h)))
-            .collect();
         let mut seqs: Vec<u64> = needs.leaves.iter().flat_map(|&(from, to)| from..to).collect();
         seqs.push(seq);
         seqs.sort_unstable();
         seqs.dedup();
-        let leaves: Vec<(u64, Hash)> =
-            self.db().ledger_leaf_hashes(&seqs).await?.iter().map(|(s, h)| (*s, hash(h))).collect();
+        let (nodes, leaf_rows) = self.db().ledger_proof_material(&ids, &seqs).await?;
+        let stored: Vec<(NodeId, Hash)> =
+            nodes.iter().map(|(height, index, h)| (NodeId { height: *height, index: *index }, hash(h))).collect();
+        let leaves: Vec<(u64, Hash)> = leaf_rows.iter().map(|(s, h)| (*s, hash(h))).collect();
         let leaf = leaves
             .iter()
             .find(|(s, _)| *s == seq)

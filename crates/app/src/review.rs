@@ -326,7 +326,7 @@ impl App {
             if let std::collections::hash_map::Entry::Vacant(e) = accounts.entry(id) {
                 e.insert(self.db().account(id).await.ok());
             }
-            let account = accounts.get(&id).cloned().flatten();
+            let account = accounts.get(&id).and_then(Option::as_ref);
             summaries.push(QuerySummary {
                 seq: q.seq,
                 account_id: id,
@@ -343,7 +343,7 @@ impl App {
                 case_number: q.case_number.clone(),
                 reason: q.reason.clone(),
                 outcome: q.outcome,
-                account_disable_on: account.and_then(|a| a.disable_on.and_then(|d| d.parse().ok())),
+                account_disable_on: account.and_then(|a| a.disable_on.as_deref().and_then(|d| d.parse().ok())),
             });
         }
         // Each account's volume over the three months before: its query entries counted through

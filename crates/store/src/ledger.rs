@@ -385,46 +385,53 @@ impl Db {
         r.map_or(Ok(0), |r| to_u64(r.try_get("size")?))
     }
 
-    /// The stored roots of these subtrees (those missing are left out).
-    pub async fn ledger_nodes(&self, ids: &[(u32, u64)]) -> Result<Vec<LedgerNode>> {
-        if ids.is_empty() {
-            return Ok(Vec::new());
+    /// What an inclusion proof reads, in one statement: the stored roots of these subtrees and the
+    /// leaf hashes of these entries (those missing are left out). One round trip, not two: a proof
+    /// is a handful of keyed reads, so the trips are most of its time.
+    pub async fn ledger_proof_material(
+        &self,
+        ids: &[(u32, u64)],
+        seqs: &[u64],
+    ) -> Result<(Vec<LedgerNode>, Vec<(u64, Vec<u8>)>)> {
+        let mut parts = Vec::new();
+        let mut n = 0;
+        let mut mark = || {
+            n += 1;
+            format!("${n}")
+        };
+        if !ids.is_empty() {
+            let cond: Vec<String> = ids.iter().map(|_| format!("(height = {} AND idx = {})", mark(), mark())).collect();
+            parts.push(format!("SELECT height, idx, hash FROM ledger_nodes WHERE {}", cond.join(" OR ")));
         }
-        let mut sql = String::from("SELECT height, idx, hash FROM ledger_nodes WHERE ");
-        for i in 0..ids.len() {
-            if i > 0 {
-                sql.push_str(" OR ");
-            }
-            sql.push_str(&format!("(height = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2));
+        if !seqs.is_empty() {
+            // A list of keys, not ranges: PostgreSQL, unsure how many rows a few short ranges hold,
+            // guessed a hundred thousand and compiled the query (JIT) for a quarter of a second.
+            let keys: Vec<String> = seqs.iter().map(|_| mark()).collect();
+            parts.push(format!(
+                "SELECT -1 AS height, seq AS idx, leaf_hash AS hash FROM ledger_entries WHERE seq IN ({})",
+                keys.join(", ")
+            ));
         }
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        if parts.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(parts.join(" UNION ALL ")));
         for (height, index) in ids {
             q = q.bind(i64::from(*height)).bind(to_i64(*index)?);
         }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|r| {
-                let height = u32::try_from(r.try_get::<i64, _>("height")?)
-                    .map_err(|_| StoreError::Corrupt("ledger tree node height".into()))?;
-                Ok((height, to_u64(r.try_get("idx")?)?, r.try_get("hash")?))
-            })
-            .collect()
-    }
-
-    /// The stored leaf hashes of these entries, by sequence number. A list of keys, not ranges:
-    /// PostgreSQL, unsure how many rows a few short ranges hold, guessed a hundred thousand and
-    /// compiled the query (JIT) for a quarter of a second.
-    pub async fn ledger_leaf_hashes(&self, seqs: &[u64]) -> Result<Vec<(u64, Vec<u8>)>> {
-        if seqs.is_empty() {
-            return Ok(Vec::new());
-        }
-        let marks: Vec<String> = (1..=seqs.len()).map(|i| format!("${i}")).collect();
-        let sql = format!("SELECT seq, leaf_hash FROM ledger_entries WHERE seq IN ({})", marks.join(", "));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for s in seqs {
             q = q.bind(to_i64(*s)?);
         }
-        let rows = q.fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((to_u64(r.try_get("seq")?)?, r.try_get("leaf_hash")?))).collect()
+        let (mut nodes, mut leaves) = (Vec::new(), Vec::new());
+        for r in q.fetch_all(self.pool()).await? {
+            let height: i64 = r.try_get("height")?;
+            let index = to_u64(r.try_get("idx")?)?;
+            let hash: Vec<u8> = r.try_get("hash")?;
+            match u32::try_from(height) {
+                Ok(h) => nodes.push((h, index, hash)),
+                Err(_) => leaves.push((index, hash)),
+            }
+        }
+        Ok((nodes, leaves))
     }
 }
