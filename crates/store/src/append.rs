@@ -17,7 +17,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::gateway::NewResult;
-use crate::ledger::{LedgerHead, LedgerRow};
+use crate::ledger::{LedgerHead, LedgerRow, to_i64, to_u64};
 use crate::{Backend, Db, Result, StoreError, micros};
 
 /// The columns of an entry row; inserts add `VALUES ($1 … $6)` groups.
@@ -43,14 +43,6 @@ pub(crate) type PgWriter = Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConne
 /// PostgreSQL: a group's entries as six arrays, one row per index.
 const ENTRY_INSERT_UNNEST: &str = "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) \
      SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BYTEA[], $6::BYTEA[])";
-
-fn native(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(format!("sqlite: {e}"))
-}
-
-fn seq_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
-}
 
 impl Db {
     /// Locks the ledger head, hands it to `build` for the rows that continue the log (and the head
@@ -170,11 +162,7 @@ where
     use sqlx::{Connection, Row};
     let mut tx = conn.begin().await?;
     let r = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
-    let head = LedgerHead {
-        size: u64::try_from(r.try_get::<i64, _>("size")?)
-            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?,
-        frontier: r.try_get("frontier")?,
-    };
+    let head = LedgerHead { size: to_u64(r.try_get::<i64, _>("size")?)?, frontier: r.try_get("frontier")? };
     let (rows, new_head) = build(&head).map_err(NativeFailure::Build)?;
     let mut seqs = Vec::with_capacity(rows.len());
     let mut ats = Vec::with_capacity(rows.len());
@@ -183,7 +171,7 @@ where
     let mut bodies = Vec::with_capacity(rows.len());
     let mut leaves = Vec::with_capacity(rows.len());
     for r in &rows {
-        seqs.push(seq_i64(r.seq)?);
+        seqs.push(to_i64(r.seq)?);
         ats.push(r.at);
         kinds.push(r.kind.as_str());
         actors.push(r.actor.as_str());
@@ -206,7 +194,7 @@ where
             Some(res) => Some(
                 sqlx::query(RESULT_INSERT)
                     .bind(res.account_id)
-                    .bind(seq_i64(res.query_seq)?)
+                    .bind(to_i64(res.query_seq)?)
                     .bind(&res.operation_code)
                     .bind(&res.case_number)
                     .bind(&res.subject_masked)
@@ -222,30 +210,15 @@ where
         };
         out.push(Appended { seq: r.seq, result_id });
     }
-    sqlx::query(HEAD_UPDATE).bind(seq_i64(new_head.size)?).bind(&new_head.frontier).execute(&mut *tx).await?;
+    sqlx::query(HEAD_UPDATE).bind(to_i64(new_head.size)?).bind(&new_head.frontier).execute(&mut *tx).await?;
     tx.commit().await?;
     Ok(out)
 }
 
 impl<E> From<rusqlite::Error> for NativeFailure<E> {
     fn from(e: rusqlite::Error) -> Self {
-        NativeFailure::Store(native(e))
+        NativeFailure::Store(StoreError::from(e))
     }
-}
-
-fn open_writer(path: &std::path::Path) -> Result<rusqlite::Connection> {
-    use rusqlite::OpenFlags;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(native)?;
-    // As the pool's connections (`Db::connect_with`): a commit is durable when it returns.
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-    )
-    .map_err(native)?;
-    Ok(conn)
 }
 
 fn native_append<E, F>(
@@ -258,7 +231,7 @@ where
     F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
 {
     if slot.is_none() {
-        *slot = Some(open_writer(path)?);
+        *slot = Some(crate::open_sqlite(path, false)?);
     }
     let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -266,10 +239,7 @@ where
         Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
     });
     let head = match head {
-        Ok((size, frontier)) => LedgerHead {
-            size: u64::try_from(size).map_err(|_| StoreError::Corrupt("negative ledger position".into()))?,
-            frontier,
-        },
+        Ok((size, frontier)) => LedgerHead { size: to_u64(size)?, frontier },
         Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::NotFound.into()),
         Err(e) => return Err(e.into()),
     };
@@ -280,7 +250,7 @@ where
         let mut result_insert = tx.prepare_cached(RESULT_INSERT)?;
         for (i, r) in rows.iter().enumerate() {
             let inserted = insert.execute(rusqlite::params![
-                seq_i64(r.seq)?,
+                to_i64(r.seq)?,
                 r.at,
                 r.kind.as_str(),
                 r.actor.as_str(),
@@ -298,7 +268,7 @@ where
                 Some(res) => Some(result_insert.query_row(
                     rusqlite::params![
                         res.account_id,
-                        seq_i64(res.query_seq)?,
+                        to_i64(res.query_seq)?,
                         res.operation_code.as_str(),
                         res.case_number.as_str(),
                         res.subject_masked.as_str(),
@@ -313,7 +283,7 @@ where
             };
             out.push(Appended { seq: r.seq, result_id });
         }
-        tx.prepare_cached(HEAD_UPDATE)?.execute(rusqlite::params![seq_i64(new_head.size)?, new_head.frontier])?;
+        tx.prepare_cached(HEAD_UPDATE)?.execute(rusqlite::params![to_i64(new_head.size)?, new_head.frontier])?;
     }
     tx.commit()?;
     Ok(out)

@@ -35,6 +35,13 @@ impl StoreError {
     }
 }
 
+/// The store's own SQLite connections (long reads, group appends) fail as the database does.
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Unavailable(format!("sqlite: {e}"))
+    }
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {

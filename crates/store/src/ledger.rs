@@ -35,11 +35,11 @@ pub struct StoredCheckpoint {
     pub text: String,
 }
 
-fn to_u64(v: i64) -> Result<u64> {
+pub(crate) fn to_u64(v: i64) -> Result<u64> {
     u64::try_from(v).map_err(|_| StoreError::Corrupt("negative ledger position".into()))
 }
 
-fn to_i64(v: u64) -> Result<i64> {
+pub(crate) fn to_i64(v: u64) -> Result<i64> {
     i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
 }
 

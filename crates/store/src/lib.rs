@@ -83,6 +83,27 @@ impl Backend {
     }
 }
 
+/// Every SQLite connection that may write: WAL lets readers run beside the writer; FULL sync makes a
+/// commit durable (the ledger relies on it); foreign keys are off by default.
+const SQLITE_PRAGMAS: &str =
+    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;";
+
+/// Every SQLite connection that only reads.
+const SQLITE_READ_ONLY_PRAGMAS: &str = "PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;";
+
+/// A connection of the store's own to the SQLite file, straight through the SQLite library (long reads
+/// and group appends), set up as the pool's are. Opened for reading and writing as sqlx opens it (a WAL
+/// database needs its shared-memory file); `read_only` then makes it unable to write.
+pub(crate) fn open_sqlite(path: &std::path::Path, read_only: bool) -> Result<rusqlite::Connection> {
+    use rusqlite::OpenFlags;
+    let conn = rusqlite::Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch(if read_only { SQLITE_READ_ONLY_PRAGMAS } else { SQLITE_PRAGMAS })?;
+    Ok(conn)
+}
+
 /// How long a writer waits for its turn before giving up: SQLite's busy timeout.
 const WRITE_WAIT: Duration = Duration::from_secs(10);
 
@@ -184,16 +205,10 @@ impl Db {
                 Box::pin(async move {
                     match (backend, read_only) {
                         (Backend::Sqlite, false) => {
-                            // WAL lets readers run beside the writer; FULL sync makes a commit
-                            // durable (the ledger relies on it); foreign keys are off by default.
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
+                            conn.execute(SQLITE_PRAGMAS).await?;
                         }
                         (Backend::Sqlite, true) => {
-                            conn.execute("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;").await?;
+                            conn.execute(SQLITE_READ_ONLY_PRAGMAS).await?;
                         }
                         (Backend::Postgres, true) => {
                             conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await?;

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use sqlx::Row;
 use tokio::sync::mpsc;
 
+use crate::ledger::{to_i64, to_u64};
 use crate::{Backend, Db, Result, StoreError};
 
 /// Rows per batch: large enough that handing a batch over costs nothing per row, small enough
@@ -100,10 +101,6 @@ impl LedgerScan {
     }
 }
 
-fn to_i64(v: u64) -> Result<i64> {
-    i64::try_from(v).map_err(|_| StoreError::Corrupt("ledger position out of range".into()))
-}
-
 impl Db {
     /// Entries with `from <= seq < to` in sequence order: sequence number, body (when `bodies`)
     /// and stored leaf hash.
@@ -169,10 +166,6 @@ impl Db {
     }
 }
 
-fn native(e: rusqlite::Error) -> StoreError {
-    StoreError::Unavailable(format!("sqlite: {e}"))
-}
-
 /// The scan on SQLite: its own read-only connection, one statement, rows packed as they come.
 fn sqlite_scan(
     path: &std::path::Path,
@@ -181,37 +174,27 @@ fn sqlite_scan(
     cols: Columns,
     tx: &mpsc::Sender<Result<LedgerBatch>>,
 ) -> Result<()> {
-    use rusqlite::OpenFlags;
-    // Opened for reading and writing as sqlx opens it (a WAL database needs its shared-memory file),
-    // then made unable to write.
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(native)?;
-    conn.execute_batch("PRAGMA query_only = ON; PRAGMA busy_timeout = 10000;").map_err(native)?;
+    let conn = crate::open_sqlite(path, true)?;
     // The store writes `$n` placeholders; SQLite reads them as named parameters, bound by position.
-    let mut stmt = conn.prepare(sql).map_err(native)?;
+    let mut stmt = conn.prepare(sql)?;
     for (i, p) in params.iter().enumerate() {
         match p {
             Param::Int(v) => stmt.raw_bind_parameter(i + 1, v),
             Param::Text(v) => stmt.raw_bind_parameter(i + 1, v.as_str()),
-        }
-        .map_err(native)?;
+        }?;
     }
     let mut rows = stmt.raw_query();
     let mut batch = LedgerBatch::default();
-    while let Some(r) = rows.next().map_err(native)? {
-        let seq = u64::try_from(r.get::<_, i64>(0).map_err(native)?)
-            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?;
+    while let Some(r) = rows.next()? {
+        let seq = to_u64(r.get::<_, i64>(0)?)?;
         let mut col = 1;
         let body = if cols.body {
             col += 1;
-            Some(blob(r.get_ref(col - 1).map_err(native)?)?)
+            Some(blob(r.get_ref(col - 1)?)?)
         } else {
             None
         };
-        let leaf = if cols.leaf { Some(blob(r.get_ref(col).map_err(native)?).ok()) } else { None };
+        let leaf = if cols.leaf { Some(blob(r.get_ref(col)?).ok()) } else { None };
         batch.push(seq, body, leaf);
         if batch.len() == BATCH_ROWS {
             let full = std::mem::take(&mut batch);
@@ -253,8 +236,7 @@ async fn pool_scan(
     let mut rows = q.fetch(pool);
     let mut batch = LedgerBatch::default();
     while let Some(r) = rows.try_next().await? {
-        let seq = u64::try_from(r.try_get::<i64, _>(0)?)
-            .map_err(|_| StoreError::Corrupt("negative ledger position".into()))?;
+        let seq = to_u64(r.try_get::<i64, _>(0)?)?;
         let mut col = 1;
         let body: Option<&[u8]> = if cols.body {
             col += 1;
