@@ -253,15 +253,17 @@ async fn main() {
     c.execute("CREATE TABLE raw_rows (seq BIGINT PRIMARY KEY, at BIGINT, kind TEXT, actor TEXT, body TEXT)")
         .await
         .unwrap();
-    let blob = if backend == "SQLite" { "BLOB" } else { "BYTEA" };
-    c.execute(sqlx::AssertSqlSafe(format!(
+    // The ledger table's columns and search indexes as the migrations make them on each database
+    // (PostgreSQL: a BRIN index on the time since migration 0020), without its triggers.
+    let indexed = if backend == "SQLite" {
         "CREATE TABLE raw_indexed (seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, kind TEXT NOT NULL, \
-         actor TEXT NOT NULL, body {blob} NOT NULL, leaf_hash {blob} NOT NULL); \
+         actor TEXT NOT NULL, body BLOB NOT NULL, leaf_hash BLOB NOT NULL); \
          CREATE INDEX raw_indexed_kind_at ON raw_indexed (kind, at); \
          CREATE INDEX raw_indexed_actor_at ON raw_indexed (actor, at);"
-    )))
-    .await
-    .unwrap();
+    } else {
+        "CREATE TABLE raw_indexed (LIKE ledger_entries INCLUDING INDEXES)"
+    };
+    c.execute(indexed).await.unwrap();
     let raw_batched = raw_insert(&mut c, "raw_rows", n, 1000, false).await;
     let raw_indexed = raw_insert(&mut c, "raw_indexed", n, 1000, true).await;
     let singles = 300;
@@ -347,7 +349,7 @@ async fn main() {
         proofs.push(proof_parts(&app, &db.url, size / 2).await);
     }
     out(
-        "— part: raw batched INSERT with the ledger table's 6 columns and 2 indexes, 1,000/tx".into(),
+        "— part: raw batched INSERT into a table with the ledger table's columns and indexes, 1,000/tx".into(),
         format!("{raw_indexed:.0}/s"),
         format!("raw batched INSERT, 1,000/tx: {raw_batched:.0}/s"),
         format!("{:.2}", raw_indexed / raw_batched),

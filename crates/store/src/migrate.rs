@@ -143,10 +143,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0019_reference_generation.sqlite.sql"),
         postgres: include_str!("migrations/0019_reference_generation.postgres.sql"),
     },
+    Migration {
+        version: 20,
+        name: "ledger_search",
+        common: "",
+        sqlite: "",
+        postgres: include_str!("migrations/0020_ledger_search.postgres.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 19;
+pub const SCHEMA_VERSION: i64 = 20;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {
