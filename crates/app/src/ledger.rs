@@ -11,9 +11,12 @@ use nhiguard_ledger::{
     Verifier, VerifyFailure, VerifyReport, leaf_hash,
 };
 use nhiguard_store::{Appended, Db, LedgerHead, LedgerRow, NewResult, StoredCheckpoint, Tx};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::{App, AppError, Result};
+
+mod writer;
+pub(crate) use writer::GroupWriter;
+use writer::write_group;
 
 /// An entry to be appended: what, by whom, and its fields (sorted and encoded by the ledger crate).
 #[derive(Debug, Clone)]
@@ -98,95 +101,6 @@ fn build_rows(head: &LedgerHead, drafts: &[Draft]) -> Result<(Vec<LedgerRow>, Le
         });
     }
     Ok((rows, LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() }))
-}
-
-/// One group-committed append: the entry, and optionally the sealed result of the query it
-/// records, stored in the same transaction (a query's outcome and its result are durable together).
-struct Request {
-    draft: Draft,
-    result: Option<NewResult>,
-    reply: oneshot::Sender<Result<Appended, String>>,
-}
-
-/// Group commit: appends that arrive while one transaction is being written wait and go together
-/// into the next, each answered only after its transaction committed. One sync serves many.
-#[derive(Debug, Clone)]
-pub(crate) struct GroupWriter {
-    tx: mpsc::Sender<Request>,
-}
-
-/// The most appends written in one transaction.
-const GROUP_MAX: usize = 1000;
-
-/// Writes one group in one transaction: the entries, and the results that go with them.
-async fn write_group(db: &Db, drafts: Arc<Vec<Draft>>, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>> {
-    db.append_group(move |head| build_rows(head, &drafts), results).await
-}
-
-impl GroupWriter {
-    pub(crate) fn spawn(db: Db) -> Option<Self> {
-        let handle = tokio::runtime::Handle::try_current().ok()?;
-        let (tx, mut rx) = mpsc::channel::<Request>(8192);
-        handle.spawn(async move {
-            let mut batch: Vec<Request> = Vec::with_capacity(GROUP_MAX);
-            while let Some(first) = rx.recv().await {
-                batch.push(first);
-                while batch.len() < GROUP_MAX {
-                    match rx.try_recv() {
-                        Ok(r) => batch.push(r),
-                        Err(_) => break,
-                    }
-                }
-                let mut drafts = Vec::with_capacity(batch.len());
-                let mut results = Vec::with_capacity(batch.len());
-                let mut replies = Vec::with_capacity(batch.len());
-                for r in batch.drain(..) {
-                    drafts.push(r.draft);
-                    results.push(r.result);
-                    replies.push(r.reply);
-                }
-                let drafts = Arc::new(drafts);
-                // Kept for a retry one by one, should the group fail.
-                let retry = (replies.len() > 1).then(|| results.clone());
-                match write_group(&db, drafts.clone(), results).await {
-                    Ok(done) => {
-                        for (reply, a) in replies.into_iter().zip(done) {
-                            reply.send(Ok(a)).ok();
-                        }
-                    }
-                    // One request that cannot be written (a result row the database refuses, say)
-                    // must not fail the others: each is tried again on its own.
-                    Err(e) if let Some(results) = retry => {
-                        tracing::warn!(error = %e, entries = replies.len(), "ledger group failed; writing one by one");
-                        for ((d, r), reply) in drafts.iter().zip(results).zip(replies) {
-                            let one = write_group(&db, Arc::new(vec![d.clone()]), vec![r]).await;
-                            reply.send(one.map(|mut v| v.remove(0)).map_err(|e| e.to_string())).ok();
-                        }
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "ledger append failed");
-                        for reply in replies {
-                            reply.send(Err(e.to_string())).ok();
-                        }
-                    }
-                }
-            }
-        });
-        Some(Self { tx })
-    }
-
-    async fn append(&self, draft: Draft, result: Option<NewResult>) -> Result<Appended> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Request { draft, result, reply })
-            .await
-            .map_err(|_| AppError::Unavailable("ledger writer stopped".into()))?;
-        match answer.await {
-            Ok(Ok(a)) => Ok(a),
-            Ok(Err(e)) => Err(AppError::Unavailable(format!("ledger append failed: {e}"))),
-            Err(_) => Err(AppError::Unavailable("ledger writer stopped".into())),
-        }
-    }
 }
 
 /// The result of `verify`, with what was checked.
@@ -312,7 +226,7 @@ impl App {
         match &self.inner.writer {
             Some(w) => w.append(draft, result).await,
             None => {
-                let mut done = write_group(self.db(), Arc::new(vec![draft]), vec![result]).await?;
+                let mut done = write_group(self.db(), Arc::new(vec![draft]), vec![result]).await.0?;
                 done.pop().ok_or_else(|| AppError::Internal("no sequence number".into()))
             }
         }

@@ -7,11 +7,13 @@
 //! it, with its statements prepared once: through sqlx each of its six or more statements would be a
 //! round trip to a connection thread and back, each with two wake-ups, which cost more than the
 //! statements themselves (BENCHMARKS.md sections 1 and 3). It takes its turn among this process's
-//! writers like any other (`Db::begin`). On PostgreSQL it runs on a connection of its own, kept for
-//! it, through sqlx's PostgreSQL driver: the entries go in as one `INSERT … SELECT FROM UNNEST` of
-//! six arrays, one statement text prepared once, where a multi-row `VALUES` list would be a new
-//! statement of up to 3,000 parameters for every group size. The head row is locked `FOR UPDATE`,
-//! so several processes sharing the database take turns. On SQLite in memory it is an ordinary
+//! writers like any other (`Db::begin`). On PostgreSQL it runs on one of two connections kept for
+//! it (two, so that a group built ahead can queue for the head's lock while the group before
+//! commits: `Db::append_prebuilt`), through sqlx's PostgreSQL driver: the head row is locked
+//! `FOR UPDATE`, so that several processes sharing the database take turns, then the entries, their
+//! results and the new head go in as one statement of `UNNEST`ed arrays, one text prepared once,
+//! where a multi-row `VALUES` list would be a new statement of up to 3,000 parameters for every
+//! group size. On SQLite in memory it is an ordinary
 //! transaction through the pool. The SQL texts are shared wherever the dialects allow.
 
 use std::sync::{Arc, Mutex};
@@ -37,14 +39,88 @@ pub struct Appended {
 /// The SQLite connection kept for group appends, opened on first use.
 pub(crate) type NativeWriter = Arc<Mutex<Option<rusqlite::Connection>>>;
 
-/// The PostgreSQL connection kept for group appends, opened on first use.
-pub(crate) type PgWriter = Arc<tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>>;
+/// The PostgreSQL connections kept for group appends, each opened on first use: two, so that one
+/// group can be on its way while the one before it commits (`Db::append_prebuilt`).
+pub(crate) type PgWriter = Arc<[tokio::sync::Mutex<Option<sqlx::postgres::PgConnection>>; 2]>;
 
-/// PostgreSQL: a group's entries as six arrays, one row per index.
-const ENTRY_INSERT_UNNEST: &str = "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) \
-     SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::BYTEA[], $6::BYTEA[])";
+/// PostgreSQL, once the head is locked (and, for a group built ahead, found to be the expected
+/// one): the head moved on, the entries and the results in one statement, the results' ids
+/// returned. One statement text for every group size, prepared once.
+const GROUP_INSERT: &str = "WITH head AS (\
+         UPDATE ledger_head SET size = $1, frontier = $2 WHERE id = 1 RETURNING 1\
+     ), entries AS (\
+         INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) \
+         SELECT * FROM UNNEST($3::BIGINT[], $4::BIGINT[], $5::TEXT[], $6::TEXT[], $7::BYTEA[], $8::BYTEA[]) \
+         RETURNING 1\
+     ), results AS (\
+         INSERT INTO query_results (account_id, query_seq, operation_code, case_number, subject_masked, \
+         created_at, purge_after, nonce, ciphertext) \
+         SELECT * FROM UNNEST($9::BIGINT[], $10::BIGINT[], $11::TEXT[], $12::TEXT[], $13::TEXT[], \
+         $14::BIGINT[], $15::BIGINT[], $16::BYTEA[], $17::BYTEA[]) RETURNING id, query_seq\
+     ) \
+     SELECT (SELECT count(*) FROM head) AS heads, (SELECT count(*) FROM entries) AS entries, r.ids, r.query_seqs \
+     FROM (SELECT COALESCE(array_agg(id ORDER BY id), '{}') AS ids, \
+         COALESCE(array_agg(query_seq ORDER BY id), '{}') AS query_seqs FROM results) AS r";
+
+/// Keeps groups sent ahead in order: each locks the head only once the group before it holds the
+/// lock (or has given up), so that it queues behind that group instead of finding the head the
+/// group has yet to leave.
+#[derive(Debug)]
+pub struct LockOrder {
+    /// Told when the group before this one holds the lock; `None` for the first.
+    pub after: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// Tells the group after this one.
+    pub locked: tokio::sync::oneshot::Sender<()>,
+}
 
 impl Db {
+    /// Whether appends may be built ahead of the lock ([`Db::append_prebuilt`]): PostgreSQL with
+    /// its own writer connections. SQLite has one writer at a time whatever is done, and gains
+    /// nothing from it.
+    pub fn appends_prebuilt(&self) -> bool {
+        self.backend == Backend::Postgres && self.pg_url.is_some()
+    }
+
+    /// Writes rows built on `expected` — the head the caller believes the groups before will
+    /// leave — with `results[i]` beside row `i`, and moves the head to `new_head`. `Ok(None)` when
+    /// the head, once locked, was not `expected` (another process appended, or a group before this
+    /// one failed): nothing was written, and the caller builds again from the head as it is.
+    /// Returns only once the transaction is durable. PostgreSQL only.
+    pub async fn append_prebuilt(
+        &self,
+        expected: &LedgerHead,
+        rows: &[LedgerRow],
+        new_head: &LedgerHead,
+        results: &[Option<NewResult>],
+        order: LockOrder,
+    ) -> Result<Option<Vec<Appended>>> {
+        use sqlx::Connection;
+        let Some(url) = self.pg_url.as_ref().filter(|_| self.backend == Backend::Postgres) else {
+            return Err(StoreError::Unavailable("prebuilt appends need PostgreSQL".into()));
+        };
+        let mut slot = self.pg_writer_slot().await;
+        if slot.is_none() {
+            *slot = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
+        }
+        let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
+        let done = pg_append_prebuilt(conn, expected, rows, new_head, results, order).await;
+        if matches!(&done, Err(e) if !matches!(e, StoreError::Conflict(_))) {
+            // A connection that may be broken is not kept; the next group opens another.
+            *slot = None;
+        }
+        done
+    }
+
+    /// A free writer connection's slot, or the first one's when both are taken.
+    async fn pg_writer_slot(&self) -> tokio::sync::MutexGuard<'_, Option<sqlx::postgres::PgConnection>> {
+        for slot in self.pg_writer.iter() {
+            if let Ok(guard) = slot.try_lock() {
+                return guard;
+            }
+        }
+        self.pg_writer[0].lock().await
+    }
+
     /// Locks the ledger head, hands it to `build` for the rows that continue the log (and the head
     /// after them), writes them and `results[i]` beside row `i`, and commits. Returns only once the
     /// transaction is durable; on any failure nothing is written.
@@ -88,7 +164,7 @@ impl Db {
         E: From<StoreError>,
     {
         use sqlx::Connection;
-        let mut slot = self.pg_writer.lock().await;
+        let mut slot = self.pg_writer_slot().await;
         if slot.is_none() {
             *slot = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
         }
@@ -151,6 +227,169 @@ impl<E> From<sqlx::Error> for NativeFailure<E> {
     }
 }
 
+/// A group's entries as columns, for PostgreSQL's `UNNEST`.
+struct EntryColumns<'a> {
+    seqs: Vec<i64>,
+    ats: Vec<i64>,
+    kinds: Vec<&'a str>,
+    actors: Vec<&'a str>,
+    bodies: Vec<&'a [u8]>,
+    leaves: Vec<&'a [u8]>,
+}
+
+impl<'a> EntryColumns<'a> {
+    fn of(rows: &'a [LedgerRow]) -> Result<Self> {
+        let mut c = Self {
+            seqs: Vec::with_capacity(rows.len()),
+            ats: Vec::with_capacity(rows.len()),
+            kinds: Vec::with_capacity(rows.len()),
+            actors: Vec::with_capacity(rows.len()),
+            bodies: Vec::with_capacity(rows.len()),
+            leaves: Vec::with_capacity(rows.len()),
+        };
+        for r in rows {
+            c.seqs.push(to_i64(r.seq)?);
+            c.ats.push(r.at);
+            c.kinds.push(r.kind.as_str());
+            c.actors.push(r.actor.as_str());
+            c.bodies.push(r.body.as_slice());
+            c.leaves.push(r.leaf_hash.as_slice());
+        }
+        Ok(c)
+    }
+}
+
+/// A group's results as columns, for PostgreSQL's `UNNEST`.
+#[derive(Default)]
+struct ResultColumns<'a> {
+    account_ids: Vec<i64>,
+    query_seqs: Vec<i64>,
+    operation_codes: Vec<&'a str>,
+    case_numbers: Vec<&'a str>,
+    subjects: Vec<&'a str>,
+    created: Vec<i64>,
+    purge_after: Vec<i64>,
+    nonces: Vec<&'a [u8]>,
+    ciphertexts: Vec<&'a [u8]>,
+}
+
+impl<'a> ResultColumns<'a> {
+    fn push(&mut self, r: &'a NewResult) -> Result<()> {
+        self.account_ids.push(r.account_id);
+        self.query_seqs.push(to_i64(r.query_seq)?);
+        self.operation_codes.push(&r.operation_code);
+        self.case_numbers.push(&r.case_number);
+        self.subjects.push(&r.subject_masked);
+        self.created.push(micros(r.created_at));
+        self.purge_after.push(micros(r.purge_after));
+        self.nonces.push(&r.nonce);
+        self.ciphertexts.push(&r.ciphertext);
+        Ok(())
+    }
+}
+
+async fn pg_append_prebuilt(
+    conn: &mut sqlx::postgres::PgConnection,
+    expected: &LedgerHead,
+    rows: &[LedgerRow],
+    new_head: &LedgerHead,
+    results: &[Option<NewResult>],
+    order: LockOrder,
+) -> Result<Option<Vec<Appended>>> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    if let Some(after) = order.after {
+        after.await.ok();
+    }
+    let head = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await;
+    order.locked.send(()).ok();
+    let written = match head.map_err(StoreError::from).and_then(|r| head_of(&r)) {
+        Ok(head) if head == *expected => write_locked(&mut tx, rows, new_head, results).await.map(Some),
+        Ok(_) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match written {
+        Ok(Some(out)) => {
+            tx.commit().await?;
+            Ok(Some(out))
+        }
+        other => {
+            // Ended now, not when this connection is next used: the head's lock must go at once,
+            // since the writer's other connection is about to want it.
+            tx.rollback().await.ok();
+            other
+        }
+    }
+}
+
+/// The head as a row of `ledger_head` gives it.
+fn head_of(r: &sqlx::postgres::PgRow) -> Result<LedgerHead> {
+    use sqlx::Row;
+    Ok(LedgerHead { size: to_u64(r.try_get::<i64, _>("size")?)?, frontier: r.try_get("frontier")? })
+}
+
+/// PostgreSQL, with the head locked in `tx`: the entries, their results and the new head in one
+/// statement; each row's sequence number and result id.
+async fn write_locked(
+    tx: &mut sqlx::postgres::PgConnection,
+    rows: &[LedgerRow],
+    new_head: &LedgerHead,
+    results: &[Option<NewResult>],
+) -> Result<Vec<Appended>> {
+    use sqlx::Row;
+    let cols = EntryColumns::of(rows)?;
+    let mut res = ResultColumns::default();
+    for r in results.iter().flatten() {
+        res.push(r)?;
+    }
+    let row = sqlx::query(GROUP_INSERT)
+        .bind(to_i64(new_head.size)?)
+        .bind(&new_head.frontier)
+        .bind(&cols.seqs)
+        .bind(&cols.ats)
+        .bind(&cols.kinds)
+        .bind(&cols.actors)
+        .bind(&cols.bodies)
+        .bind(&cols.leaves)
+        .bind(&res.account_ids)
+        .bind(&res.query_seqs)
+        .bind(&res.operation_codes)
+        .bind(&res.case_numbers)
+        .bind(&res.subjects)
+        .bind(&res.created)
+        .bind(&res.purge_after)
+        .bind(&res.nonces)
+        .bind(&res.ciphertexts)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(StoreError::conflict_on("ledger sequence number"))?;
+    let (heads, written): (i64, i64) = (row.try_get("heads")?, row.try_get("entries")?);
+    if heads != 1 || written != to_i64(rows.len() as u64)? {
+        return Err(StoreError::Unavailable(format!("ledger group wrote {written} of {} entries", rows.len())));
+    }
+    // Each result's id, by the query it answers.
+    let ids: Vec<i64> = row.try_get("ids")?;
+    let query_seqs: Vec<i64> = row.try_get("query_seqs")?;
+    let mut by_query: std::collections::HashMap<i64, std::collections::VecDeque<i64>> = Default::default();
+    for (id, q) in ids.into_iter().zip(query_seqs) {
+        by_query.entry(q).or_default().push_back(id);
+    }
+    let mut out = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
+        let result_id = match results.get(i).and_then(Option::as_ref) {
+            Some(res) => Some(
+                by_query
+                    .get_mut(&to_i64(res.query_seq)?)
+                    .and_then(|q| q.pop_front())
+                    .ok_or_else(|| StoreError::Unavailable("a stored result has no id".into()))?,
+            ),
+            None => None,
+        };
+        out.push(Appended { seq: r.seq, result_id });
+    }
+    Ok(out)
+}
+
 async fn pg_append<E, F>(
     conn: &mut sqlx::postgres::PgConnection,
     build: F,
@@ -159,60 +398,25 @@ async fn pg_append<E, F>(
 where
     F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
 {
-    use sqlx::{Connection, Row};
+    use sqlx::Connection;
     let mut tx = conn.begin().await?;
     let r = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
-    let head = LedgerHead { size: to_u64(r.try_get::<i64, _>("size")?)?, frontier: r.try_get("frontier")? };
-    let (rows, new_head) = build(&head).map_err(NativeFailure::Build)?;
-    let mut seqs = Vec::with_capacity(rows.len());
-    let mut ats = Vec::with_capacity(rows.len());
-    let mut kinds = Vec::with_capacity(rows.len());
-    let mut actors = Vec::with_capacity(rows.len());
-    let mut bodies = Vec::with_capacity(rows.len());
-    let mut leaves = Vec::with_capacity(rows.len());
-    for r in &rows {
-        seqs.push(to_i64(r.seq)?);
-        ats.push(r.at);
-        kinds.push(r.kind.as_str());
-        actors.push(r.actor.as_str());
-        bodies.push(r.body.as_slice());
-        leaves.push(r.leaf_hash.as_slice());
+    let head = head_of(&r)?;
+    let written = match build(&head) {
+        Ok((rows, new_head)) => write_locked(&mut tx, &rows, &new_head, results).await.map_err(NativeFailure::Store),
+        Err(e) => Err(NativeFailure::Build(e)),
+    };
+    match written {
+        Ok(out) => {
+            tx.commit().await?;
+            Ok(out)
+        }
+        Err(e) => {
+            // Unlocked now, not when this connection is next used: the other may want the lock.
+            tx.rollback().await.ok();
+            Err(e)
+        }
     }
-    sqlx::query(ENTRY_INSERT_UNNEST)
-        .bind(&seqs)
-        .bind(&ats)
-        .bind(&kinds)
-        .bind(&actors)
-        .bind(&bodies)
-        .bind(&leaves)
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on("ledger sequence number"))?;
-    let mut out = Vec::with_capacity(rows.len());
-    for (i, r) in rows.iter().enumerate() {
-        let result_id = match results.get(i).and_then(Option::as_ref) {
-            Some(res) => Some(
-                sqlx::query(RESULT_INSERT)
-                    .bind(res.account_id)
-                    .bind(to_i64(res.query_seq)?)
-                    .bind(&res.operation_code)
-                    .bind(&res.case_number)
-                    .bind(&res.subject_masked)
-                    .bind(micros(res.created_at))
-                    .bind(micros(res.purge_after))
-                    .bind(&res.nonce)
-                    .bind(&res.ciphertext)
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get::<i64, _>("id")?,
-            ),
-            None => None,
-        };
-        out.push(Appended { seq: r.seq, result_id });
-    }
-    sqlx::query(HEAD_UPDATE).bind(to_i64(new_head.size)?).bind(&new_head.frontier).execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(out)
 }
 
 impl<E> From<rusqlite::Error> for NativeFailure<E> {

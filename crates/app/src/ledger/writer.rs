@@ -1,0 +1,390 @@
+//! Group commit: appends that arrive while a group is being written wait and go together into the
+//! next, each answered only after its transaction committed. One sync serves many.
+//!
+//! On SQLite a group is built under the write lock, from the head read there, and written; the next
+//! group forms while it is written. On PostgreSQL the next group is also **built** (encoded,
+//! hashed) and **sent** while the one before it commits: it is built on the head the writer
+//! expects that group to leave, and its transaction takes the head's lock right behind that
+//! group's and checks the head is the expected one (`Db::append_prebuilt`), so the database does
+//! not wait for the writer between two groups. Should the head not be the expected one — another process appended, an append inside
+//! some other transaction did, or the group before failed — nothing of the group is written, the
+//! groups in flight are awaited, and it is written again from the head as it is, under the lock.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use nhiguard_store::{Appended, Db, LedgerHead, LockOrder, NewResult};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use super::{Draft, build_rows};
+use crate::{AppError, Result};
+
+/// One group-committed append: the entry, and optionally the sealed result of the query it
+/// records, stored in the same transaction (a query's outcome and its result are durable together).
+struct Request {
+    draft: Draft,
+    result: Option<NewResult>,
+    reply: oneshot::Sender<Result<Appended, String>>,
+}
+
+/// The handle appends are sent through; the writer task runs while one exists.
+#[derive(Debug, Clone)]
+pub(crate) struct GroupWriter {
+    tx: mpsc::Sender<Request>,
+}
+
+/// The most appends written in one transaction.
+const GROUP_MAX: usize = 1000;
+
+/// PostgreSQL: groups on their way at once (the writer keeps one connection for each).
+const IN_FLIGHT: usize = 2;
+
+/// PostgreSQL: requests enough to send a group while another is on its way.
+const AHEAD_MIN: usize = 64;
+
+/// Writes one group under the lock, from the head read there: the entries, and the results that
+/// go with them. Also gives the head the group left, when it was written.
+pub(super) async fn write_group(
+    db: &Db,
+    drafts: Arc<Vec<Draft>>,
+    results: Vec<Option<NewResult>>,
+) -> (Result<Vec<Appended>>, Option<LedgerHead>) {
+    let left = Arc::new(Mutex::new(None));
+    let keep = left.clone();
+    let done = db
+        .append_group(
+            move |head| {
+                let (rows, new_head) = build_rows(head, &drafts)?;
+                if let Ok(mut k) = keep.lock() {
+                    *k = Some(new_head.clone());
+                }
+                Ok((rows, new_head))
+            },
+            results,
+        )
+        .await;
+    let head = if done.is_ok() { left.lock().ok().and_then(|mut k| k.take()) } else { None };
+    (done, head)
+}
+
+/// A group taken from the queue: what to write, and whom to answer.
+struct Group {
+    drafts: Arc<Vec<Draft>>,
+    results: Vec<Option<NewResult>>,
+    replies: Vec<oneshot::Sender<Result<Appended, String>>>,
+}
+
+impl Group {
+    /// These requests, and as many more as are already waiting (up to [`GROUP_MAX`]).
+    fn gather(first: Vec<Request>, rx: &mut mpsc::Receiver<Request>) -> Self {
+        let mut drafts = Vec::with_capacity(first.len());
+        let mut results = Vec::with_capacity(first.len());
+        let mut replies = Vec::with_capacity(first.len());
+        for r in first {
+            drafts.push(r.draft);
+            results.push(r.result);
+            replies.push(r.reply);
+        }
+        while drafts.len() < GROUP_MAX {
+            match rx.try_recv() {
+                Ok(r) => {
+                    drafts.push(r.draft);
+                    results.push(r.result);
+                    replies.push(r.reply);
+                }
+                Err(_) => break,
+            }
+        }
+        Self { drafts: Arc::new(drafts), results, replies }
+    }
+
+    fn answer(self, done: Vec<Appended>) {
+        for (reply, a) in self.replies.into_iter().zip(done) {
+            reply.send(Ok(a)).ok();
+        }
+    }
+
+    /// Under the lock; if the group as a whole fails, each request again on its own, so that one
+    /// that cannot be written (a result row the database refuses, say) does not fail the others.
+    /// Gives the head left by the last write that succeeded, if it was the last write.
+    async fn write_locked(self, db: &Db) -> Option<LedgerHead> {
+        let retry = (self.replies.len() > 1).then(|| self.results.clone());
+        match write_group(db, self.drafts.clone(), self.results).await {
+            (Ok(done), head) => {
+                for (reply, a) in self.replies.into_iter().zip(done) {
+                    reply.send(Ok(a)).ok();
+                }
+                head
+            }
+            (Err(e), _) if let Some(results) = retry => {
+                tracing::warn!(error = %e, entries = self.replies.len(), "ledger group failed; writing one by one");
+                let mut last = None;
+                for ((d, r), reply) in self.drafts.iter().zip(results).zip(self.replies) {
+                    let (one, head) = write_group(db, Arc::new(vec![d.clone()]), vec![r]).await;
+                    last = head;
+                    reply.send(one.map(|mut v| v.remove(0)).map_err(|e| e.to_string())).ok();
+                }
+                last
+            }
+            (Err(e), _) => {
+                tracing::error!(error = %e, "ledger append failed");
+                for reply in self.replies {
+                    reply.send(Err(e.to_string())).ok();
+                }
+                None
+            }
+        }
+    }
+}
+
+/// A group sent ahead, and the statement that writes it.
+struct Flight {
+    group: Group,
+    written: JoinHandle<Result<Option<Vec<Appended>>>>,
+}
+
+type Written = std::result::Result<Result<Option<Vec<Appended>>>, tokio::task::JoinError>;
+
+/// The PostgreSQL writer's state: the head the last group sent will leave, and the groups on
+/// their way, oldest first.
+struct Pipeline {
+    db: Db,
+    expected: Option<LedgerHead>,
+    flights: VecDeque<Flight>,
+    /// Told when the last group sent holds the head's lock.
+    last_locked: Option<oneshot::Receiver<()>>,
+}
+
+impl Pipeline {
+    /// Sends `group` ahead, built on the expected head — or, with none known, writes it under the
+    /// lock now (which tells the head it left).
+    async fn send(&mut self, group: Group) {
+        let Some(expected) = self.expected.take() else {
+            self.expected = group.write_locked(&self.db).await;
+            return;
+        };
+        let (rows, new_head) = match build_rows(&expected, &group.drafts) {
+            Ok(built) => built,
+            Err(e) => {
+                tracing::error!(error = %e, "ledger group could not be built");
+                for reply in group.replies {
+                    reply.send(Err(e.to_string())).ok();
+                }
+                self.expected = Some(expected);
+                return;
+            }
+        };
+        let db = self.db.clone();
+        let results = group.results.clone();
+        self.expected = Some(new_head.clone());
+        let (locked, next) = oneshot::channel();
+        let order = LockOrder { after: self.last_locked.replace(next), locked };
+        let written = tokio::spawn(async move {
+            db.append_prebuilt(&expected, &rows, &new_head, &results, order).await.map_err(AppError::from)
+        });
+        self.flights.push_back(Flight { group, written });
+    }
+
+    /// Settles the oldest flight, whose statement gave `written`. If it did not write (the head
+    /// was not the expected one, or it failed), every later flight was built on the head it was to
+    /// leave and does not write either: they are all awaited, then written again under the lock.
+    async fn settle(&mut self, flight: Group, written: Written) {
+        let failed = match written {
+            Ok(Ok(Some(done))) => {
+                flight.answer(done);
+                return;
+            }
+            Ok(Ok(None)) => "the ledger head moved".to_owned(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("ledger writer stopped: {e}"),
+        };
+        tracing::debug!(reason = %failed, "ledger group written again under the lock");
+        let mut again = vec![flight];
+        while let Some(f) = self.flights.pop_front() {
+            match f.written.await {
+                Ok(Ok(Some(done))) => f.group.answer(done),
+                _ => again.push(f.group),
+            }
+        }
+        self.expected = None;
+        self.last_locked = None;
+        for group in again {
+            self.expected = group.write_locked(&self.db).await;
+        }
+    }
+
+    /// Waits for the oldest flight and settles it.
+    async fn settle_oldest(&mut self) {
+        if let Some(f) = self.flights.pop_front() {
+            let written = f.written.await;
+            self.settle(f.group, written).await;
+        }
+    }
+}
+
+impl GroupWriter {
+    pub(crate) fn spawn(db: Db) -> Option<Self> {
+        let handle = tokio::runtime::Handle::try_current().ok()?;
+        let (tx, rx) = mpsc::channel::<Request>(8192);
+        if db.appends_prebuilt() {
+            handle.spawn(run_pipelined(db, rx));
+        } else {
+            handle.spawn(run_locked(db, rx));
+        }
+        Some(Self { tx })
+    }
+
+    pub(super) async fn append(&self, draft: Draft, result: Option<NewResult>) -> Result<Appended> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Request { draft, result, reply })
+            .await
+            .map_err(|_| AppError::Unavailable("ledger writer stopped".into()))?;
+        match answer.await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(e)) => Err(AppError::Unavailable(format!("ledger append failed: {e}"))),
+            Err(_) => Err(AppError::Unavailable("ledger writer stopped".into())),
+        }
+    }
+}
+
+/// One group at a time, each built and written under the lock.
+async fn run_locked(db: Db, mut rx: mpsc::Receiver<Request>) {
+    while let Some(first) = rx.recv().await {
+        Group::gather(vec![first], &mut rx).write_locked(&db).await;
+    }
+}
+
+/// Up to [`IN_FLIGHT`] groups on their way; the next forms while they are written. With one on
+/// its way, the next is sent once [`AHEAD_MIN`] requests wait (a group of a few would cost a sync
+/// of its own and leave the many arriving just after it for the group after), or when the one on
+/// its way is done.
+async fn run_pipelined(db: Db, mut rx: mpsc::Receiver<Request>) {
+    let mut p = Pipeline { db, expected: None, flights: VecDeque::new(), last_locked: None };
+    let mut waiting: Vec<Request> = Vec::new();
+    let mut open = true;
+    while open || !waiting.is_empty() {
+        if p.flights.len() >= IN_FLIGHT {
+            p.settle_oldest().await;
+            continue;
+        }
+        if !waiting.is_empty() && (p.flights.is_empty() || waiting.len() >= AHEAD_MIN || !open) {
+            let group = Group::gather(std::mem::take(&mut waiting), &mut rx);
+            p.send(group).await;
+            continue;
+        }
+        let next = match p.flights.front_mut() {
+            None => rx.recv().await,
+            Some(oldest) => {
+                tokio::select! {
+                    // Answering the group that is done comes first.
+                    biased;
+                    written = &mut oldest.written => {
+                        if let Some(f) = p.flights.pop_front() {
+                            p.settle(f.group, written).await;
+                        }
+                        continue;
+                    }
+                    r = rx.recv() => r,
+                }
+            }
+        };
+        match next {
+            Some(r) => waiting.push(r),
+            None => open = false,
+        }
+    }
+    while !p.flights.is_empty() {
+        p.settle_oldest().await;
+    }
+}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use nhiguard_ledger::{EntryKind, Frontier, Hash, leaf_hash};
+    use nhiguard_store::testdb::TestDb;
+
+    use super::*;
+
+    fn draft(who: &str, i: usize) -> Draft {
+        Draft {
+            kind: EntryKind::AccountAction,
+            actor: who.to_owned(),
+            at_micros: 1_790_000_000_000_000 + i as i64,
+            fields: vec![("event".into(), "test".into()), ("n".into(), i.to_string())],
+        }
+    }
+
+    /// A result the database refuses: it names no account.
+    fn orphan_result(query_seq: u64) -> NewResult {
+        let now = chrono::Utc::now();
+        NewResult {
+            account_id: -1,
+            query_seq,
+            operation_code: "INS01".into(),
+            case_number: "T-1".into(),
+            subject_masked: "A12****789".into(),
+            created_at: now,
+            purge_after: now,
+            nonce: vec![0; 12],
+            ciphertext: vec![1, 2, 3],
+        }
+    }
+
+    /// R-LOG-2: two writers on one database (two processes, on PostgreSQL each sending groups
+    /// ahead of the other's commits), appends inside another transaction, and requests the
+    /// database refuses, all at once: every acknowledged append has its own sequence number, the
+    /// refused ones and only they fail, and the log is one unbroken tree whose head is the stored one.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r_log_2_concurrent_writers_leave_one_log_without_gaps_or_forks() {
+        let test_db = TestDb::new().await.unwrap();
+        let one = test_db.open().await.unwrap();
+        let two = test_db.open().await.unwrap();
+        let (w1, w2) = (GroupWriter::spawn(one.clone()).unwrap(), GroupWriter::spawn(two.clone()).unwrap());
+        let mut tasks = Vec::new();
+        for i in 0..600 {
+            let (w, who) = if i % 2 == 0 { (w1.clone(), "one") } else { (w2.clone(), "two") };
+            let bad = i % 97 == 5;
+            tasks.push(tokio::spawn(async move {
+                let result = bad.then(|| orphan_result(1));
+                (bad, w.append(draft(who, i), result).await)
+            }));
+            if i % 150 == 0 {
+                // An entry written inside some other transaction, as a review step is.
+                let mut tx = one.begin().await.unwrap();
+                crate::ledger::append_in(&mut tx, &[draft("in-tx", i)]).await.unwrap();
+                tx.commit().await.unwrap();
+            }
+        }
+        let mut seqs = BTreeSet::new();
+        let mut refused = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                (false, Ok(a)) => assert!(seqs.insert(a.seq), "sequence number {} given twice", a.seq),
+                (true, Err(e)) => {
+                    refused += 1;
+                    assert!(matches!(&e, AppError::Unavailable(m) if m.contains("ledger append failed")), "{e:?}");
+                }
+                (bad, other) => panic!("refusable {bad}: {other:?}"),
+            }
+        }
+        assert_eq!((seqs.len(), refused), (593, 7));
+
+        let size = one.ledger_size().await.unwrap();
+        assert_eq!(size, 593 + 4, "the acknowledged appends and the four inside transactions, nothing else");
+        let rows = one.ledger_rows(0, size + 10).await.unwrap();
+        let mut frontier = Frontier::new();
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.seq, i as u64, "no gap");
+            assert_eq!(r.leaf_hash, leaf_hash(&r.body).as_bytes().to_vec(), "entry {i} hashes to its leaf");
+            frontier.push(Hash(r.leaf_hash.clone().try_into().unwrap()));
+        }
+        assert!(seqs.iter().all(|s| *s < size));
+        let mut tx = two.begin().await.unwrap();
+        let head = tx.ledger_head().await.unwrap();
+        drop(tx);
+        assert_eq!((head.size, head.frontier), (size, frontier.to_bytes()), "the stored head is the tree's");
+    }
+}
