@@ -10,7 +10,7 @@ use nhiguard_domain::access::{Action, authorize};
 use nhiguard_domain::catalogue::Purpose;
 use nhiguard_domain::query::Outcome;
 use nhiguard_domain::roc;
-use nhiguard_ledger::{Entry, EntryKind};
+use nhiguard_ledger::{EntryKind, EntryView};
 use nhiguard_store::LedgerRow;
 
 use crate::events::kind;
@@ -53,29 +53,63 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
 }
 
 /// Pairs queries with their outcomes as entries arrive (in any order), so that a long read can be
-/// decoded while the database is still delivering it.
+/// decoded while the database is still delivering it. Each entry is read in place
+/// (`EntryView`), and only what the log shows is copied out of it: a month's review reads 200,000
+/// entries, and copying every field of each cost more than reading them.
 #[derive(Default)]
 pub(crate) struct Assembler {
-    outcomes: HashMap<u64, (String, String, bool, bool)>,
-    queries: Vec<Entry>,
+    outcomes: HashMap<u64, Recorded>,
+    /// Each query as the log shows it but for its outcome, with the purpose it names.
+    queries: Vec<(LogRow, Option<i64>)>,
+}
+
+/// What a query's outcome entry says.
+struct Recorded {
+    outcome: Outcome,
+    nhia_error: String,
+    same_surname: bool,
+    subject_is_employee: bool,
 }
 
 impl Assembler {
     pub(crate) fn push(&mut self, seq: u64, body: &[u8]) -> Result<()> {
-        let e = Entry::decode(body).map_err(|e| AppError::Internal(format!("ledger entry {seq}: {e}")))?;
+        let e = EntryView::decode(body).map_err(|e| AppError::Internal(format!("ledger entry {seq}: {e}")))?;
         match e.kind() {
             EntryKind::QueryOutcome => {
                 if let Some(q) = e.field("query_seq").and_then(|s| s.parse::<u64>().ok()) {
-                    let o = (
-                        e.field("outcome").unwrap_or_default().to_owned(),
-                        e.field("nhia_error").unwrap_or_default().to_owned(),
-                        e.field("same_surname") == Some("1"),
-                        e.field("subject_is_employee") == Some("1"),
-                    );
-                    self.outcomes.insert(q, o);
+                    let recorded = Recorded {
+                        outcome: Outcome::from_code(e.field("outcome").unwrap_or_default())
+                            .unwrap_or(Outcome::NhiaError),
+                        nhia_error: e.field("nhia_error").unwrap_or_default().to_owned(),
+                        same_surname: e.field("same_surname") == Some("1"),
+                        subject_is_employee: e.field("subject_is_employee") == Some("1"),
+                    };
+                    self.outcomes.insert(q, recorded);
                 }
             }
-            EntryKind::Query => self.queries.push(e),
+            EntryKind::Query => {
+                let f = |k: &str| e.field(k).unwrap_or_default();
+                let refused = f("outcome") == "refused";
+                let row = LogRow {
+                    seq: e.seq(),
+                    at: nhiguard_store::from_micros(e.at_micros()),
+                    username: e.actor().to_owned(),
+                    agency_id: f("agency_id").parse().ok(),
+                    purpose: String::new(),
+                    operation: f("operation").to_owned(),
+                    case_number: f("case_number").to_owned(),
+                    reason: f("reason").to_owned(),
+                    subject_masked: f("subject_masked").to_owned(),
+                    subject_key: subject_key(f("conditions")),
+                    account_id: f("account_id").parse().ok(),
+                    // Until the outcome entry is paired with it: none may have been recorded.
+                    outcome: if refused { Outcome::Refused } else { Outcome::NhiaError },
+                    detail: if refused { f("refusal").to_owned() } else { "no outcome recorded".to_owned() },
+                    same_surname: false,
+                    subject_is_employee: false,
+                };
+                self.queries.push((row, f("purpose_id").parse::<i64>().ok()));
+            }
             _ => {}
         }
         Ok(())
@@ -83,55 +117,42 @@ impl Assembler {
 
     /// The queries, newest first, each with its outcome.
     pub(crate) fn finish(self, purposes: &[Purpose]) -> Result<Vec<LogRow>> {
-        let Assembler { outcomes, mut queries } = self;
-        queries.sort_by_key(|e| std::cmp::Reverse(e.seq()));
+        let Assembler { mut outcomes, mut queries } = self;
+        let labels: HashMap<i64, String> =
+            purposes.iter().map(|p| (p.id, format!("{}. {}", p.number, p.name_zh))).collect();
+        queries.sort_unstable_by_key(|(r, _)| std::cmp::Reverse(r.seq));
         Ok(queries
             .into_iter()
-            .map(|e| {
-                let f = |k: &str| e.field(k).unwrap_or_default().to_owned();
-                let (outcome, detail, same_surname, subject_is_employee) = match f("outcome").as_str() {
-                    "refused" => (Outcome::Refused, f("refusal"), false, false),
-                    _ => match outcomes.get(&e.seq()) {
-                        Some((o, err, surname, staff)) => {
-                            (Outcome::from_code(o).unwrap_or(Outcome::NhiaError), err.clone(), *surname, *staff)
-                        }
-                        None => (Outcome::NhiaError, "no outcome recorded".to_owned(), false, false),
-                    },
-                };
-                let purpose = f("purpose_id")
-                    .parse::<i64>()
-                    .ok()
-                    .and_then(|id| purposes.iter().find(|p| p.id == id))
-                    .map(|p| format!("{}. {}", p.number, p.name_zh))
-                    .unwrap_or_default();
-                LogRow {
-                    seq: e.seq(),
-                    at: nhiguard_store::from_micros(e.at_micros()),
-                    username: e.actor().to_owned(),
-                    agency_id: f("agency_id").parse().ok(),
-                    purpose,
-                    operation: f("operation"),
-                    case_number: f("case_number"),
-                    reason: f("reason"),
-                    subject_masked: f("subject_masked"),
-                    subject_key: {
-                        use sha2::Digest;
-                        let c = f("conditions");
-                        if c.is_empty() {
-                            String::new()
-                        } else {
-                            sha2::Sha256::digest(c.as_bytes()).iter().take(12).map(|b| format!("{b:02x}")).collect()
-                        }
-                    },
-                    account_id: f("account_id").parse().ok(),
-                    outcome,
-                    detail,
-                    same_surname,
-                    subject_is_employee,
+            .map(|(mut row, purpose_id)| {
+                if row.outcome != Outcome::Refused
+                    && let Some(o) = outcomes.remove(&row.seq)
+                {
+                    row.outcome = o.outcome;
+                    row.detail = o.nhia_error;
+                    row.same_surname = o.same_surname;
+                    row.subject_is_employee = o.subject_is_employee;
                 }
+                if let Some(label) = purpose_id.and_then(|id| labels.get(&id)) {
+                    row.purpose.clone_from(label);
+                }
+                row
             })
             .collect())
     }
+}
+
+/// An opaque key of a subject's conditions: the first 12 bytes of their SHA-256, in hex.
+fn subject_key(conditions: &str) -> String {
+    use sha2::Digest;
+    use std::fmt::Write;
+    if conditions.is_empty() {
+        return String::new();
+    }
+    let mut key = String::with_capacity(24);
+    for b in sha2::Sha256::digest(conditions.as_bytes()).iter().take(12) {
+        write!(key, "{b:02x}").ok();
+    }
+    key
 }
 
 /// What to search for; dates are Taipei calendar days, both ends included.

@@ -20,7 +20,7 @@ mod time;
 mod verify;
 
 pub use checkpoint::{Checkpoint, SignedCheckpoint};
-pub use entry::{ENTRY_FORMAT_VERSION, Entry, EntryKind, MAX_ENTRY_BYTES};
+pub use entry::{ENTRY_FORMAT_VERSION, Entry, EntryKind, EntryView, MAX_ENTRY_BYTES};
 pub use error::{LedgerError, Result};
 pub use hash::{EMPTY_ROOT, Hash, leaf_hash, node_hash};
 pub use key::{PublicKey, SigningKey};
