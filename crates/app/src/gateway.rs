@@ -211,9 +211,7 @@ impl App {
         purpose_id: i64,
         operation_id: i64,
     ) -> Result<std::result::Result<Access, (String, AppError)>> {
-        // Both reads at once: they do not depend on each other, and every query waits for them.
-        let (reference, grants) = tokio::join!(self.reference(), self.db().grants_of(current.account_id));
-        let reference = reference?;
+        let reference = self.reference().await?;
         let agency = reference.tree.agency_of(current.org_node_id);
         let purpose = reference.purposes.get(&purpose_id).cloned();
         let operation = reference.operations.get(&operation_id).cloned();
@@ -255,7 +253,7 @@ impl App {
             return refuse("no active linkage", e);
         }
         let grant = Grant { account_id: current.account_id, purpose_id: purpose.id, operation_id: operation.id };
-        if !grants?.contains(&grant) {
+        if !self.db().grants_of(current.account_id).await?.contains(&grant) {
             let e = refused(
                 "您未獲授權以此業務範圍執行此查詢作業，請依程序申請",
                 "you hold no grant for this operation under this purpose; apply for one",

@@ -280,16 +280,13 @@ impl App {
 
     /// The proof that entry `seq` is in the log as of the latest checkpoint that covers it.
     pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
-        // The checkpoint and the entry are read at once, on two connections: a proof is a few
-        // round trips in all, and these two do not depend on each other.
-        let (cp, row) = tokio::join!(self.db().checkpoint_covering(seq), self.db().ledger_row(seq));
-        let Some(cp) = cp? else {
+        let Some(cp) = self.db().checkpoint_covering(seq).await? else {
             return Err(AppError::conflict(
                 "此筆紀錄尚未納入已簽章的檢查點，請先建立檢查點",
                 "this entry is not yet covered by a signed checkpoint; make a checkpoint first",
             ));
         };
-        let row = row?;
+        let row = self.db().ledger_row(seq).await?;
         if row.body.is_empty() {
             return Err(AppError::conflict(
                 "此筆紀錄之內容已依保存年限移除，僅留雜湊值",

@@ -96,34 +96,27 @@ pub enum TokenProblem {
 impl Db {
     async fn with_roles(&self, mut accounts: Vec<AccountRow>) -> Result<Vec<AccountRow>> {
         for a in &mut accounts {
-            a.roles = self.roles_of(a.id).await?;
+            let rows = sqlx::query("SELECT role FROM account_roles WHERE account_id = $1 ORDER BY role")
+                .bind(a.id)
+                .fetch_all(self.pool())
+                .await?;
+            a.roles = rows
+                .iter()
+                .map(|r| r.try_get::<String, _>("role").map(|c| Role::from_code(&c)))
+                .collect::<std::result::Result<Vec<_>, _>>()?
+                .into_iter()
+                .flatten()
+                .collect();
         }
         Ok(accounts)
     }
 
-    async fn roles_of(&self, account_id: i64) -> Result<Vec<Role>> {
-        let rows = sqlx::query("SELECT role FROM account_roles WHERE account_id = $1 ORDER BY role")
-            .bind(account_id)
-            .fetch_all(self.pool())
-            .await?;
-        Ok(rows
-            .iter()
-            .map(|r| r.try_get::<String, _>("role").map(|c| Role::from_code(&c)))
-            .collect::<std::result::Result<Vec<_>, _>>()?
-            .into_iter()
-            .flatten()
-            .collect())
-    }
-
-    /// One account with its roles. Every authenticated request asks, so the two reads go out at
-    /// once, on two of the pool's connections.
     pub async fn account(&self, id: i64) -> Result<AccountRow> {
-        let sql = format!("{ACCOUNT_SELECT} WHERE a.id = $1");
-        let (row, roles) =
-            tokio::join!(sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id).fetch_one(self.pool()), self.roles_of(id));
-        let mut a = account(&row?)?;
-        a.roles = roles?;
-        Ok(a)
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("{ACCOUNT_SELECT} WHERE a.id = $1")))
+            .bind(id)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(self.with_roles(vec![account(&row)?]).await?.remove(0))
     }
 
     pub async fn account_by_username(&self, username: &str) -> Result<Option<AccountRow>> {
