@@ -94,14 +94,10 @@ impl Db {
         results: &[Option<NewResult>],
         order: LockOrder,
     ) -> Result<Option<Vec<Appended>>> {
-        use sqlx::Connection;
         let Some(url) = self.pg_url.as_ref().filter(|_| self.backend == Backend::Postgres) else {
             return Err(StoreError::Unavailable("prebuilt appends need PostgreSQL".into()));
         };
-        let mut slot = self.pg_writer_slot().await;
-        if slot.is_none() {
-            *slot = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
-        }
+        let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
         let done = pg_append_prebuilt(conn, expected, rows, new_head, results, order).await;
         if matches!(&done, Err(e) if !matches!(e, StoreError::Conflict(_))) {
@@ -111,14 +107,21 @@ impl Db {
         done
     }
 
-    /// A free writer connection's slot, or the first one's when both are taken.
-    async fn pg_writer_slot(&self) -> tokio::sync::MutexGuard<'_, Option<sqlx::postgres::PgConnection>> {
-        for slot in self.pg_writer.iter() {
-            if let Ok(guard) = slot.try_lock() {
-                return guard;
-            }
+    /// A free writer connection's slot (the first one's when both are taken), its connection
+    /// opened if it has none.
+    async fn pg_writer_slot(
+        &self,
+        url: &crate::PgUrl,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<sqlx::postgres::PgConnection>>> {
+        use sqlx::Connection;
+        let mut guard = match self.pg_writer.iter().find_map(|slot| slot.try_lock().ok()) {
+            Some(free) => free,
+            None => self.pg_writer[0].lock().await,
+        };
+        if guard.is_none() {
+            *guard = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
         }
-        self.pg_writer[0].lock().await
+        Ok(guard)
     }
 
     /// Locks the ledger head, hands it to `build` for the rows that continue the log (and the head
@@ -163,11 +166,7 @@ impl Db {
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
         E: From<StoreError>,
     {
-        use sqlx::Connection;
-        let mut slot = self.pg_writer_slot().await;
-        if slot.is_none() {
-            *slot = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
-        }
+        let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
         let done = pg_append(conn, build, &results).await;
         if matches!(&done, Err(NativeFailure::Store(_))) {
