@@ -97,9 +97,15 @@ impl Db {
         let Some(url) = self.pg_url.as_ref().filter(|_| self.backend == Backend::Postgres) else {
             return Err(StoreError::Unavailable("prebuilt appends need PostgreSQL".into()));
         };
+        // Waited for before a connection is taken: a group waiting for the one before it holds
+        // none, so that the groups before it (of this writer or of another sharing these
+        // connections) always find one.
+        if let Some(after) = order.after {
+            after.await.ok();
+        }
         let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
-        let done = pg_append_prebuilt(conn, expected, rows, new_head, results, order).await;
+        let done = pg_append_prebuilt(conn, expected, rows, new_head, results, order.locked).await;
         if matches!(&done, Err(e) if !matches!(e, StoreError::Conflict(_))) {
             // A connection that may be broken is not kept; the next group opens another.
             *slot = None;
@@ -293,15 +299,12 @@ async fn pg_append_prebuilt(
     rows: &[LedgerRow],
     new_head: &LedgerHead,
     results: &[Option<NewResult>],
-    order: LockOrder,
+    locked: tokio::sync::oneshot::Sender<()>,
 ) -> Result<Option<Vec<Appended>>> {
     use sqlx::Connection;
     let mut tx = conn.begin().await?;
-    if let Some(after) = order.after {
-        after.await.ok();
-    }
     let head = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await;
-    order.locked.send(()).ok();
+    locked.send(()).ok();
     let written = match head.map_err(StoreError::from).and_then(|r| head_of(&r)) {
         Ok(head) if head == *expected => write_locked(&mut tx, rows, new_head, results).await.map(Some),
         Ok(_) => Ok(None),

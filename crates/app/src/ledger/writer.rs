@@ -333,8 +333,8 @@ mod tests {
         }
     }
 
-    /// R-LOG-2: two writers on one database (two processes, on PostgreSQL each sending groups
-    /// ahead of the other's commits), appends inside another transaction, and requests the
+    /// R-LOG-2: three writers on one database (two processes, one of them with two writers; on
+    /// PostgreSQL each sending groups ahead of the others' commits), appends inside another transaction, and requests the
     /// database refuses, all at once: every acknowledged append has its own sequence number, the
     /// refused ones and only they fail, and the log is one unbroken tree whose head is the stored one.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,10 +342,15 @@ mod tests {
         let test_db = TestDb::new().await.unwrap();
         let one = test_db.open().await.unwrap();
         let two = test_db.open().await.unwrap();
-        let (w1, w2) = (GroupWriter::spawn(one.clone()).unwrap(), GroupWriter::spawn(two.clone()).unwrap());
+        // A third writer shares the first's connections, as two apps on one `Db` would.
+        let writers = [
+            (GroupWriter::spawn(one.clone()).unwrap(), "one"),
+            (GroupWriter::spawn(two.clone()).unwrap(), "two"),
+            (GroupWriter::spawn(one.clone()).unwrap(), "three"),
+        ];
         let mut tasks = Vec::new();
         for i in 0..600 {
-            let (w, who) = if i % 2 == 0 { (w1.clone(), "one") } else { (w2.clone(), "two") };
+            let (w, who) = (writers[i % 3].0.clone(), writers[i % 3].1);
             let bad = i % 97 == 5;
             tasks.push(tokio::spawn(async move {
                 let result = bad.then(|| orphan_result(1));
