@@ -226,7 +226,7 @@ impl App {
         match &self.inner.writer {
             Some(w) => w.append(draft, result).await,
             None => {
-                let mut done = write_group(self.db(), Arc::new(vec![draft]), vec![result]).await.0?;
+                let (mut done, _) = write_group(self.db(), Arc::new(vec![draft]), vec![result]).await?;
                 done.pop().ok_or_else(|| AppError::Internal("no sequence number".into()))
             }
         }

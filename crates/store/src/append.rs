@@ -25,6 +25,10 @@ use crate::{Backend, Db, Result, StoreError, micros};
 /// The columns of an entry row; inserts add `VALUES ($1 … $6)` groups.
 pub(crate) const ENTRY_INSERT: &str = "INSERT INTO ledger_entries (seq, at, kind, actor, body, leaf_hash) VALUES ";
 pub(crate) const HEAD_UPDATE: &str = "UPDATE ledger_head SET size = $1, frontier = $2 WHERE id = 1";
+/// The head; on PostgreSQL locked until the transaction ends, so that appenders take turns across
+/// processes (SQLite's write lock, taken at `BEGIN IMMEDIATE`, already does that).
+pub(crate) const HEAD_SELECT: &str = "SELECT size, frontier FROM ledger_head WHERE id = 1";
+pub(crate) const HEAD_SELECT_LOCKED: &str = "SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE";
 pub(crate) const RESULT_INSERT: &str = "INSERT INTO query_results (account_id, query_seq, operation_code, \
      case_number, subject_masked, created_at, purge_after, nonce, ciphertext) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
@@ -35,6 +39,12 @@ pub struct Appended {
     pub seq: u64,
     pub result_id: Option<i64>,
 }
+
+/// What a group append wrote: each row's sequence number and result id, and the head it left.
+pub type Written = (Vec<Appended>, LedgerHead);
+
+/// A group built ahead found the head not to be the one it was built on.
+struct HeadMoved;
 
 /// The SQLite connection kept for group appends, opened on first use.
 pub(crate) type NativeWriter = Arc<Mutex<Option<rusqlite::Connection>>>;
@@ -89,8 +99,8 @@ impl Db {
     pub async fn append_prebuilt(
         &self,
         expected: &LedgerHead,
-        rows: &[LedgerRow],
-        new_head: &LedgerHead,
+        rows: Vec<LedgerRow>,
+        new_head: LedgerHead,
         results: &[Option<NewResult>],
         order: LockOrder,
     ) -> Result<Option<Vec<Appended>>> {
@@ -105,12 +115,16 @@ impl Db {
         }
         let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
-        let done = pg_append_prebuilt(conn, expected, rows, new_head, results, order.locked).await;
-        if matches!(&done, Err(e) if !matches!(e, StoreError::Conflict(_))) {
-            // A connection that may be broken is not kept; the next group opens another.
-            *slot = None;
+        let built = |head: &LedgerHead| if head == expected { Ok((rows, new_head)) } else { Err(HeadMoved) };
+        match pg_append(conn, Some(order.locked), built, results).await {
+            Ok((done, _)) => Ok(Some(done)),
+            Err(NativeFailure::Build(HeadMoved)) => Ok(None),
+            Err(NativeFailure::Store(e)) => {
+                // A connection that may be broken is not kept; the next group opens another.
+                *slot = None;
+                Err(e)
+            }
         }
-        done
     }
 
     /// A free writer connection's slot (the first one's when both are taken), its connection
@@ -131,9 +145,10 @@ impl Db {
     }
 
     /// Locks the ledger head, hands it to `build` for the rows that continue the log (and the head
-    /// after them), writes them and `results[i]` beside row `i`, and commits. Returns only once the
-    /// transaction is durable; on any failure nothing is written.
-    pub async fn append_group<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>, E>
+    /// after them), writes them and `results[i]` beside row `i`, and commits. Returns, only once the
+    /// transaction is durable, what each row became and the head left; on any failure nothing is
+    /// written.
+    pub async fn append_group<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Written, E>
     where
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E> + Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -167,14 +182,14 @@ impl Db {
         url: &crate::PgUrl,
         build: F,
         results: Vec<Option<NewResult>>,
-    ) -> Result<Vec<Appended>, E>
+    ) -> Result<Written, E>
     where
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
         E: From<StoreError>,
     {
         let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
-        let done = pg_append(conn, build, &results).await;
+        let done = pg_append(conn, None, build, &results).await;
         if matches!(&done, Err(NativeFailure::Store(_))) {
             // A broken connection is not kept; the next group opens another.
             *slot = None;
@@ -183,7 +198,7 @@ impl Db {
     }
 
     /// The same through the pool: SQLite in memory (and PostgreSQL were it ever without a URL).
-    async fn append_group_pooled<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Vec<Appended>, E>
+    async fn append_group_pooled<E, F>(&self, build: F, results: Vec<Option<NewResult>>) -> Result<Written, E>
     where
         F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
         E: From<StoreError>,
@@ -201,7 +216,7 @@ impl Db {
             out.push(Appended { seq: row.seq, result_id });
         }
         tx.commit().await?;
-        Ok(out)
+        Ok((out, new_head))
     }
 }
 
@@ -293,43 +308,6 @@ impl<'a> ResultColumns<'a> {
     }
 }
 
-async fn pg_append_prebuilt(
-    conn: &mut sqlx::postgres::PgConnection,
-    expected: &LedgerHead,
-    rows: &[LedgerRow],
-    new_head: &LedgerHead,
-    results: &[Option<NewResult>],
-    locked: tokio::sync::oneshot::Sender<()>,
-) -> Result<Option<Vec<Appended>>> {
-    use sqlx::Connection;
-    let mut tx = conn.begin().await?;
-    let head = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await;
-    locked.send(()).ok();
-    let written = match head.map_err(StoreError::from).and_then(|r| head_of(&r)) {
-        Ok(head) if head == *expected => write_locked(&mut tx, rows, new_head, results).await.map(Some),
-        Ok(_) => Ok(None),
-        Err(e) => Err(e),
-    };
-    match written {
-        Ok(Some(out)) => {
-            tx.commit().await?;
-            Ok(Some(out))
-        }
-        other => {
-            // Ended now, not when this connection is next used: the head's lock must go at once,
-            // since the writer's other connection is about to want it.
-            tx.rollback().await.ok();
-            other
-        }
-    }
-}
-
-/// The head as a row of `ledger_head` gives it.
-fn head_of(r: &sqlx::postgres::PgRow) -> Result<LedgerHead> {
-    use sqlx::Row;
-    Ok(LedgerHead { size: to_u64(r.try_get::<i64, _>("size")?)?, frontier: r.try_get("frontier")? })
-}
-
 /// PostgreSQL, with the head locked in `tx`: the entries, their results and the new head in one
 /// statement; each row's sequence number and result id.
 async fn write_locked(
@@ -392,20 +370,30 @@ async fn write_locked(
     Ok(out)
 }
 
+/// PostgreSQL: locks the head (telling `locked` once it holds it or gave up), builds the rows on
+/// it, writes them and commits.
 async fn pg_append<E, F>(
     conn: &mut sqlx::postgres::PgConnection,
+    locked: Option<tokio::sync::oneshot::Sender<()>>,
     build: F,
     results: &[Option<NewResult>],
-) -> std::result::Result<Vec<Appended>, NativeFailure<E>>
+) -> std::result::Result<Written, NativeFailure<E>>
 where
     F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
 {
-    use sqlx::Connection;
+    use sqlx::{Connection, Row};
     let mut tx = conn.begin().await?;
-    let r = sqlx::query("SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *tx).await?;
-    let head = head_of(&r)?;
+    let r = sqlx::query(HEAD_SELECT_LOCKED).fetch_one(&mut *tx).await;
+    if let Some(locked) = locked {
+        locked.send(()).ok();
+    }
+    let r = r?;
+    let head = LedgerHead { size: to_u64(r.try_get::<i64, _>("size")?)?, frontier: r.try_get("frontier")? };
     let written = match build(&head) {
-        Ok((rows, new_head)) => write_locked(&mut tx, &rows, &new_head, results).await.map_err(NativeFailure::Store),
+        Ok((rows, new_head)) => write_locked(&mut tx, &rows, &new_head, results)
+            .await
+            .map(|out| (out, new_head))
+            .map_err(NativeFailure::Store),
         Err(e) => Err(NativeFailure::Build(e)),
     };
     match written {
@@ -414,7 +402,8 @@ where
             Ok(out)
         }
         Err(e) => {
-            // Unlocked now, not when this connection is next used: the other may want the lock.
+            // Ended now, not when this connection is next used: the head's lock must go at once,
+            // since the writer's other connection may be about to want it.
             tx.rollback().await.ok();
             Err(e)
         }
@@ -432,7 +421,7 @@ fn native_append<E, F>(
     path: &std::path::Path,
     build: F,
     results: &[Option<NewResult>],
-) -> std::result::Result<Vec<Appended>, NativeFailure<E>>
+) -> std::result::Result<Written, NativeFailure<E>>
 where
     F: FnOnce(&LedgerHead) -> std::result::Result<(Vec<LedgerRow>, LedgerHead), E>,
 {
@@ -441,9 +430,7 @@ where
     }
     let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let head = tx.query_row("SELECT size, frontier FROM ledger_head WHERE id = 1", [], |r| {
-        Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-    });
+    let head = tx.query_row(HEAD_SELECT, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)));
     let head = match head {
         Ok((size, frontier)) => LedgerHead { size: to_u64(size)?, frontier },
         Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::NotFound.into()),
@@ -489,8 +476,8 @@ where
             };
             out.push(Appended { seq: r.seq, result_id });
         }
-        tx.prepare_cached(HEAD_UPDATE)?.execute(rusqlite::params![to_i64(new_head.size)?, new_head.frontier])?;
+        tx.prepare_cached(HEAD_UPDATE)?.execute(rusqlite::params![to_i64(new_head.size)?, &new_head.frontier])?;
     }
     tx.commit()?;
-    Ok(out)
+    Ok((out, new_head))
 }

@@ -74,8 +74,8 @@ impl Tx {
     /// with, and appending stops rather than starting a second log at 0.
     pub async fn ledger_head(&mut self) -> Result<LedgerHead> {
         let sql = match self.backend() {
-            Backend::Sqlite => "SELECT size, frontier FROM ledger_head WHERE id = 1",
-            Backend::Postgres => "SELECT size, frontier FROM ledger_head WHERE id = 1 FOR UPDATE",
+            Backend::Sqlite => crate::append::HEAD_SELECT,
+            Backend::Postgres => crate::append::HEAD_SELECT_LOCKED,
         };
         let r = sqlx::query(sql).fetch_one(self.conn()).await?;
         Ok(LedgerHead { size: to_u64(r.try_get("size")?)?, frontier: r.try_get("frontier")? })
@@ -164,8 +164,7 @@ impl Db {
         // Entry kinds are plain lowercase words, written into the statement as they are: on
         // PostgreSQL the rarer kinds have an index of their own (migration 0020) that the planner
         // can choose only when it sees which kinds are asked for. Anything else is bound.
-        let plain = |k: &&str| !k.is_empty() && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
-        let (list, bound): (Vec<String>, &[&str]) = if kinds.iter().all(plain) {
+        let (list, bound): (Vec<String>, &[&str]) = if kinds.iter().all(|k| plain_word(k)) {
             (kinds.iter().map(|k| format!("'{k}'")).collect(), &[])
         } else {
             ((0..kinds.len()).map(|i| format!("${}", i + 1)).collect(), kinds)
@@ -292,6 +291,12 @@ impl Db {
         let rows = q.bind(to_i64(limit)?).fetch_all(self.pool()).await?;
         rows.iter().map(row).collect()
     }
+}
+
+/// Whether `text` is a plain lowercase word (letters and `_`), as every entry kind is: such a text
+/// may be written into a statement as a literal, nothing in it needing quoting.
+pub(crate) fn plain_word(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
 }
 
 /// A signed statement that entries below `below` had their content removed.

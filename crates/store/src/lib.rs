@@ -29,7 +29,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use account_review::{AccountReviewItem, AccountReviewRow, ItemDecision, NewReviewItem};
 pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
-pub use append::{Appended, LockOrder};
+pub use append::{Appended, LockOrder, Written};
 pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;

@@ -287,7 +287,7 @@ fn copy_sql(sql: &str, params: &[Param]) -> Option<String> {
     for (i, p) in params.iter().enumerate().rev() {
         let value = match p {
             Param::Int(v) => v.to_string(),
-            Param::Text(t) if !t.is_empty() && t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') => {
+            Param::Text(t) if crate::ledger::plain_word(t) => {
                 format!("'{t}'")
             }
             Param::Text(_) => return None,

@@ -11,9 +11,9 @@
 //! groups in flight are awaited, and it is written again from the head as it is, under the lock.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use nhiguard_store::{Appended, Db, LedgerHead, LockOrder, NewResult};
+use nhiguard_store::{Appended, Db, LedgerHead, LockOrder, NewResult, Written};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -44,28 +44,9 @@ const IN_FLIGHT: usize = 2;
 const AHEAD_MIN: usize = 64;
 
 /// Writes one group under the lock, from the head read there: the entries, and the results that
-/// go with them. Also gives the head the group left, when it was written.
-pub(super) async fn write_group(
-    db: &Db,
-    drafts: Arc<Vec<Draft>>,
-    results: Vec<Option<NewResult>>,
-) -> (Result<Vec<Appended>>, Option<LedgerHead>) {
-    let left = Arc::new(Mutex::new(None));
-    let keep = left.clone();
-    let done = db
-        .append_group(
-            move |head| {
-                let (rows, new_head) = build_rows(head, &drafts)?;
-                if let Ok(mut k) = keep.lock() {
-                    *k = Some(new_head.clone());
-                }
-                Ok((rows, new_head))
-            },
-            results,
-        )
-        .await;
-    let head = if done.is_ok() { left.lock().ok().and_then(|mut k| k.take()) } else { None };
-    (done, head)
+/// go with them. Also gives the head the group left.
+pub(super) async fn write_group(db: &Db, drafts: Arc<Vec<Draft>>, results: Vec<Option<NewResult>>) -> Result<Written> {
+    db.append_group(move |head| build_rows(head, &drafts), results).await
 }
 
 /// A group taken from the queue: what to write, and whom to answer.
@@ -100,41 +81,44 @@ impl Group {
     }
 
     fn answer(self, done: Vec<Appended>) {
-        for (reply, a) in self.replies.into_iter().zip(done) {
-            reply.send(Ok(a)).ok();
-        }
+        answer(self.replies, done);
     }
 
     /// Under the lock; if the group as a whole fails, each request again on its own, so that one
     /// that cannot be written (a result row the database refuses, say) does not fail the others.
     /// Gives the head left by the last write that succeeded, if it was the last write.
     async fn write_locked(self, db: &Db) -> Option<LedgerHead> {
-        let retry = (self.replies.len() > 1).then(|| self.results.clone());
-        match write_group(db, self.drafts.clone(), self.results).await {
-            (Ok(done), head) => {
-                for (reply, a) in self.replies.into_iter().zip(done) {
-                    reply.send(Ok(a)).ok();
-                }
-                head
+        let Group { drafts, results, replies } = self;
+        let retry = (replies.len() > 1).then(|| results.clone());
+        match write_group(db, drafts.clone(), results).await {
+            Ok((done, head)) => {
+                answer(replies, done);
+                Some(head)
             }
-            (Err(e), _) if let Some(results) = retry => {
-                tracing::warn!(error = %e, entries = self.replies.len(), "ledger group failed; writing one by one");
+            Err(e) if let Some(results) = retry => {
+                tracing::warn!(error = %e, entries = replies.len(), "ledger group failed; writing one by one");
                 let mut last = None;
-                for ((d, r), reply) in self.drafts.iter().zip(results).zip(self.replies) {
-                    let (one, head) = write_group(db, Arc::new(vec![d.clone()]), vec![r]).await;
-                    last = head;
-                    reply.send(one.map(|mut v| v.remove(0)).map_err(|e| e.to_string())).ok();
+                for ((d, r), reply) in drafts.iter().zip(results).zip(replies) {
+                    let one = write_group(db, Arc::new(vec![d.clone()]), vec![r]).await;
+                    last = one.as_ref().ok().map(|(_, head)| head.clone());
+                    reply.send(one.map(|(mut v, _)| v.remove(0)).map_err(|e| e.to_string())).ok();
                 }
                 last
             }
-            (Err(e), _) => {
+            Err(e) => {
                 tracing::error!(error = %e, "ledger append failed");
-                for reply in self.replies {
+                for reply in replies {
                     reply.send(Err(e.to_string())).ok();
                 }
                 None
             }
         }
+    }
+}
+
+fn answer(replies: Vec<oneshot::Sender<Result<Appended, String>>>, done: Vec<Appended>) {
+    for (reply, a) in replies.into_iter().zip(done) {
+        reply.send(Ok(a)).ok();
     }
 }
 
@@ -144,7 +128,7 @@ struct Flight {
     written: JoinHandle<Result<Option<Vec<Appended>>>>,
 }
 
-type Written = std::result::Result<Result<Option<Vec<Appended>>>, tokio::task::JoinError>;
+type Sent = std::result::Result<Result<Option<Vec<Appended>>>, tokio::task::JoinError>;
 
 /// The PostgreSQL writer's state: the head the last group sent will leave, and the groups on
 /// their way, oldest first.
@@ -181,7 +165,7 @@ impl Pipeline {
         let (locked, next) = oneshot::channel();
         let order = LockOrder { after: self.last_locked.replace(next), locked };
         let written = tokio::spawn(async move {
-            db.append_prebuilt(&expected, &rows, &new_head, &results, order).await.map_err(AppError::from)
+            db.append_prebuilt(&expected, rows, new_head, &results, order).await.map_err(AppError::from)
         });
         self.flights.push_back(Flight { group, written });
     }
@@ -189,7 +173,7 @@ impl Pipeline {
     /// Settles the oldest flight, whose statement gave `written`. If it did not write (the head
     /// was not the expected one, or it failed), every later flight was built on the head it was to
     /// leave and does not write either: they are all awaited, then written again under the lock.
-    async fn settle(&mut self, flight: Group, written: Written) {
+    async fn settle(&mut self, flight: Group, written: Sent) {
         let failed = match written {
             Ok(Ok(Some(done))) => {
                 flight.answer(done);
