@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use nhiguard_ledger::{
-    Checkpoint, Entry, EntryKind, Frontier, Hash, NodeId, PublicKey, SignedCheckpoint, SigningKey, StoredEntry,
-    Verifier, VerifyFailure, VerifyReport, leaf_hash,
+    Checkpoint, Entry, EntryKind, Frontier, Hash, PublicKey, SignedCheckpoint, SigningKey, StoredEntry, TileHashes,
+    TileId, Verifier, VerifyFailure, VerifyReport, leaf_hash,
 };
-use nhiguard_store::{Appended, Db, LedgerHead, LedgerRow, NewResult, StoredCheckpoint, Tx};
+use nhiguard_store::{Appended, Db, LedgerHead, LedgerRow, LedgerTile, NewResult, StoredCheckpoint, Tx};
 
 use crate::{App, AppError, Result};
 
@@ -280,20 +280,20 @@ impl App {
 
     /// The proof that entry `seq` is in the log as of the latest checkpoint that covers it.
     pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
-        let Some(cp) = self.db().checkpoint_covering(seq).await? else {
+        let Some((cp, body)) = self.db().checkpoint_covering(seq).await? else {
             return Err(AppError::conflict(
                 "此筆紀錄尚未納入已簽章的檢查點，請先建立檢查點",
                 "this entry is not yet covered by a signed checkpoint; make a checkpoint first",
             ));
         };
-        let row = self.db().ledger_row(seq).await?;
-        if row.body.is_empty() {
+        let body = body.ok_or_else(|| AppError::not_found("查無此筆紀錄", "no such entry"))?;
+        if body.is_empty() {
             return Err(AppError::conflict(
                 "此筆紀錄之內容已依保存年限移除，僅留雜湊值",
                 "this entry's content was removed under the retention rules; only its hash remains",
             ));
         }
-        let entry = Entry::decode(&row.body).map_err(ledger_err)?;
+        let entry = Entry::decode(&body).map_err(ledger_err)?;
         let proof = match self.proof_from_nodes(seq, cp.size).await {
             Ok((_, proof)) => proof,
             // A log from before the roots were kept, or a fill that failed: catch up, then again.
@@ -303,23 +303,23 @@ impl App {
             }
             Err(e) => return Err(e),
         };
-        Ok(Inclusion { leaf: leaf_hash(&row.body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
+        Ok(Inclusion { leaf: leaf_hash(&body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
     }
 
     /// The stored leaf hash of `seq` and its proof in the tree of `size` leaves, from the stored
-    /// subtree roots: about 2·log₂(size) roots read by key and at most 31 leaf hashes, whatever the
-    /// size of the log. The roots must be filled in up to `size` ([`App::fill_nodes`]).
+    /// subtree roots: about 2·log₂(size) roots from about log₂(size)/2 tiles read by key, and at most
+    /// 31 leaf hashes, whatever the size of the log. The roots must be filled in up to `size`
+    /// ([`App::fill_nodes`]).
     pub(crate) async fn proof_from_nodes(&self, seq: u64, size: u64) -> Result<(Hash, Vec<Hash>)> {
         let needs = nhiguard_ledger::proof_needs(seq, size).map_err(ledger_err)?;
-        let ids: Vec<(u32, u64)> = needs.stored.iter().map(|n| (n.height, n.index)).collect();
+        let keys: Vec<(u32, u64)> = nhiguard_ledger::tiles_for(&needs).iter().map(|t| (t.band, t.index)).collect();
         let hash = |b: &[u8]| <[u8; 32]>::try_from(b).map(Hash).unwrap_or(Hash([0; 32]));
         let mut seqs: Vec<u64> = needs.leaves.iter().flat_map(|&(from, to)| from..to).collect();
         seqs.push(seq);
         seqs.sort_unstable();
         seqs.dedup();
-        let (nodes, leaf_rows) = self.db().ledger_proof_material(&ids, &seqs).await?;
-        let stored: Vec<(NodeId, Hash)> =
-            nodes.iter().map(|(height, index, h)| (NodeId { height: *height, index: *index }, hash(h))).collect();
+        let (tile_rows, leaf_rows) = self.db().ledger_proof_material(&keys, &seqs).await?;
+        let stored = nhiguard_ledger::roots_from_tiles(&needs, &read_tiles(&tile_rows));
         let leaves: Vec<(u64, Hash)> = leaf_rows.iter().map(|(s, h)| (*s, hash(h))).collect();
         let leaf = leaves
             .iter()
@@ -363,15 +363,28 @@ impl App {
             if (leaves.len() as u64) < end - head.size {
                 return Err(AppError::Internal("ledger entries are missing; run ledger verify".into()));
             }
-            let mut nodes = Vec::new();
-            let frontier = nhiguard_ledger::complete_nodes(frontier, leaves, |id, h| {
-                nodes.push((id.height, id.index, h.as_bytes().to_vec()));
-            });
-            tx.ledger_nodes_extend(&nodes, &LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() })
+            let mut completed = Vec::new();
+            let frontier = nhiguard_ledger::complete_nodes(frontier, leaves, |id, h| completed.push((id, h)));
+            // The tiles the last fill left partly filled get their new roots added, not replaced.
+            let partial: Vec<(u32, u64)> =
+                nhiguard_ledger::partial_tiles(head.size).iter().map(|t| (t.band, t.index)).collect();
+            let stored = read_tiles(&tx.ledger_tiles(&partial).await?);
+            let tiles: Vec<LedgerTile> = nhiguard_ledger::merge_into_tiles(&stored, &completed)
+                .iter()
+                .map(|(t, hashes)| (t.band, t.index, nhiguard_ledger::tile_to_bytes(hashes)))
+                .collect();
+            tx.ledger_nodes_extend(&tiles, &LedgerHead { size: frontier.size(), frontier: frontier.to_bytes() })
                 .await?;
             tx.commit().await?;
         }
     }
+}
+
+/// Stored tiles of subtree roots, read back.
+fn read_tiles(rows: &[LedgerTile]) -> Vec<(TileId, TileHashes)> {
+    rows.iter()
+        .map(|(band, index, bytes)| (TileId { band: *band, index: *index }, nhiguard_ledger::tile_from_bytes(bytes)))
+        .collect()
 }
 
 /// What the integrity page shows.

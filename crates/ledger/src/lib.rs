@@ -27,5 +27,9 @@ pub use key::{PublicKey, SigningKey};
 pub use merkle::{
     Frontier, consistency_proof, inclusion_proof, root_from_leaves, verify_consistency, verify_inclusion,
 };
-pub use nodes::{NodeId, ProofNeeds, STORED_MIN_HEIGHT, complete_nodes, proof_from_nodes, proof_needs};
+pub use nodes::{
+    NodeId, ProofNeeds, STORED_MIN_HEIGHT, TILE_BYTES, TILE_SLOTS, TileHashes, TileId, complete_nodes,
+    merge_into_tiles, partial_tiles, proof_from_nodes, proof_needs, roots_from_tiles, tile_from_bytes, tile_to_bytes,
+    tiles_for,
+};
 pub use verify::{StoredEntry, Verifier, VerifyFailure, VerifyReport};

@@ -7,6 +7,12 @@
 //!
 //! The roots are derived data: a wrong one cannot make a false proof pass, since a proof is checked against a
 //! signed checkpoint's root (`verify_inclusion`), and `ledger verify` never reads them.
+//!
+//! They are stored in tiles ([`TileId`]): one row holds the roots of four consecutive heights inside one
+//! aligned stretch of leaves (30 hashes, 960 bytes), so that the ~2·log₂(n) roots of a proof come from about
+//! log₂(n)/2 rows, and the low ones — near the entry, the ones no other proof has just read — from two or
+//! three. On a log of ten million entries most of a proof's time was spent touching pages that nothing had
+//! read for a while, one per root (BENCHMARKS.md section 3); a tile puts a proof's nearby roots on one.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +39,110 @@ impl NodeId {
     pub fn end(self) -> u64 {
         (self.index + 1) << self.height
     }
+}
+
+/// Stored roots per tile: 16 + 8 + 4 + 2, the roots of heights `4b+4 … 4b+7` inside one tile of band `b`.
+pub const TILE_SLOTS: usize = 30;
+
+/// Bytes of a stored tile: its hashes in slot order, 32 bytes each, zero where a root is not yet complete.
+pub const TILE_BYTES: usize = TILE_SLOTS * 32;
+
+/// Where each of a tile's four heights starts among its slots.
+const TILE_OFFSETS: [usize; 4] = [0, 16, 24, 28];
+
+/// A tile: band `b` keeps the roots of heights `4b + STORED_MIN_HEIGHT` to `4b + STORED_MIN_HEIGHT + 3`, and
+/// tile `index` of it those inside leaves `[index·2^(4b+8), (index+1)·2^(4b+8))`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TileId {
+    pub band: u32,
+    pub index: u64,
+}
+
+impl NodeId {
+    /// The tile that keeps this root and its slot there; `None` below [`STORED_MIN_HEIGHT`].
+    pub fn tile(self) -> Option<(TileId, usize)> {
+        let above = self.height.checked_sub(STORED_MIN_HEIGHT)?;
+        let (band, level) = (above / 4, above % 4);
+        // Roots of this height per tile: 2^(4 − level).
+        let per = 4 - level;
+        let slot = TILE_OFFSETS[level as usize] + (self.index & ((1 << per) - 1)) as usize;
+        Some((TileId { band, index: self.index >> per }, slot))
+    }
+}
+
+/// A tile's hashes by slot, `None` where the root is not (yet) complete.
+pub type TileHashes = [Option<Hash>; TILE_SLOTS];
+
+/// A tile as stored: [`TILE_BYTES`] bytes, zeros for an empty slot (no SHA-256 value is all zeros).
+pub fn tile_to_bytes(hashes: &TileHashes) -> Vec<u8> {
+    let mut out = vec![0u8; TILE_BYTES];
+    for (slot, h) in hashes.iter().enumerate() {
+        if let Some(h) = h {
+            out[slot * 32..slot * 32 + 32].copy_from_slice(h.as_bytes());
+        }
+    }
+    out
+}
+
+/// A stored tile read back. Bytes of the wrong length give an empty tile: a proof that needs it then fails,
+/// as it must, rather than using hashes from the wrong slots.
+pub fn tile_from_bytes(bytes: &[u8]) -> TileHashes {
+    let mut out = [None; TILE_SLOTS];
+    if bytes.len() == TILE_BYTES {
+        for (slot, chunk) in bytes.chunks_exact(32).enumerate() {
+            let h: [u8; 32] = chunk.try_into().unwrap_or([0; 32]);
+            if h != [0; 32] {
+                out[slot] = Some(Hash(h));
+            }
+        }
+    }
+    out
+}
+
+/// The tiles holding the roots a proof needs, each once, in key order.
+pub fn tiles_for(needs: &ProofNeeds) -> Vec<TileId> {
+    let mut tiles: Vec<TileId> = needs.stored.iter().filter_map(|n| n.tile()).map(|(t, _)| t).collect();
+    tiles.sort_unstable();
+    tiles.dedup();
+    tiles
+}
+
+/// The roots a proof needs, taken out of the tiles read for it ([`tiles_for`]); those missing are left out.
+pub fn roots_from_tiles(needs: &ProofNeeds, tiles: &[(TileId, TileHashes)]) -> Vec<(NodeId, Hash)> {
+    let by_id: BTreeMap<TileId, &TileHashes> = tiles.iter().map(|(id, h)| (*id, h)).collect();
+    needs
+        .stored
+        .iter()
+        .filter_map(|n| {
+            let (tile, slot) = n.tile()?;
+            by_id.get(&tile).and_then(|h| h[slot]).map(|h| (*n, h))
+        })
+        .collect()
+}
+
+/// The tiles that completed roots go to, merged into those already stored (`stored`, the tiles that were
+/// partly filled at the last fill), in key order.
+pub fn merge_into_tiles(stored: &[(TileId, TileHashes)], completed: &[(NodeId, Hash)]) -> Vec<(TileId, TileHashes)> {
+    let mut tiles: BTreeMap<TileId, TileHashes> = BTreeMap::new();
+    for (id, (tile, slot)) in completed.iter().filter_map(|(n, h)| n.tile().map(|t| (*h, t))) {
+        let entry = tiles
+            .entry(tile)
+            .or_insert_with(|| stored.iter().find(|(t, _)| *t == tile).map_or([None; TILE_SLOTS], |(_, h)| *h));
+        entry[slot] = Some(id);
+    }
+    tiles.into_iter().collect()
+}
+
+/// The tiles that may already hold some roots when the tree has `size` leaves: in each band, the one the
+/// next leaf falls in, if that leaf does not start it.
+pub fn partial_tiles(size: u64) -> Vec<TileId> {
+    // A band holds roots only once the tree has a complete subtree of its lowest height.
+    (0..)
+        .map(|band: u32| (band, 4 * band + STORED_MIN_HEIGHT))
+        .take_while(|&(_, lowest)| lowest < 60 && size >> lowest > 0)
+        .filter(|&(_, lowest)| size & ((1u64 << (lowest + 4)) - 1) != 0)
+        .map(|(band, lowest)| TileId { band, index: size >> (lowest + 4) })
+        .collect()
 }
 
 /// The largest power of two strictly smaller than `n` (n ≥ 2).
@@ -218,6 +328,77 @@ mod tests {
             assert!(needs.leaves.iter().all(|(a, b)| b - a <= 16), "{:?} for index {index}", needs.leaves);
             assert_eq!(proof_via_nodes(&all, &stored, index, size), inclusion_proof(&all, index, size).unwrap());
         }
+    }
+
+    /// The proof as the store gives it: roots stored in tiles, filled in two steps (the second merging
+    /// into the tiles the first left partly filled), then read back by the tiles a proof asks for.
+    fn proof_via_tiles(all: &[Hash], first: u64, index: u64, size: u64) -> Vec<Hash> {
+        let mut stored: BTreeMap<TileId, TileHashes> = BTreeMap::new();
+        let mut frontier = Frontier::new();
+        for (from, to) in [(0, first), (first, all.len() as u64)] {
+            let mut completed = Vec::new();
+            frontier = complete_nodes(frontier, all[from as usize..to as usize].iter().copied(), |id, h| {
+                completed.push((id, h));
+            });
+            let partial: Vec<(TileId, TileHashes)> =
+                partial_tiles(from).iter().filter_map(|t| stored.get(t).map(|h| (*t, *h))).collect();
+            for (t, h) in merge_into_tiles(&partial, &completed) {
+                let bytes = tile_to_bytes(&h);
+                stored.insert(t, tile_from_bytes(&bytes));
+            }
+        }
+        let needs = proof_needs(index, size).unwrap();
+        let tiles: Vec<(TileId, TileHashes)> =
+            tiles_for(&needs).iter().filter_map(|t| stored.get(t).map(|h| (*t, *h))).collect();
+        let given = roots_from_tiles(&needs, &tiles);
+        let low: Vec<(u64, Hash)> =
+            needs.leaves.iter().flat_map(|&(a, b)| (a..b).map(|s| (s, all[s as usize]))).collect();
+        proof_from_nodes(index, size, &given, &low).unwrap()
+    }
+
+    #[test]
+    fn r_log_2_tiles_keep_every_root_in_its_own_slot() {
+        let all = leaves(5000);
+        let mut seen = BTreeMap::new();
+        for (id, _) in stored_roots(&all) {
+            let (tile, slot) = id.tile().unwrap();
+            assert!(slot < TILE_SLOTS);
+            let span = 4 * tile.band + STORED_MIN_HEIGHT + 4;
+            assert!(id.start() >> span == tile.index && (id.end() - 1) >> span == tile.index, "{id:?} in {tile:?}");
+            assert_eq!(seen.insert((tile, slot), id), None, "{id:?} shares a slot");
+        }
+        assert_eq!(NodeId { height: 3, index: 0 }.tile(), None);
+        assert_eq!(tile_from_bytes(&[1; 31]), [None; TILE_SLOTS], "a tile of the wrong length is empty");
+    }
+
+    #[test]
+    fn r_log_2_a_proof_from_tiles_equals_the_proof_from_all_leaves() {
+        // Fills that stop inside tiles of both bands, and at their edges.
+        for (n, first) in [(300u64, 100u64), (4500, 4096), (4500, 257), (5000, 4095)] {
+            let all = leaves(n);
+            for size in [1, 16, 17, 255, 256, 257, first, n / 2, n - 1, n] {
+                for index in [0, 1, 15, 16, 255, 256, size / 2, size.saturating_sub(17), size - 1] {
+                    if index < size {
+                        let expected = inclusion_proof(&all, index, size).unwrap();
+                        assert_eq!(
+                            proof_via_tiles(&all, first, index, size),
+                            expected,
+                            "{index} of {size} ({n}/{first})"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn partial_tiles_are_those_the_next_leaf_falls_inside() {
+        assert_eq!(partial_tiles(0), vec![]);
+        assert_eq!(partial_tiles(15), vec![]);
+        assert_eq!(partial_tiles(16), vec![TileId { band: 0, index: 0 }]);
+        assert_eq!(partial_tiles(256), vec![TileId { band: 1, index: 0 }]);
+        assert_eq!(partial_tiles(300), vec![TileId { band: 0, index: 1 }, TileId { band: 1, index: 0 }]);
+        assert_eq!(partial_tiles(4096), vec![TileId { band: 2, index: 0 }]);
     }
 
     #[test]

@@ -190,14 +190,20 @@ impl Db {
         rows.iter().map(checkpoint).collect()
     }
 
-    /// The smallest checkpoint that covers entry `seq`, if one does.
-    pub async fn checkpoint_covering(&self, seq: u64) -> Result<Option<StoredCheckpoint>> {
-        let r =
-            sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT 1")
-                .bind(to_i64(seq)?)
-                .fetch_optional(self.pool())
-                .await?;
-        r.as_ref().map(checkpoint).transpose()
+    /// The smallest checkpoint that covers entry `seq`, if one does, with the entry's body (`None`
+    /// when the entry is missing) — one statement, since a proof is a few keyed reads and the
+    /// round trips are most of its time.
+    pub async fn checkpoint_covering(&self, seq: u64) -> Result<Option<(StoredCheckpoint, Option<Vec<u8>>)>> {
+        let r = sqlx::query(
+            "SELECT c.size, c.at, c.root, c.text, e.body FROM \
+             (SELECT size, at, root, text FROM ledger_checkpoints WHERE size > $1 ORDER BY size LIMIT 1) c \
+             LEFT JOIN ledger_entries e ON e.seq = $2",
+        )
+        .bind(to_i64(seq)?)
+        .bind(to_i64(seq)?)
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| Ok((checkpoint(&r)?, r.try_get("body")?))).transpose()
     }
 
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
@@ -351,8 +357,8 @@ impl Tx {
     }
 }
 
-/// The root of one complete, aligned subtree of the ledger tree: `height`, `index`, hash.
-pub type LedgerNode = (u32, u64, Vec<u8>);
+/// One stored tile of subtree roots (`nhiguard_ledger::TileId`): band, index, its bytes.
+pub type LedgerTile = (u32, u64, Vec<u8>);
 
 impl Tx {
     /// How far the subtree roots are filled in, locked until this transaction ends.
@@ -365,10 +371,26 @@ impl Tx {
         Ok(LedgerHead { size: to_u64(r.try_get("size")?)?, frontier: r.try_get("frontier")? })
     }
 
-    /// Stores subtree roots and moves the fill mark.
-    pub async fn ledger_nodes_extend(&mut self, nodes: &[LedgerNode], head: &LedgerHead) -> Result<()> {
-        for chunk in nodes.chunks(INSERT_CHUNK) {
-            let mut sql = String::from("INSERT INTO ledger_nodes (height, idx, hash) VALUES ");
+    /// The stored tiles among `keys` (band, index), in this transaction.
+    pub async fn ledger_tiles(&mut self, keys: &[(u32, u64)]) -> Result<Vec<LedgerTile>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cond: Vec<String> =
+            (0..keys.len()).map(|i| format!("(band = ${} AND idx = ${})", 2 * i + 1, 2 * i + 2)).collect();
+        let sql = format!("SELECT band, idx, hashes FROM ledger_tiles WHERE {}", cond.join(" OR "));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (band, index) in keys {
+            q = q.bind(i64::from(*band)).bind(to_i64(*index)?);
+        }
+        q.fetch_all(self.conn()).await?.iter().map(tile).collect()
+    }
+
+    /// Stores tiles of subtree roots — new ones, and those partly filled before, whole — and moves the
+    /// fill mark.
+    pub async fn ledger_nodes_extend(&mut self, tiles: &[LedgerTile], head: &LedgerHead) -> Result<()> {
+        for chunk in tiles.chunks(INSERT_CHUNK) {
+            let mut sql = String::from("INSERT INTO ledger_tiles (band, idx, hashes) VALUES ");
             for i in 0..chunk.len() {
                 let b = i * 3;
                 if i > 0 {
@@ -376,11 +398,12 @@ impl Tx {
                 }
                 sql.push_str(&format!("(${}, ${}, ${})", b + 1, b + 2, b + 3));
             }
+            sql.push_str(" ON CONFLICT (band, idx) DO UPDATE SET hashes = excluded.hashes");
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for (height, index, hash) in chunk {
-                q = q.bind(i64::from(*height)).bind(to_i64(*index)?).bind(hash.clone());
+            for (band, index, hashes) in chunk {
+                q = q.bind(i64::from(*band)).bind(to_i64(*index)?).bind(hashes.clone());
             }
-            q.execute(self.conn()).await.map_err(StoreError::conflict_on("ledger tree node"))?;
+            q.execute(self.conn()).await?;
         }
         sqlx::query("UPDATE ledger_nodes_head SET size = $1, frontier = $2 WHERE id = 1")
             .bind(to_i64(head.size)?)
@@ -398,30 +421,35 @@ impl Db {
         r.map_or(Ok(0), |r| to_u64(r.try_get("size")?))
     }
 
-    /// What an inclusion proof reads, in one statement: the stored roots of these subtrees and the
-    /// leaf hashes of these entries (those missing are left out). One round trip, not two: a proof
+    /// What an inclusion proof reads, in one statement: these tiles of subtree roots (band, index) and
+    /// the leaf hashes of these entries (those missing are left out). One round trip, not two: a proof
     /// is a handful of keyed reads, so the trips are most of its time.
     pub async fn ledger_proof_material(
         &self,
-        ids: &[(u32, u64)],
+        tiles: &[(u32, u64)],
         seqs: &[u64],
-    ) -> Result<(Vec<LedgerNode>, Vec<(u64, Vec<u8>)>)> {
+    ) -> Result<(Vec<LedgerTile>, Vec<(u64, Vec<u8>)>)> {
         let mut parts = Vec::new();
         let mut n = 0;
         let mut mark = || {
             n += 1;
             format!("${n}")
         };
-        if !ids.is_empty() {
-            let cond: Vec<String> = ids.iter().map(|_| format!("(height = {} AND idx = {})", mark(), mark())).collect();
-            parts.push(format!("SELECT height, idx, hash FROM ledger_nodes WHERE {}", cond.join(" OR ")));
+        // The lists are padded with keys no row has (-1) to a few fixed lengths, so that the
+        // statement's text — hence its prepared form, kept per connection — is one of a handful
+        // rather than one per proof shape: preparing anew cost a round trip of its own.
+        let (tile_slots, seq_slots) = (padded(tiles.len(), 8), padded(seqs.len(), 32));
+        if tile_slots > 0 {
+            let cond: Vec<String> =
+                (0..tile_slots).map(|_| format!("(band = {} AND idx = {})", mark(), mark())).collect();
+            parts.push(format!("SELECT band, idx, hashes FROM ledger_tiles WHERE {}", cond.join(" OR ")));
         }
-        if !seqs.is_empty() {
+        if seq_slots > 0 {
             // A list of keys, not ranges: PostgreSQL, unsure how many rows a few short ranges hold,
             // guessed a hundred thousand and compiled the query (JIT) for a quarter of a second.
-            let keys: Vec<String> = seqs.iter().map(|_| mark()).collect();
+            let keys: Vec<String> = (0..seq_slots).map(|_| mark()).collect();
             parts.push(format!(
-                "SELECT -1 AS height, seq AS idx, leaf_hash AS hash FROM ledger_entries WHERE seq IN ({})",
+                "SELECT -1 AS band, seq AS idx, leaf_hash AS hashes FROM ledger_entries WHERE seq IN ({})",
                 keys.join(", ")
             ));
         }
@@ -429,22 +457,36 @@ impl Db {
             return Ok((Vec::new(), Vec::new()));
         }
         let mut q = sqlx::query(sqlx::AssertSqlSafe(parts.join(" UNION ALL ")));
-        for (height, index) in ids {
-            q = q.bind(i64::from(*height)).bind(to_i64(*index)?);
+        for (band, index) in tiles {
+            q = q.bind(i64::from(*band)).bind(to_i64(*index)?);
+        }
+        for _ in tiles.len()..tile_slots {
+            q = q.bind(-1_i64).bind(-1_i64);
         }
         for s in seqs {
             q = q.bind(to_i64(*s)?);
         }
-        let (mut nodes, mut leaves) = (Vec::new(), Vec::new());
+        for _ in seqs.len()..seq_slots {
+            q = q.bind(-1_i64);
+        }
+        let (mut tiles, mut leaves) = (Vec::new(), Vec::new());
         for r in q.fetch_all(self.pool()).await? {
-            let height: i64 = r.try_get("height")?;
-            let index = to_u64(r.try_get("idx")?)?;
-            let hash: Vec<u8> = r.try_get("hash")?;
-            match u32::try_from(height) {
-                Ok(h) => nodes.push((h, index, hash)),
-                Err(_) => leaves.push((index, hash)),
+            match tile(&r)? {
+                (band, index, hashes) if band != u32::MAX => tiles.push((band, index, hashes)),
+                (_, seq, hash) => leaves.push((seq, hash)),
             }
         }
-        Ok((nodes, leaves))
+        Ok((tiles, leaves))
     }
+}
+
+/// A tile row; a band of -1 (a leaf hash in [`Db::ledger_proof_material`]) comes back as `u32::MAX`.
+fn tile(r: &AnyRow) -> Result<LedgerTile> {
+    let band: i64 = r.try_get("band")?;
+    Ok((u32::try_from(band).unwrap_or(u32::MAX), to_u64(r.try_get("idx")?)?, r.try_get("hashes")?))
+}
+
+/// `n` rounded up to a multiple of `step` (0 stays 0).
+fn padded(n: usize, step: usize) -> usize {
+    n.div_ceil(step) * step
 }

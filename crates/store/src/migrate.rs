@@ -150,10 +150,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: include_str!("migrations/0020_ledger_search.postgres.sql"),
     },
+    Migration {
+        version: 21,
+        name: "ledger_tiles",
+        common: include_str!("migrations/0021_ledger_tiles.sql"),
+        sqlite: include_str!("migrations/0021_ledger_tiles.sqlite.sql"),
+        postgres: include_str!("migrations/0021_ledger_tiles.postgres.sql"),
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 20;
+pub const SCHEMA_VERSION: i64 = 21;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

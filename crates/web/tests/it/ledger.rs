@@ -371,7 +371,7 @@ async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_p
     }
     // A log whose roots were never stored.
     let mut raw = t.raw().await;
-    raw.execute("DELETE FROM ledger_nodes").await.unwrap();
+    raw.execute("DELETE FROM ledger_tiles").await.unwrap();
     sqlx::query("UPDATE ledger_nodes_head SET size = 0, frontier = $1")
         .bind(Vec::<u8>::new())
         .execute(&mut raw)
@@ -381,12 +381,68 @@ async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_p
     nhiguard_ledger::verify_inclusion(&inc.leaf, cp.size / 2, cp.size, &inc.proof, &root).unwrap();
     assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size, "caught up");
     // A changed root: the proof that uses it no longer matches the signed root.
-    sqlx::query("UPDATE ledger_nodes SET hash = $1 WHERE height = 4 AND idx = 0")
-        .bind(vec![7u8; 32])
+    // (The first tile holds the roots of leaves 0–15, 16–31, …; the first slot is changed. Entry 20
+    // lies in leaves 16–31, whose sibling is the changed subtree of leaves 0–15.)
+    let mut tile: Vec<u8> = sqlx::query_scalar("SELECT hashes FROM ledger_tiles WHERE band = 0 AND idx = 0")
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    tile[..32].copy_from_slice(&[7u8; 32]);
+    sqlx::query("UPDATE ledger_tiles SET hashes = $1 WHERE band = 0 AND idx = 0")
+        .bind(tile)
         .execute(&mut raw)
         .await
         .unwrap();
-    // (Entry 20 lies in leaves 16–31, whose sibling is the changed subtree of leaves 0–15.)
     let inc = t.app.inclusion(20).await.unwrap();
     assert!(nhiguard_ledger::verify_inclusion(&inc.leaf, 20, cp.size, &inc.proof, &root).is_err());
+}
+
+/// The roots are filled in at each checkpoint from where the last fill stopped, inside tiles that fill
+/// left partly filled; proofs in the larger tree still equal those from every leaf.
+#[tokio::test]
+async fn r_log_2_proofs_stay_right_as_later_checkpoints_fill_partly_filled_tiles() {
+    let t = TestApp::demo().await;
+    let mut appended = 0;
+    let mut sizes = Vec::new();
+    for more in [70, 200, 300] {
+        for _ in 0..more {
+            t.app
+                .append(nhiguard_app::ledger::Draft {
+                    kind: nhiguard_ledger::EntryKind::AccountAction,
+                    actor: "plan.admin".into(),
+                    at_micros: 1_800_000_000_000_000 + appended,
+                    fields: vec![("event".into(), "test".into()), ("n".into(), appended.to_string())],
+                })
+                .await
+                .unwrap();
+            appended += 1;
+        }
+        let cp = t.app.checkpoint_now().await.unwrap().unwrap();
+        assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size);
+        sizes.push(cp);
+    }
+    let last = sizes.last().unwrap().size;
+    let leaves: Vec<nhiguard_ledger::Hash> = t
+        .app
+        .db()
+        .ledger_rows(0, last)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
+        .collect();
+    for cp in &sizes {
+        let root = nhiguard_ledger::SignedCheckpoint::parse(&cp.text).unwrap().checkpoint().root();
+        for seq in (0..cp.size).step_by(7).chain([cp.size - 1]) {
+            // The smallest checkpoint covering `seq` is the one the proof is against.
+            let covering = sizes.iter().find(|c| c.size > seq).unwrap();
+            if covering.size != cp.size {
+                continue;
+            }
+            let inc = t.app.inclusion(seq).await.unwrap();
+            assert_eq!(inc.tree_size, cp.size);
+            assert_eq!(inc.proof, nhiguard_ledger::inclusion_proof(&leaves, seq, cp.size).unwrap(), "entry {seq}");
+            nhiguard_ledger::verify_inclusion(&inc.leaf, seq, cp.size, &inc.proof, &root).unwrap();
+        }
+    }
 }
