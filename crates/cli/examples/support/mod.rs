@@ -56,7 +56,9 @@ impl Drop for Server {
 /// with its default timeouts, retries and breaker), built here so that the benchmark holds the
 /// sandbox's credential for the direct baseline.
 pub fn start() -> Server {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    // Two workers, as the server runs on this machine; `TOKIO_WORKER_THREADS` (tokio's own name) to try others.
+    let workers = std::env::var("TOKIO_WORKER_THREADS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
     let (addr, app, direct, db, sandbox, shutdown) = runtime.block_on(async {
         let db = TestDb::new().await.unwrap();
         let store = db.open().await.unwrap();
