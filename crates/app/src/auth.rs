@@ -68,6 +68,9 @@ pub struct Current {
     /// The settings require a second factor of admins and this admin has none yet: nothing else
     /// works until it is set up (R-ACC-6).
     pub must_enrol_totp: bool,
+    /// The reference data's generation read with the session at the start of this request, so that
+    /// authorising a query need not read it again; `None` (a batch, the demo) reads it when needed.
+    pub reference_generation: Option<i64>,
 }
 
 impl Current {
@@ -277,12 +280,15 @@ impl App {
                 "please sign in (or your session has expired)",
             ))
         };
-        let Some(session) = self.db().session(&hash).await? else { return Err(expired()) };
+        let Some(nhiguard_store::SessionAccount { session, account, reference_generation }) =
+            self.db().session_account(&hash).await?
+        else {
+            return Err(expired());
+        };
         if session.kind != kind.code() {
             return Err(expired());
         }
         let idle = Duration::minutes(self.settings().session_idle_minutes);
-        let account = self.db().account(session.account_id).await?;
         if now - session.last_seen_at > idle {
             self.db().delete_session(&hash).await?;
             let who = Actor { account_id: Some(account.id), username: &account.username, client_addr: addr };
@@ -317,6 +323,7 @@ impl App {
             csrf: session.csrf_token,
             kind,
             client_addr: addr.to_owned(),
+            reference_generation: Some(reference_generation),
         })
     }
 

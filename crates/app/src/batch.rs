@@ -219,6 +219,7 @@ impl App {
             client_addr: format!("batch {}", b.id),
             must_change_password: false,
             must_enrol_totp: false,
+            reference_generation: None,
         })
     }
 

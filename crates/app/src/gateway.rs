@@ -211,7 +211,7 @@ impl App {
         purpose_id: i64,
         operation_id: i64,
     ) -> Result<std::result::Result<Access, (String, AppError)>> {
-        let reference = self.reference().await?;
+        let reference = self.reference_at(current.reference_generation).await?;
         let agency = reference.tree.agency_of(current.org_node_id);
         let purpose = reference.purposes.get(&purpose_id).cloned();
         let operation = reference.operations.get(&operation_id).cloned();

@@ -41,7 +41,16 @@ impl App {
     /// The reference data as the database holds it now: the kept copy when its generation is still
     /// current, otherwise a fresh read (kept for the next use).
     pub(crate) async fn reference(&self) -> Result<Arc<Reference>> {
-        let generation = self.db().reference_generation().await?;
+        self.reference_at(None).await
+    }
+
+    /// The same, given the generation when it was just read (with the request's session,
+    /// `Current::reference_generation`); `None` reads it.
+    pub(crate) async fn reference_at(&self, generation: Option<i64>) -> Result<Arc<Reference>> {
+        let generation = match generation {
+            Some(g) => g,
+            None => self.db().reference_generation().await?,
+        };
         if let Some(r) = self.cached_reference().filter(|r| r.generation == generation) {
             return Ok(r);
         }

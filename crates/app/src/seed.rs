@@ -470,6 +470,7 @@ impl App {
                         client_addr: "demo".into(),
                         must_change_password: false,
                         must_enrol_totp: false,
+                        reference_generation: None,
                     };
                     let input = crate::gateway::QueryInput {
                         purpose_id: p.id,
@@ -517,6 +518,7 @@ impl App {
                         client_addr: "demo".into(),
                         must_change_password: false,
                         must_enrol_totp: false,
+                        reference_generation: None,
                     })
                 }
             };

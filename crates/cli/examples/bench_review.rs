@@ -136,6 +136,7 @@ fn main() {
             client_addr: "127.0.0.1".into(),
             must_change_password: false,
             must_enrol_totp: false,
+            reference_generation: None,
         });
         let ids: Arc<Vec<String>> = Arc::new(app.sandbox_examples(2000));
         println!("review benchmark on {}: {n} queries by one user of one agency in {year}-{month:02}", backend);

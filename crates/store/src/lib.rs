@@ -28,7 +28,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 
 pub use account_review::{AccountReviewItem, AccountReviewRow, ItemDecision, NewReviewItem};
-pub use accounts::{AccountRow, NewAccount, SessionRow, TokenProblem};
+pub use accounts::{AccountRow, NewAccount, SessionAccount, SessionRow, TokenProblem};
 pub use append::{Appended, LockOrder, Written};
 pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};

@@ -327,3 +327,42 @@ async fn r_acc_6_a_setting_requires_admins_to_set_up_the_second_factor_before_an
     let mut user = t.browser_as("hlt.user").await;
     assert_eq!(user.get("/org").await.status, 200, "users are not required to");
 }
+
+/// The session, its account and every one of the account's roles come from one read, on every request,
+/// so that a change of permissions (R-ACC-2) holds from the very next request.
+#[tokio::test]
+async fn r_acc_2_a_session_brings_all_its_account_roles_and_a_removed_one_is_gone_at_once() {
+    let t = TestApp::demo().await;
+    let mut c = t.api_as("soc.reviewer").await;
+    let me = c.get("/api/v1/me").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let mut roles: Vec<String> =
+        me.json()["roles"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).collect();
+    roles.sort();
+    let mut expected = vec![
+        nhiguard_domain::role::Role::Reviewer.code().to_owned(),
+        nhiguard_domain::role::Role::User.code().to_owned(),
+    ];
+    expected.sort();
+    assert_eq!(roles, expected);
+    assert_eq!(me.json()["username"], "soc.reviewer");
+    // A role taken away in the database is gone on the very next request.
+    let mut raw = t.raw().await;
+    sqlx::query("DELETE FROM account_roles WHERE account_id = $1 AND role = $2")
+        .bind(me.json()["id"].as_i64().unwrap())
+        .bind(nhiguard_domain::role::Role::Reviewer.code())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let me = c.get("/api/v1/me").await;
+    assert_eq!(me.json()["roles"], serde_json::json!([nhiguard_domain::role::Role::User.code()]));
+    // An account with no role left still has a session that says so, rather than none.
+    sqlx::query("DELETE FROM account_roles WHERE account_id = $1")
+        .bind(me.json()["id"].as_i64().unwrap())
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let me = c.get("/api/v1/me").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.json()["roles"], serde_json::json!([]));
+}
