@@ -71,6 +71,8 @@ pub struct Current {
     /// The reference data's generation read with the session at the start of this request, so that
     /// authorising a query need not read it again; `None` (a batch, the demo) reads it when needed.
     pub reference_generation: Option<i64>,
+    /// The account's grants (R-PUR-3), read with the session likewise; `None` reads them when needed.
+    pub grants: Option<Vec<nhiguard_store::Grant>>,
 }
 
 impl Current {
@@ -280,7 +282,7 @@ impl App {
                 "please sign in (or your session has expired)",
             ))
         };
-        let Some(nhiguard_store::SessionAccount { session, account, reference_generation }) =
+        let Some(nhiguard_store::SessionAccount { session, account, reference_generation, grants }) =
             self.db().session_account(&hash).await?
         else {
             return Err(expired());
@@ -324,6 +326,7 @@ impl App {
             kind,
             client_addr: addr.to_owned(),
             reference_generation: Some(reference_generation),
+            grants: Some(grants),
         })
     }
 

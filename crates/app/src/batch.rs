@@ -220,6 +220,7 @@ impl App {
             must_change_password: false,
             must_enrol_totp: false,
             reference_generation: None,
+            grants: None,
         })
     }
 

@@ -253,7 +253,11 @@ impl App {
             return refuse("no active linkage", e);
         }
         let grant = Grant { account_id: current.account_id, purpose_id: purpose.id, operation_id: operation.id };
-        if !self.db().grants_of(current.account_id).await?.contains(&grant) {
+        let held = match &current.grants {
+            Some(grants) => grants.contains(&grant),
+            None => self.db().grants_of(current.account_id).await?.contains(&grant),
+        };
+        if !held {
             let e = refused(
                 "您未獲授權以此業務範圍執行此查詢作業，請依程序申請",
                 "you hold no grant for this operation under this purpose; apply for one",

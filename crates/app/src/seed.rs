@@ -471,6 +471,7 @@ impl App {
                         must_change_password: false,
                         must_enrol_totp: false,
                         reference_generation: None,
+                        grants: None,
                     };
                     let input = crate::gateway::QueryInput {
                         purpose_id: p.id,
@@ -519,6 +520,7 @@ impl App {
                         must_change_password: false,
                         must_enrol_totp: false,
                         reference_generation: None,
+                        grants: None,
                     })
                 }
             };

@@ -73,17 +73,21 @@ pub struct SessionAccount {
     pub account: AccountRow,
     /// The reference data's generation as this read saw it (see `Db::reference_generation`).
     pub reference_generation: i64,
+    /// The account's grants (R-PUR-3).
+    pub grants: Vec<crate::Grant>,
 }
 
 const ACCOUNT_SELECT: &str =
     concat!("SELECT ", account_columns!(), " FROM accounts a JOIN people p ON p.id = a.person_ref");
 
-/// A session with its account and the account's roles, one row per role, and the reference data's
-/// generation (migration 0019): what every signed-in request reads first, so one statement rather
-/// than four.
+/// A session with its account and the account's roles, one row per role, the account's grants as
+/// one list (`purpose:operation,…`, aggregated by `{AGG}`) and the reference data's generation
+/// (migration 0019): what every signed-in request reads first, so one statement rather than five.
 const SESSION_ACCOUNT_SELECT: &str = concat!(
     "SELECT s.kind, s.csrf_token, s.created_at AS session_created_at, s.last_seen_at, s.client_addr, r.role, \
-     (SELECT n FROM reference_generation WHERE id = 1) AS reference_generation, ",
+     (SELECT n FROM reference_generation WHERE id = 1) AS reference_generation, \
+     (SELECT {AGG}(CAST(g.purpose_id AS TEXT) || ':' || CAST(g.operation_id AS TEXT), ',') \
+      FROM grants g WHERE g.account_id = a.id) AS grants, ",
     account_columns!(),
     " FROM sessions s JOIN accounts a ON a.id = s.account_id JOIN people p ON p.id = a.person_ref \
      LEFT JOIN account_roles r ON r.account_id = a.id WHERE s.token_hash = $1 ORDER BY r.role"
@@ -194,7 +198,13 @@ impl Db {
 
     /// The session of this token with its account (roles included), if there is one.
     pub async fn session_account(&self, token_hash: &str) -> Result<Option<SessionAccount>> {
-        let rows = sqlx::query(SESSION_ACCOUNT_SELECT).bind(token_hash).fetch_all(self.pool()).await?;
+        // The one aggregate function the two databases name differently.
+        let agg = match self.backend() {
+            crate::Backend::Sqlite => "group_concat",
+            crate::Backend::Postgres => "string_agg",
+        };
+        let sql = SESSION_ACCOUNT_SELECT.replace("{AGG}", agg);
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_all(self.pool()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut acc = account(first)?;
         let session = SessionRow {
@@ -211,7 +221,18 @@ impl Db {
             }
         }
         let reference_generation = first.try_get("reference_generation")?;
-        Ok(Some(SessionAccount { session, account: acc, reference_generation }))
+        let listed: Option<String> = first.try_get("grants")?;
+        let grants = listed
+            .iter()
+            .flat_map(|l| l.split(','))
+            .map(|g| {
+                let parsed = g.split_once(':').and_then(|(p, o)| Some((p.parse().ok()?, o.parse().ok()?)));
+                let (purpose_id, operation_id) =
+                    parsed.ok_or_else(|| StoreError::Corrupt(format!("a grant reads {g:?}")))?;
+                Ok(crate::Grant { account_id: acc.id, purpose_id, operation_id })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Some(SessionAccount { session, account: acc, reference_generation, grants }))
     }
 
     /// The addresses of the account's sessions seen since `since`.

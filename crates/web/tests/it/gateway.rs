@@ -530,3 +530,38 @@ async fn r_pur_3_a_linkage_ended_elsewhere_refuses_the_next_query() {
         .unwrap();
     assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000003", REASON, &id)).await.status, 200);
 }
+
+/// The grants a query is checked against are read with the session on each request: one revoked —
+/// here straight in the database — refuses the very next query on the same session, and one given
+/// back allows it again at once (R-PUR-3).
+#[tokio::test]
+async fn r_pur_3_a_grant_revoked_refuses_the_next_query_on_the_same_session() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let (p8, ins) = ids(&t, 8, "INS01").await;
+    let mut soc = t.api_as("soc.user").await;
+    assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000001", REASON, &id)).await.status, 200);
+    let account: i64 = soc.get("/api/v1/me").await.json()["id"].as_i64().unwrap();
+    let mut raw = t.raw().await;
+    let revoked = sqlx::query("DELETE FROM grants WHERE account_id = $1 AND purpose_id = $2 AND operation_id = $3")
+        .bind(account)
+        .bind(p8)
+        .bind(ins)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(revoked.rows_affected(), 1);
+    let seen = t.nhia.requests_seen();
+    let r = soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000002", REASON, &id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("未獲授權"), "{}", r.body);
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing sent");
+    sqlx::query("INSERT INTO grants (account_id, purpose_id, operation_id, granted_at) VALUES ($1, $2, $3, 0)")
+        .bind(account)
+        .bind(p8)
+        .bind(ins)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000003", REASON, &id)).await.status, 200);
+}
