@@ -133,13 +133,12 @@ impl Db {
         &self,
         url: &crate::PgUrl,
     ) -> Result<tokio::sync::MutexGuard<'_, Option<sqlx::postgres::PgConnection>>> {
-        use sqlx::Connection;
         let mut guard = match self.pg_writer.iter().find_map(|slot| slot.try_lock().ok()) {
             Some(free) => free,
             None => self.pg_writer[0].lock().await,
         };
         if guard.is_none() {
-            *guard = Some(sqlx::postgres::PgConnection::connect(url.as_str()).await.map_err(StoreError::unavailable)?);
+            *guard = Some(open_pg_writer(url).await?);
         }
         Ok(guard)
     }
@@ -221,6 +220,25 @@ impl Db {
 }
 
 /// A failure of the native append: the store's own, or the caller's `build`.
+/// How long the writer waits for a PostgreSQL connection, or for the ledger head's lock held by
+/// another transaction, before it fails the appends waiting on it (and so refuses their queries)
+/// rather than hang them: the pool's own wait for a connection.
+const PG_WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Opens a connection of the writer's own, with [`PG_WRITER_WAIT`] on connecting and on locks.
+async fn open_pg_writer(url: &crate::PgUrl) -> Result<sqlx::postgres::PgConnection> {
+    use sqlx::{Connection, Executor};
+    let connect = sqlx::postgres::PgConnection::connect(url.as_str());
+    let mut conn = tokio::time::timeout(PG_WRITER_WAIT, connect)
+        .await
+        .map_err(|_| StoreError::Unavailable(format!("no connection to PostgreSQL within {PG_WRITER_WAIT:?}")))?
+        .map_err(StoreError::unavailable)?;
+    conn.execute(sqlx::AssertSqlSafe(format!("SET lock_timeout = {}", PG_WRITER_WAIT.as_millis())))
+        .await
+        .map_err(StoreError::unavailable)?;
+    Ok(conn)
+}
+
 enum NativeFailure<E> {
     Store(StoreError),
     Build(E),

@@ -95,7 +95,9 @@ impl Group {
                 answer(replies, done);
                 Some(head)
             }
-            Err(e) if let Some(results) = retry => {
+            // One by one only when a row may be what failed: an unreachable or busy database fails
+            // each of them again, one wait after another.
+            Err(e) if let Some(results) = retry.filter(|_| !matches!(e, AppError::Unavailable(_))) => {
                 tracing::warn!(error = %e, entries = replies.len(), "ledger group failed; writing one by one");
                 let mut last = None;
                 for ((d, r), reply) in drafts.iter().zip(results).zip(replies) {
