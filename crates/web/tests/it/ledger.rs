@@ -339,17 +339,7 @@ impl Today for TestApp {
 #[tokio::test]
 async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_pass() {
     let t = TestApp::demo().await;
-    for i in 0..300 {
-        t.app
-            .append(nhiguard_app::ledger::Draft {
-                kind: nhiguard_ledger::EntryKind::AccountAction,
-                actor: "plan.admin".into(),
-                at_micros: 1_800_000_000_000_000 + i,
-                fields: vec![("event".into(), "test".into()), ("n".into(), i.to_string())],
-            })
-            .await
-            .unwrap();
-    }
+    append_actions(&t, 0..300).await;
     let cp = t.app.checkpoint_now().await.unwrap().unwrap();
     assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size, "filled in with the checkpoint");
     let signed = nhiguard_ledger::SignedCheckpoint::parse(&cp.text).unwrap();
@@ -397,6 +387,21 @@ async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_p
     assert!(nhiguard_ledger::verify_inclusion(&inc.leaf, 20, cp.size, &inc.proof, &root).is_err());
 }
 
+/// Appends one test account action for each number of `n`.
+async fn append_actions(t: &TestApp, n: std::ops::Range<i64>) {
+    for i in n {
+        t.app
+            .append(nhiguard_app::ledger::Draft {
+                kind: nhiguard_ledger::EntryKind::AccountAction,
+                actor: "plan.admin".into(),
+                at_micros: 1_800_000_000_000_000 + i,
+                fields: vec![("event".into(), "test".into()), ("n".into(), i.to_string())],
+            })
+            .await
+            .unwrap();
+    }
+}
+
 /// The roots are filled in at each checkpoint from where the last fill stopped, inside tiles that fill
 /// left partly filled; proofs in the larger tree still equal those from every leaf.
 #[tokio::test]
@@ -405,18 +410,8 @@ async fn r_log_2_proofs_stay_right_as_later_checkpoints_fill_partly_filled_tiles
     let mut appended = 0;
     let mut sizes = Vec::new();
     for more in [70, 200, 300] {
-        for _ in 0..more {
-            t.app
-                .append(nhiguard_app::ledger::Draft {
-                    kind: nhiguard_ledger::EntryKind::AccountAction,
-                    actor: "plan.admin".into(),
-                    at_micros: 1_800_000_000_000_000 + appended,
-                    fields: vec![("event".into(), "test".into()), ("n".into(), appended.to_string())],
-                })
-                .await
-                .unwrap();
-            appended += 1;
-        }
+        append_actions(&t, appended..appended + more).await;
+        appended += more;
         let cp = t.app.checkpoint_now().await.unwrap().unwrap();
         assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size);
         sizes.push(cp);
