@@ -276,15 +276,14 @@ impl App {
         // Read everything first: the transaction below holds SQLite's write lock.
         let mut accounts = Vec::with_capacity(items.len());
         for i in &items {
-            let grants = self.db().grants_of(i.account_id).await?;
-            accounts.push((self.db().account(i.account_id).await?, grants));
+            accounts.push(self.db().account(i.account_id).await?);
         }
         let mut tx = self.db().begin().await?;
         if !tx.apply_account_review(id, current.account_id, now).await? {
             return Err(AppError::conflict("此帳號清查已執行", "this account review has been applied already"));
         }
         let (mut disabled, mut reduced) = (0, 0);
-        for (i, (account, grants_now)) in items.iter().zip(&accounts) {
+        for (i, account) in items.iter().zip(&accounts) {
             let target = format!("account {}", account.username);
             match Decision::from_code(&i.decision) {
                 Some(Decision::Disable) => {
@@ -297,15 +296,11 @@ impl App {
                     disabled += 1;
                 }
                 Some(Decision::Reduce) => {
-                    // Only the grants the decision dropped go; one granted since the review began stays.
+                    // Only the grants the decision dropped go, inside this transaction; the others stay
+                    // as they were granted, and so does one granted since the review began.
                     let dropped: Vec<(i64, i64)> =
                         i.grants.iter().filter(|g| !i.kept_grants.contains(g)).filter_map(|g| parse_grant(g)).collect();
-                    let kept: Vec<(i64, i64)> = grants_now
-                        .iter()
-                        .map(|g| (g.purpose_id, g.operation_id))
-                        .filter(|g| !dropped.contains(g))
-                        .collect();
-                    tx.replace_grants(account.id, &kept, current.account_id, now).await?;
+                    tx.revoke_grants(account.id, &dropped).await?;
                     let dropped_codes: Vec<String> = dropped.iter().map(|(p, o)| grant_code(*p, *o)).collect();
                     let detail = format!("account review {id}: grants [{}] revoked", dropped_codes.join(","));
                     self.record_in(&mut tx, kind::APPLICATION, current.event_actor(), &target, &detail).await?;

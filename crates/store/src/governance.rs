@@ -230,6 +230,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Removes these grants of an account (purpose, operation), leaving its others as they were
+    /// granted — by whom and when.
+    pub async fn revoke_grants(&mut self, account_id: i64, grants: &[(i64, i64)]) -> Result<()> {
+        for (p, o) in grants {
+            sqlx::query("DELETE FROM grants WHERE account_id = $1 AND purpose_id = $2 AND operation_id = $3")
+                .bind(account_id)
+                .bind(*p)
+                .bind(*o)
+                .execute(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Removes every grant of an account.
     pub async fn revoke_all_grants(&mut self, account_id: i64) -> Result<()> {
         sqlx::query("DELETE FROM grants WHERE account_id = $1").bind(account_id).execute(self.conn()).await?;

@@ -78,7 +78,16 @@ async fn r_acc_9_an_admin_reviews_its_accounts_and_the_decisions_are_applied_at_
             assert_eq!(admin.put_json(&decide(who), &json!({"decision": "keep"})).await.status, 204, "{who}");
         }
     }
+    let user_id = t.account_id("hlt.user").await;
+    let granted = "SELECT purpose_id, operation_id, granted_at FROM grants WHERE account_id = $1 ORDER BY purpose_id, operation_id";
+    let mut raw = t.raw().await;
+    let before: Vec<(i64, i64, i64)> = sqlx::query_as(granted).bind(user_id).fetch_all(&mut raw).await.unwrap();
+    t.clock.advance(chrono::Duration::minutes(5));
     assert_eq!(admin.post_json(&apply, &json!({})).await.status, 204);
+    // The kept grant stays as it was granted (when, and by whom); only the dropped ones went.
+    let after: Vec<(i64, i64, i64)> = sqlx::query_as(granted).bind(user_id).fetch_all(&mut raw).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert!(before.contains(&after[0]), "{after:?} kept as granted, among {before:?}");
 
     // Applied: disabled, reduced, recorded; closed for good.
     let idle = t.app.db().account(t.account_id("hlt.idle").await).await.unwrap();
