@@ -196,15 +196,21 @@ impl Db {
         Ok(Ok(row.try_get("account_id")?))
     }
 
-    /// The session of this token with its account (roles included), if there is one.
+    /// The session of this token with its account (roles included), the account's grants and the
+    /// reference generation, if there is such a session.
     pub async fn session_account(&self, token_hash: &str) -> Result<Option<SessionAccount>> {
         // The one aggregate function the two databases name differently.
-        let agg = match self.backend() {
-            crate::Backend::Sqlite => "group_concat",
-            crate::Backend::Postgres => "string_agg",
+        static SQL: std::sync::LazyLock<[String; 2]> = std::sync::LazyLock::new(|| {
+            [
+                SESSION_ACCOUNT_SELECT.replace("{AGG}", "group_concat"),
+                SESSION_ACCOUNT_SELECT.replace("{AGG}", "string_agg"),
+            ]
+        });
+        let sql = match self.backend() {
+            crate::Backend::Sqlite => SQL[0].as_str(),
+            crate::Backend::Postgres => SQL[1].as_str(),
         };
-        let sql = SESSION_ACCOUNT_SELECT.replace("{AGG}", agg);
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(token_hash).fetch_all(self.pool()).await?;
+        let rows = sqlx::query(sql).bind(token_hash).fetch_all(self.pool()).await?;
         let Some(first) = rows.first() else { return Ok(None) };
         let mut acc = account(first)?;
         let session = SessionRow {
