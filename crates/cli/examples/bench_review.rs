@@ -21,6 +21,14 @@
 //! whole log beside raw SHA-256 over the same entries in memory, the database size per million
 //! entries, and inclusion proofs.
 //!
+//! `--proofs URL` measures only the inclusion proofs, on the ledger an earlier run left in the
+//! database at URL (a PostgreSQL run leaves its `nhiguard_test_*` database until CI drops it), so that
+//! a change to proofs is measured at ten million entries without filling them again:
+//!
+//! ```sh
+//! target/release/examples/bench_review --proofs postgres://postgres@127.0.0.1:5432/nhiguard_test_…
+//! ```
+//!
 //! Prints figures only, never a subject.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
@@ -67,21 +75,7 @@ async fn ledger_at_scale(app: &nhiguard_app::App, url: &str) {
     std::hint::black_box(acc);
     let sha = bodies.len() as f64 / t.elapsed().as_secs_f64();
     drop(bodies);
-    // The same 200 proofs twice: first as they come (pages this machine has not read for a minute are
-    // paged out, BENCHMARKS.md section 3), then again at once, their pages in memory.
-    let mut passes = Vec::new();
-    for _ in 0..2 {
-        let mut times = Vec::new();
-        for k in 0..200u64 {
-            let seq = (k * 7_919_993 + 12_345) % size;
-            let t = Instant::now();
-            app.inclusion(seq).await.unwrap();
-            times.push(t.elapsed().as_secs_f64() * 1e3);
-        }
-        times.sort_by(f64::total_cmp);
-        passes.push(times);
-    }
-    let (times, again) = (&passes[0], &passes[1]);
+    let (times, again) = proof_passes(app, size).await;
     let bytes = support::db_bytes(url).await;
     let rate = v.report.entries_checked as f64 / verify.as_secs_f64();
     println!("\n| the ledger at {size} entries | figure | baseline (same run) | ratio |");
@@ -113,8 +107,59 @@ async fn ledger_at_scale(app: &nhiguard_app::App, url: &str) {
     );
 }
 
+/// The same 200 proofs twice, each pass's times sorted: first as they come (pages this machine has
+/// not read for a minute are paged out, BENCHMARKS.md section 3), then again at once, their pages in
+/// memory.
+async fn proof_passes(app: &nhiguard_app::App, size: u64) -> (Vec<f64>, Vec<f64>) {
+    let mut passes = Vec::new();
+    for _ in 0..2 {
+        let mut times = Vec::new();
+        for k in 0..200u64 {
+            let seq = (k * 7_919_993 + 12_345) % size;
+            let t = Instant::now();
+            app.inclusion(seq).await.unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        passes.push(times);
+    }
+    let again = passes.pop().unwrap_or_default();
+    (passes.pop().unwrap_or_default(), again)
+}
+
+/// `--proofs URL`: the proofs alone, on a ledger already there (its checkpoints signed by the key
+/// of the run that filled it; a proof does not check signatures, `ledger verify` does).
+fn proofs_only(url: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let db = nhiguard_store::Db::open(url).await.unwrap();
+        let keys = nhiguard_app::Keys {
+            ledger: nhiguard_app::ledger::LedgerKeys {
+                deployment_id: "bench".into(),
+                signing: nhiguard_ledger::SigningKey::generate("nhiguard.bench").unwrap(),
+                export_dir: None,
+            },
+            results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
+        };
+        let nhi = nhiguard_app::gateway::sandbox_nhi(7, chrono::Utc::now().date_naive()).await.unwrap();
+        let settings = nhiguard_app::settings::Settings::default();
+        let app = nhiguard_app::App::new(db, settings, Arc::new(nhiguard_domain::clock::SystemClock), keys, nhi);
+        let size = app.db().latest_checkpoint().await.unwrap().expect("a signed checkpoint").size;
+        let (times, again) = proof_passes(&app, size).await;
+        println!("inclusion proofs in the first {size} entries of the ledger at the URL given");
+        println!("| pass | median | p99 |");
+        println!("|---|---|---|");
+        for (pass, t) in [("first, as they come", &times), ("again at once", &again)] {
+            println!("| {pass} | {:.2} ms | {:.2} ms |", t[t.len() / 2], t[t.len() * 99 / 100]);
+        }
+    });
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(url) = args.iter().position(|a| a == "--proofs").and_then(|i| args.get(i + 1)) {
+        return proofs_only(url);
+    }
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let background: usize = args
         .iter()
