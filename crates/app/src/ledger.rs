@@ -278,9 +278,22 @@ impl App {
         verify(self.db(), self.deployment_id(), &self.ledger_keys().signing.public_key(), extra).await
     }
 
-    /// The proof that entry `seq` is in the log as of the latest checkpoint that covers it.
+    /// The proof that entry `seq` is in the log as of the first checkpoint that covers it.
+    ///
+    /// The checkpoint and the entry are read while the proof's tiles and leaf hashes are, on another
+    /// connection, from the size the checkpoint is expected to have: a proof is a few keyed reads of
+    /// pages seldom read, and the waits for them overlap. Should the checkpoint read be another size,
+    /// the proof is read again for it.
     pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
-        let Some((cp, body)) = self.db().checkpoint_covering(seq).await? else {
+        let guess = self.covering_size(seq).await?;
+        let guessed = async {
+            match guess {
+                Some(size) => Some(self.proof_from_nodes(seq, size).await),
+                None => None,
+            }
+        };
+        let (covering, guessed) = tokio::join!(self.db().checkpoint_covering(seq), guessed);
+        let Some((cp, body)) = covering? else {
             return Err(AppError::conflict(
                 "此筆紀錄尚未納入已簽章的檢查點，請先建立檢查點",
                 "this entry is not yet covered by a signed checkpoint; make a checkpoint first",
@@ -294,8 +307,16 @@ impl App {
             ));
         }
         let entry = Entry::decode(&body).map_err(ledger_err)?;
-        let proof = match self.proof_from_nodes(seq, cp.size).await {
-            Ok((_, proof)) => proof,
+        if guess.is_some_and(|g| g != cp.size) {
+            // Checkpoints were removed or changed since their sizes were read: read them again.
+            lock(&self.inner.checkpoint_sizes).clear();
+        }
+        let proof = match guessed {
+            Some(Ok((_, proof))) if guess == Some(cp.size) => Ok(proof),
+            _ => self.proof_from_nodes(seq, cp.size).await.map(|(_, proof)| proof),
+        };
+        let proof = match proof {
+            Ok(proof) => proof,
             // A log from before the roots were kept, or a fill that failed: catch up, then again.
             Err(_) if self.db().ledger_nodes_size().await? < cp.size => {
                 self.fill_nodes(cp.size).await?;
@@ -304,6 +325,28 @@ impl App {
             Err(e) => return Err(e),
         };
         Ok(Inclusion { leaf: leaf_hash(&body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
+    }
+
+    /// The size of the first signed checkpoint that covers entry `seq`, as far as this process has
+    /// read them; those signed since are read when none it knows covers the entry.
+    async fn covering_size(&self, seq: u64) -> Result<Option<u64>> {
+        let covering = |sizes: &[u64]| sizes.get(sizes.partition_point(|&s| s <= seq)).copied();
+        let last = {
+            let sizes = lock(&self.inner.checkpoint_sizes);
+            if let Some(size) = covering(&sizes) {
+                return Ok(Some(size));
+            }
+            sizes.last().copied()
+        };
+        let newer = self.db().checkpoint_sizes_after(last).await?;
+        let mut sizes = lock(&self.inner.checkpoint_sizes);
+        for size in newer {
+            // Another proof may have read some of them meanwhile.
+            if sizes.last().is_none_or(|&l| size > l) {
+                sizes.push(size);
+            }
+        }
+        Ok(covering(&sizes))
     }
 
     /// The stored leaf hash of `seq` and its proof in the tree of `size` leaves, from the stored
@@ -378,6 +421,14 @@ impl App {
             tx.commit().await?;
         }
     }
+}
+
+/// The signed checkpoints' sizes, smallest first, as far as this process has read them.
+pub(crate) type CheckpointSizes = std::sync::Mutex<Vec<u64>>;
+
+fn lock(sizes: &CheckpointSizes) -> std::sync::MutexGuard<'_, Vec<u64>> {
+    // A list of numbers cannot be left half-changed: a panic elsewhere does not spoil it.
+    sizes.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Stored tiles of subtree roots, read back.

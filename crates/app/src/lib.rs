@@ -59,6 +59,8 @@ struct Inner {
     staff_names: StaffNames,
     /// The reference data while it is unchanged (see `reference`).
     reference: reference::Cached,
+    /// The signed checkpoints' sizes as far as read (see `ledger`).
+    checkpoint_sizes: ledger::CheckpointSizes,
 }
 
 /// The keys kept outside the database: the ledger's signing key and the results key.
@@ -92,6 +94,7 @@ impl App {
                 mailer,
                 staff_names: Default::default(),
                 reference: Default::default(),
+                checkpoint_sizes: Default::default(),
             }),
         }
     }
@@ -113,6 +116,7 @@ impl App {
                 mailer: i.mailer.clone(),
                 staff_names: Default::default(),
                 reference: Default::default(),
+                checkpoint_sizes: Default::default(),
             }),
         }
     }

@@ -206,6 +206,16 @@ impl Db {
         r.map(|r| Ok((checkpoint(&r)?, r.try_get("body")?))).transpose()
     }
 
+    /// The sizes of the checkpoints larger than `after` (all, for `None`), smallest first.
+    pub async fn checkpoint_sizes_after(&self, after: Option<u64>) -> Result<Vec<u64>> {
+        let after = after.map(to_i64).transpose()?.unwrap_or(-1);
+        let rows = sqlx::query("SELECT size FROM ledger_checkpoints WHERE size > $1 ORDER BY size")
+            .bind(after)
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(|r| to_u64(r.try_get("size")?)).collect()
+    }
+
     pub async fn latest_checkpoint(&self) -> Result<Option<StoredCheckpoint>> {
         let r = sqlx::query("SELECT size, at, root, text FROM ledger_checkpoints ORDER BY size DESC LIMIT 1")
             .fetch_optional(self.pool())

@@ -441,3 +441,47 @@ async fn r_log_2_proofs_stay_right_as_later_checkpoints_fill_partly_filled_tiles
         }
     }
 }
+
+/// A proof is read from the size this process expects the covering checkpoint to have; the
+/// checkpoint read beside it has the last word. Checkpoints signed by another process sharing the
+/// database are found, and a checkpoint removed behind the process's back (then named by `ledger
+/// verify` against a copy kept outside) leaves no proof against it.
+#[tokio::test]
+async fn r_log_2_a_proof_follows_checkpoints_signed_or_removed_elsewhere() {
+    let t = TestApp::demo().await;
+    append_actions(&t, 0..40).await;
+    let first = t.app.checkpoint_now().await.unwrap().unwrap();
+    assert_eq!(t.app.inclusion(first.size - 1).await.unwrap().tree_size, first.size);
+    // Another process (an app of its own on the same database) signs the next checkpoint.
+    let clock: std::sync::Arc<dyn nhiguard_domain::clock::Clock> = t.clock.clone();
+    let other = t.app.with_clock(clock);
+    append_actions(&t, 40..80).await;
+    let second = other.checkpoint_now().await.unwrap().unwrap();
+    let p = t.app.inclusion(second.size - 1).await.unwrap();
+    assert_eq!((p.tree_size, p.checkpoint), (second.size, second.text.clone()));
+    assert_eq!(t.app.inclusion(3).await.unwrap().tree_size, first.size, "the first covering one, as before");
+    // The first checkpoint removed: proofs of its entries are now against the second.
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_checkpoints WHERE size = {}", first.size))).await.unwrap();
+    let p = t.app.inclusion(3).await.unwrap();
+    assert_eq!(p.tree_size, second.size);
+    let leaves: Vec<nhiguard_ledger::Hash> = t
+        .app
+        .db()
+        .ledger_rows(0, second.size)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        p.proof,
+        nhiguard_ledger::inclusion_proof(&leaves, 3, second.size).unwrap(),
+        "the proof in the second tree"
+    );
+    // The second removed too: nothing covers the entries any more.
+    raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_checkpoints WHERE size = {}", second.size))).await.unwrap();
+    let e = t.app.inclusion(3).await.unwrap_err();
+    assert!(e.to_string().contains("checkpoint"), "{e}");
+}
