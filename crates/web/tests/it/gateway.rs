@@ -67,6 +67,36 @@ async fn r_log_1_an_answered_query_is_logged_before_and_after_and_shown_only_to_
     assert_eq!(other.request("DELETE", &format!("/api/v1/results/{rid}"), None, "").await.status, 403);
 }
 
+/// R-LOG-1: while NHIA is still answering, the query's entry is already in the database — read here
+/// through another connection than the writer's: committed (and synced), not waiting in a buffer —
+/// and its outcome is not there yet; the outcome is, once the answer is back.
+#[tokio::test]
+async fn r_log_1_a_query_is_committed_before_its_lookup_goes_out_and_its_outcome_before_the_answer() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let id = subject(&t);
+    let mut c = t.api_as("soc.user").await;
+    t.nhia.set_delay(Some(std::time::Duration::from_millis(1500)));
+    let seen = t.nhia.requests_seen();
+    let asked =
+        tokio::spawn(async move { c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000777", REASON, &id)).await });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while t.nhia.requests_seen() == seen {
+        assert!(std::time::Instant::now() < deadline, "the lookup never reached NHIA");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let query =
+        entries(&t, EntryKind::Query).await.into_iter().find(|e| e.field("case_number") == Some("113-兒保-000777"));
+    let query = query.expect("the query entry is committed while its lookup is out");
+    let outcome_of = |e: &Entry| e.field("query_seq") == Some(&query.seq().to_string());
+    assert!(!entries(&t, EntryKind::QueryOutcome).await.iter().any(outcome_of), "no outcome before the answer");
+    let r = asked.await.unwrap();
+    t.nhia.set_delay(None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["query_seq"].as_u64(), Some(query.seq()));
+    assert!(entries(&t, EntryKind::QueryOutcome).await.iter().any(outcome_of), "the outcome is there once answered");
+}
+
 #[tokio::test]
 async fn r_qry_6_results_are_encrypted_at_rest() {
     let t = TestApp::demo().await;
