@@ -117,6 +117,15 @@ pub fn read_table(bytes: &[u8], kind: FileKind, limits: &Limits) -> Result<Table
     }
 }
 
+/// The XML of an OpenDocument file's `content.xml` — a sheet or a text written here, or any other —
+/// inflated to at most `max` bytes: what a check of a written document reads, its entries being
+/// compressed.
+pub fn document_content(bytes: &[u8], max: usize) -> Result<String, TabularError> {
+    let archive = zip::Archive::parse(bytes)?;
+    let content = archive.find("content.xml").ok_or(TabularError::CorruptZip { detail: "content.xml is missing" })?;
+    Ok(String::from_utf8_lossy(&archive.read(content, max)?).into_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -338,7 +338,7 @@ pub fn write_ods(sheets: &[Sheet]) -> Vec<u8> {
     zip.add_stored("META-INF/manifest.xml", MANIFEST.as_bytes());
     zip.add_stored("meta.xml", META.as_bytes());
     zip.add_stored("styles.xml", STYLES.as_bytes());
-    zip.add_stored("content.xml", content_xml(sheets).as_bytes());
+    zip.add_deflated("content.xml", content_xml(sheets).as_bytes());
     zip.finish()
 }
 

@@ -63,7 +63,7 @@ pub fn write_odt(blocks: &[Block]) -> Vec<u8> {
     zip.add_stored("mimetype", MIMETYPE.as_bytes());
     zip.add_stored("META-INF/manifest.xml", MANIFEST.as_bytes());
     zip.add_stored("styles.xml", STYLES.as_bytes());
-    zip.add_stored("content.xml", content_xml(blocks).as_bytes());
+    zip.add_deflated("content.xml", content_xml(blocks).as_bytes());
     zip.finish()
 }
 

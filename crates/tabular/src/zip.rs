@@ -202,7 +202,7 @@ fn find_eocd(data: &[u8]) -> Option<usize> {
     (first..=last).rev().find(|&at| u32_at(data, at) == Some(EOCD_SIG))
 }
 
-/// Writes an archive of stored (uncompressed) entries, in the order they are added.
+/// Writes an archive of stored or deflated entries, in the order they are added.
 ///
 /// Sizes above 4 GiB are not representable without ZIP64; nothing this crate writes comes near.
 #[derive(Debug, Default)]
@@ -219,6 +219,14 @@ fn u32_len(n: usize) -> u32 {
 impl ZipWriter {
     pub(crate) fn add_stored(&mut self, name: &str, data: &[u8]) {
         self.add_raw(name, METHOD_STORED, data, crc32(data), u32_len(data.len()));
+    }
+
+    /// Adds an entry compressed with deflate at its fastest level: a sheet's XML is the same few
+    /// tags over and over and shrinks about tenfold even so, and the time to compress it is a small
+    /// part of the time to build it.
+    pub(crate) fn add_deflated(&mut self, name: &str, data: &[u8]) {
+        let packed = miniz_oxide::deflate::compress_to_vec(data, 1);
+        self.add_raw(name, METHOD_DEFLATE, &packed, crc32(data), u32_len(data.len()));
     }
 
     /// Adds an entry whose payload is already encoded with `method`; tests use it to build hostile archives.

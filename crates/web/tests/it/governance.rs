@@ -126,7 +126,7 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
     }
     let odt = web.get(&format!("/applications/{id}/form.odt")).await;
     assert_eq!(odt.header("content-type"), Some("application/vnd.oasis.opendocument.text"));
-    assert!(odt.body.contains("application/vnd.oasis.opendocument.text") && odt.body.contains("蕭宇恩"));
+    assert!(odt.body.contains("application/vnd.oasis.opendocument.text") && odt.document_content().contains("蕭宇恩"));
     let mut other = t.browser_as("tax.admin").await;
     assert_eq!(other.get(&format!("/applications/{id}/form")).await.status, 403, "another agency's");
     let mut plain = t.browser_as("hlt.user").await;

@@ -223,8 +223,9 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
     let ods = web.get(&format!("/reviews/{id}/sheet.ods")).await;
     assert_eq!(ods.header("content-type"), Some("application/vnd.oasis.opendocument.spreadsheet"));
     assert!(ods.header("content-disposition").unwrap().contains("nhiguard-sheet-SOC-2026-11.ods"));
-    assert!(ods.body.contains("113-兒保-0") && ods.body.contains("檢查點根雜湊") && ods.body.contains("單位主管簽章"));
-    assert!(ods.body.contains(done["checkpoint"].as_str().unwrap().lines().next().unwrap()), "the signed checkpoint");
+    let xml = ods.document_content();
+    assert!(xml.contains("113-兒保-0") && xml.contains("檢查點根雜湊") && xml.contains("單位主管簽章"));
+    assert!(xml.contains(done["checkpoint"].as_str().unwrap().lines().next().unwrap()), "the signed checkpoint");
     let mut outsider = t.browser_as("tax.reviewer").await;
     assert_eq!(outsider.get(&format!("/reviews/{id}/sheet.ods")).await.status, 403);
     let page = web.get(&format!("/reviews/{id}")).await;

@@ -145,9 +145,16 @@ pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as sent, for what is not text (an ODS, an ODT).
+    pub bytes: Vec<u8>,
 }
 
 impl Response {
+    /// The XML inside an OpenDocument body (its entries are compressed).
+    pub fn document_content(&self) -> String {
+        nhiguard_tabular::document_content(&self.bytes, 256 << 20).expect("an OpenDocument file")
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -220,14 +227,16 @@ impl Client {
         stream.write_all(&bytes).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
-        let text = String::from_utf8_lossy(&raw).into_owned();
-        let (head, rest) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+        let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+        let rest = raw.get(split + 4..).unwrap_or_default();
         let mut lines = head.split("\r\n");
         let status: u16 = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
         let headers: Vec<(String, String)> =
             lines.filter_map(|l| l.split_once(": ")).map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
         let chunked = headers.iter().any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-        let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+        let bytes = if chunked { dechunk(rest) } else { rest.to_vec() };
+        let body = String::from_utf8_lossy(&bytes).into_owned();
         for (k, v) in &headers {
             if k.eq_ignore_ascii_case("set-cookie") {
                 let pair = v.split(';').next().unwrap();
@@ -240,7 +249,7 @@ impl Client {
                 }
             }
         }
-        Response { status, headers, body }
+        Response { status, headers, body, bytes }
     }
 
     pub async fn get(&mut self, path: &str) -> Response {
@@ -275,21 +284,20 @@ impl Client {
     }
 }
 
-fn dechunk(s: &str) -> String {
-    let bytes = s.as_bytes();
+fn dechunk(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
-        let Some(end) = s[i..].find("\r\n") else { break };
-        let size = usize::from_str_radix(s[i..i + end].trim(), 16).unwrap_or(0);
+        let Some(end) = bytes[i..].windows(2).position(|w| w == b"\r\n") else { break };
+        let size = usize::from_str_radix(String::from_utf8_lossy(&bytes[i..i + end]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
         let start = i + end + 2;
-        out.extend_from_slice(&bytes[start..start + size]);
+        out.extend_from_slice(&bytes[start..(start + size).min(bytes.len())]);
         i = start + size + 2;
     }
-    String::from_utf8_lossy(&out).into_owned()
+    out
 }
 
 /// A mail server for tests: it accepts every message over plain SMTP on a random local port and
