@@ -133,14 +133,7 @@ fn proofs_only(url: &str) {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {
         let db = nhiguard_store::Db::open(url).await.unwrap();
-        let keys = nhiguard_app::Keys {
-            ledger: nhiguard_app::ledger::LedgerKeys {
-                deployment_id: "bench".into(),
-                signing: nhiguard_ledger::SigningKey::generate("nhiguard.bench").unwrap(),
-                export_dir: None,
-            },
-            results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
-        };
+        let keys = support::keys();
         let nhi = nhiguard_app::gateway::sandbox_nhi(7, chrono::Utc::now().date_naive()).await.unwrap();
         let settings = nhiguard_app::settings::Settings::default();
         let app = nhiguard_app::App::new(db, settings, Arc::new(nhiguard_domain::clock::SystemClock), keys, nhi);

@@ -51,6 +51,18 @@ impl Drop for Server {
     }
 }
 
+/// A benchmark's own signing and results keys, made afresh.
+pub fn keys() -> nhiguard_app::Keys {
+    nhiguard_app::Keys {
+        ledger: nhiguard_app::ledger::LedgerKeys {
+            deployment_id: "bench".into(),
+            signing: nhiguard_ledger::SigningKey::generate("nhiguard.bench").unwrap(),
+            export_dir: None,
+        },
+        results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
+    }
+}
+
 /// Starts the demo county on its own two-worker runtime. The NHIA side is what
 /// `nhiguard_app::gateway::sandbox_nhi` builds (the sandbox over loopback HTTP, the real connector
 /// with its default timeouts, retries and breaker), built here so that the benchmark holds the
@@ -65,14 +77,7 @@ pub fn start() -> Server {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let settings = Settings { listen: addr, ..Settings::default() };
-        let keys = nhiguard_app::Keys {
-            ledger: nhiguard_app::ledger::LedgerKeys {
-                deployment_id: "bench".into(),
-                signing: nhiguard_ledger::SigningKey::generate("nhiguard.bench").unwrap(),
-                export_dir: None,
-            },
-            results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
-        };
+        let keys = keys();
         let today = chrono::Utc::now().date_naive();
         let data = Arc::new(SandboxData::generate(7, 5000, today));
         let credential = nhiguard_app::auth::random_token().unwrap();
