@@ -344,15 +344,7 @@ async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_p
     assert_eq!(t.app.db().ledger_nodes_size().await.unwrap(), cp.size, "filled in with the checkpoint");
     let signed = nhiguard_ledger::SignedCheckpoint::parse(&cp.text).unwrap();
     let root = signed.checkpoint().root();
-    let leaves: Vec<nhiguard_ledger::Hash> = t
-        .app
-        .db()
-        .ledger_rows(0, cp.size)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
-        .collect();
+    let leaves = leaf_hashes(&t, cp.size).await;
     for seq in [0, 1, 15, 16, 17, cp.size / 2, cp.size - 17, cp.size - 2, cp.size - 1] {
         let inc = t.app.inclusion(seq).await.unwrap();
         assert_eq!(inc.tree_size, cp.size);
@@ -388,6 +380,12 @@ async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_p
 }
 
 /// Appends one test account action for each number of `n`.
+/// The stored leaf hashes of the first `size` entries, to compute proofs from every leaf.
+async fn leaf_hashes(t: &TestApp, size: u64) -> Vec<nhiguard_ledger::Hash> {
+    let rows = t.app.db().ledger_rows(0, size).await.unwrap();
+    rows.iter().map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap())).collect()
+}
+
 async fn append_actions(t: &TestApp, n: std::ops::Range<i64>) {
     for i in n {
         t.app
@@ -417,15 +415,7 @@ async fn r_log_2_proofs_stay_right_as_later_checkpoints_fill_partly_filled_tiles
         sizes.push(cp);
     }
     let last = sizes.last().unwrap().size;
-    let leaves: Vec<nhiguard_ledger::Hash> = t
-        .app
-        .db()
-        .ledger_rows(0, last)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
-        .collect();
+    let leaves = leaf_hashes(&t, last).await;
     for cp in &sizes {
         let root = nhiguard_ledger::SignedCheckpoint::parse(&cp.text).unwrap().checkpoint().root();
         for seq in (0..cp.size).step_by(7).chain([cp.size - 1]) {
@@ -466,15 +456,7 @@ async fn r_log_2_a_proof_follows_checkpoints_signed_or_removed_elsewhere() {
     raw.execute(AssertSqlSafe(format!("DELETE FROM ledger_checkpoints WHERE size = {}", first.size))).await.unwrap();
     let p = t.app.inclusion(3).await.unwrap();
     assert_eq!(p.tree_size, second.size);
-    let leaves: Vec<nhiguard_ledger::Hash> = t
-        .app
-        .db()
-        .ledger_rows(0, second.size)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| nhiguard_ledger::Hash(r.leaf_hash.as_slice().try_into().unwrap()))
-        .collect();
+    let leaves = leaf_hashes(&t, second.size).await;
     assert_eq!(
         p.proof,
         nhiguard_ledger::inclusion_proof(&leaves, 3, second.size).unwrap(),
