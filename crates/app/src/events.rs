@@ -27,6 +27,8 @@ pub mod kind {
     pub const ACCOUNT_CREATE: &str = "account_create";
     pub const CATALOGUE_CHANGE: &str = "catalogue_change";
     pub const LEDGER_READ: &str = "ledger_read";
+    /// What a verification of the whole log found (written after the `ledger_read` that began it).
+    pub const LEDGER_VERIFIED: &str = "ledger_verified";
     pub const APPLICATION: &str = "application";
     pub const BATCH: &str = "batch";
     pub const HANDOVER: &str = "handover";
@@ -48,7 +50,7 @@ fn entry_kind(event: &str) -> EntryKind {
         }
         kind::ORG_CHANGE => EntryKind::OrgChange,
         kind::CATALOGUE_CHANGE => EntryKind::CatalogueChange,
-        kind::LEDGER_READ => EntryKind::LedgerRead,
+        kind::LEDGER_READ | kind::LEDGER_VERIFIED => EntryKind::LedgerRead,
         _ => EntryKind::AccountAction,
     }
 }
@@ -94,7 +96,7 @@ impl App {
         self.append(self.draft(event, actor, target, detail)).await.map(|_| ())
     }
 
-    /// Records an event inside the transaction of the change it records.
+    /// Records an event inside the transaction of the change it records; gives its sequence number.
     pub async fn record_in(
         &self,
         tx: &mut Tx,
@@ -102,9 +104,10 @@ impl App {
         actor: Actor<'_>,
         target: &str,
         detail: &str,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         tracing::info!(event, username = actor.username, target, detail, addr = actor.client_addr, "recorded");
-        append_in(tx, &[self.draft(event, actor, target, detail)]).await.map(|_| ())
+        let seqs = append_in(tx, &[self.draft(event, actor, target, detail)]).await?;
+        seqs.first().copied().ok_or_else(|| AppError::Internal("no sequence number".into()))
     }
 
     /// The newest account and security events, newest first (for admins and tests).

@@ -10,7 +10,9 @@ use nhiguard_ledger::{
     Checkpoint, Entry, EntryKind, Frontier, Hash, PublicKey, SignedCheckpoint, SigningKey, StoredEntry, TileHashes,
     TileId, Verifier, VerifyFailure, VerifyReport, leaf_hash,
 };
-use nhiguard_store::{Appended, Db, LedgerHead, LedgerRow, LedgerTile, NewResult, StoredCheckpoint, Tx};
+use nhiguard_store::{
+    Appended, Db, LedgerHead, LedgerRow, LedgerTile, NewResult, StoredCheckpoint, StoredVerification, Tx,
+};
 
 use crate::{App, AppError, Result};
 
@@ -446,7 +448,12 @@ pub struct IntegrityView {
     pub ledger_size: u64,
     pub latest: Option<StoredCheckpoint>,
     pub checkpoints: usize,
+    /// The most recent verifications, newest first.
+    pub verifications: Vec<StoredVerification>,
 }
+
+/// How many past verifications the integrity page shows.
+const VERIFICATIONS_SHOWN: u64 = 5;
 
 impl App {
     async fn check_ledger_access(&self, current: &crate::Current, what: &str) -> Result<()> {
@@ -472,14 +479,39 @@ impl App {
             ledger_size: self.db().ledger_size().await?,
             latest: self.db().latest_checkpoint().await?,
             checkpoints: self.db().checkpoints().await?.len(),
+            verifications: self.db().verifications(VERIFICATIONS_SHOWN).await?,
         })
     }
 
-    /// Verifies the whole log for an auditor; the reading itself is recorded first (R-LOG-2).
+    /// Verifies the whole log for an auditor (R-LOG-2). The reading is recorded before it begins,
+    /// and what it found after, as a ledger entry and a row the integrity page shows — so the page
+    /// can show the result after a redirect instead of running it again on a reload, and auditors
+    /// see when the log was last checked and by whom.
     pub async fn verify_for(&self, current: &crate::Current) -> Result<Verification> {
         self.check_ledger_access(current, "verify").await?;
         self.record(crate::events::kind::LEDGER_READ, current.event_actor(), "ledger", "verify").await?;
-        self.verify_ledger(Vec::new()).await
+        let v = self.verify_ledger(Vec::new()).await?;
+        let r = &v.report;
+        let failure = r.failure.as_ref().map(|f| (f.code().to_owned(), f.message()));
+        let detail = match &failure {
+            None => format!("passed: {} entries, {} checkpoints", r.entries_checked, r.checkpoints_checked),
+            Some((code, _)) => format!("failed: {code}"),
+        };
+        let mut tx = self.db().begin().await?;
+        let seq = self
+            .record_in(&mut tx, crate::events::kind::LEDGER_VERIFIED, current.event_actor(), "ledger", &detail)
+            .await?;
+        tx.insert_verification(&StoredVerification {
+            at: self.now().timestamp_micros(),
+            username: current.username.clone(),
+            entries: r.entries_checked,
+            checkpoints: r.checkpoints_checked,
+            failure,
+            entry_seq: seq,
+        })
+        .await?;
+        tx.commit().await?;
+        Ok(v)
     }
 
     /// An entry and its inclusion proof, for an auditor; the reading is recorded first.

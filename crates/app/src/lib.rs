@@ -33,7 +33,7 @@ use nhiguard_store::Db;
 
 pub use auth::{Current, SessionKind, SignedIn};
 pub use error::{AppError, Result};
-pub use nhiguard_store::{StoredCheckpoint, from_micros};
+pub use nhiguard_store::{StoredCheckpoint, StoredVerification, from_micros};
 pub use settings::Settings;
 
 /// Everything a use case needs, passed explicitly; cheap to clone.

@@ -127,6 +127,66 @@ impl Tx {
     }
 }
 
+/// A verification of the whole log, as recorded (migration 0022).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredVerification {
+    pub at: i64,
+    pub username: String,
+    pub entries: u64,
+    pub checkpoints: u64,
+    /// The first failure's code and message; `None` when everything held.
+    pub failure: Option<(String, String)>,
+    /// The ledger entry that records it.
+    pub entry_seq: u64,
+}
+
+impl Tx {
+    pub async fn insert_verification(&mut self, v: &StoredVerification) -> Result<()> {
+        let (code, message) = v.failure.clone().unzip();
+        sqlx::query(
+            "INSERT INTO ledger_verifications (at, username, entries, checkpoints, failure_code, failure_message, \
+             entry_seq) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(v.at)
+        .bind(&v.username)
+        .bind(to_i64(v.entries)?)
+        .bind(to_i64(v.checkpoints)?)
+        .bind(code)
+        .bind(message)
+        .bind(to_i64(v.entry_seq)?)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+}
+
+impl Db {
+    /// The most recent verifications, newest first.
+    pub async fn verifications(&self, limit: u64) -> Result<Vec<StoredVerification>> {
+        let rows = sqlx::query(
+            "SELECT at, username, entries, checkpoints, failure_code, failure_message, entry_seq \
+             FROM ledger_verifications ORDER BY id DESC LIMIT $1",
+        )
+        .bind(to_i64(limit)?)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let code: Option<String> = r.try_get("failure_code")?;
+                let message: Option<String> = r.try_get("failure_message")?;
+                Ok(StoredVerification {
+                    at: r.try_get("at")?,
+                    username: r.try_get("username")?,
+                    entries: to_u64(r.try_get("entries")?)?,
+                    checkpoints: to_u64(r.try_get("checkpoints")?)?,
+                    failure: code.map(|c| (c, message.unwrap_or_default())),
+                    entry_seq: to_u64(r.try_get("entry_seq")?)?,
+                })
+            })
+            .collect()
+    }
+}
+
 impl Db {
     /// How many entries the log holds, by its head.
     pub async fn ledger_size(&self) -> Result<u64> {

@@ -36,7 +36,7 @@ pub use error::StoreError;
 pub use gateway::{Grant, NewResult, ResultRow};
 pub use governance::{ApplicationRow, NewApplication};
 pub use investigation::{InvestigationNote, InvestigationRow};
-pub use ledger::{LedgerHead, LedgerRow, LedgerTile, StoredCheckpoint, StoredPrune};
+pub use ledger::{LedgerHead, LedgerRow, LedgerTile, StoredCheckpoint, StoredPrune, StoredVerification};
 pub use migrate::SCHEMA_VERSION;
 pub use org::{NewOrgNode, NewPerson};
 pub use review::{FindingRow, NewReview, ReviewRow};

@@ -157,10 +157,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("migrations/0021_ledger_tiles.sqlite.sql"),
         postgres: include_str!("migrations/0021_ledger_tiles.postgres.sql"),
     },
+    Migration {
+        version: 22,
+        name: "ledger_verifications",
+        common: include_str!("migrations/0022_ledger_verifications.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 21;
+pub const SCHEMA_VERSION: i64 = 22;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -8,7 +8,7 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use axum::routing::{get, post};
 use nhiguard_app::AppError;
-use nhiguard_app::ledger::Verification;
+use nhiguard_app::StoredVerification;
 use nhiguard_domain::roc;
 use serde::Deserialize;
 
@@ -28,24 +28,31 @@ pub fn routes() -> Router<AppState> {
         .route("/integrity/checkpoint.txt", get(latest_checkpoint))
 }
 
-/// The outcome of a verification, as the page shows it.
+/// A recorded verification, as the page shows it.
 pub struct VerifyView {
+    pub when: String,
+    pub by: String,
     pub ok: bool,
     pub entries: u64,
     pub checkpoints: u64,
     pub code: String,
     pub message: String,
+    /// The ledger entry that records it.
+    pub entry_seq: u64,
 }
 
-impl From<&Verification> for VerifyView {
-    fn from(v: &Verification) -> Self {
-        let r = &v.report;
+impl From<&StoredVerification> for VerifyView {
+    fn from(v: &StoredVerification) -> Self {
+        let (code, message) = v.failure.clone().unwrap_or_default();
         VerifyView {
-            ok: r.is_ok(),
-            entries: r.entries_checked,
-            checkpoints: r.checkpoints_checked,
-            code: r.failure.as_ref().map(|f| f.code().to_owned()).unwrap_or_default(),
-            message: r.failure.as_ref().map(|f| f.message()).unwrap_or_default(),
+            when: roc::short_datetime(nhiguard_app::from_micros(v.at)),
+            by: v.username.clone(),
+            ok: v.failure.is_none(),
+            entries: v.entries,
+            checkpoints: v.checkpoints,
+            code,
+            message,
+            entry_seq: v.entry_seq,
         }
     }
 }
@@ -60,12 +67,15 @@ struct IntegrityPage {
     latest_when: String,
     latest_text: String,
     public_key: String,
+    /// The latest verification, then the ones before it.
     verification: Option<VerifyView>,
+    earlier: Vec<VerifyView>,
 }
 
-async fn render_page(s: &AppState, u: &PageUser, verification: Option<VerifyView>) -> Result<Response, PageError> {
+async fn page(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let v = s.app.integrity(&u.current).await.page(lang)?;
+    let mut verifications = v.verifications.iter().map(VerifyView::from);
     Ok(render(&IntegrityPage {
         b: Base::new(lang, "查詢日誌完整性", "Query log integrity", Some(&u.current), "/integrity"),
         deployment_id: v.deployment_id,
@@ -78,20 +88,19 @@ async fn render_page(s: &AppState, u: &PageUser, verification: Option<VerifyView
             .unwrap_or_else(|| "—".into()),
         latest_text: v.latest.map(|c| c.text).unwrap_or_default(),
         public_key: v.public_key,
-        verification,
+        verification: verifications.next(),
+        earlier: verifications.collect(),
     }))
-}
-
-async fn page(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
-    render_page(&s, &u, None).await
 }
 
 #[derive(Deserialize)]
 struct Empty {}
 
+/// Runs a verification; what it found is recorded and shown on the page it redirects to, so that a
+/// reload shows the result again instead of running it again.
 async fn verify(State(s): State<AppState>, u: PageUser, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, PageError> {
-    let v = s.app.verify_for(&u.current).await.page(u.ctx.lang)?;
-    render_page(&s, &u, Some(VerifyView::from(&v))).await
+    s.app.verify_for(&u.current).await.page(u.ctx.lang)?;
+    Ok(see_other("/integrity#verify-result"))
 }
 
 async fn checkpoint(

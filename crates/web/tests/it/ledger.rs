@@ -267,7 +267,48 @@ async fn r_log_2_auditors_verify_and_read_proofs_and_their_reading_is_recorded()
     assert_eq!(page.status, 200);
     assert!(page.body.contains("nhiguard.test+"), "the public key is shown");
     let r = web.submit("/integrity", "/integrity/verify", &[]).await;
-    assert!(r.body.contains("驗證通過"), "{}", r.body);
+    assert_eq!((r.status, r.header("location")), (303, Some("/integrity#verify-result")), "{}", r.body);
+    let page = web.get("/integrity").await;
+    assert!(page.body.contains("驗證通過") && page.body.contains("eth.officer"), "{}", page.body);
+    assert!(page.body.contains("id=\"verifications\""), "the API's verification is listed below it");
+    let verified: Vec<_> =
+        t.app.recent_events(50).await.unwrap().into_iter().filter(|e| e.event == "ledger_verified").collect();
+    assert_eq!(verified.len(), 2, "the API's and the page's results are ledger entries");
+    assert!(verified[0].detail.starts_with("passed: "), "{:?}", verified[0]);
+    assert_eq!(verified[0].username, "eth.officer");
+}
+
+/// R-LOG-2: the integrity page shows what the latest verification found, and a reload of it runs
+/// nothing again and records nothing; a failed verification is recorded and shown with its cause.
+#[tokio::test]
+async fn r_log_2_a_verification_is_recorded_and_shown_after_a_redirect_not_run_again_on_reload() {
+    let (t, _, _) = ledger_with_history().await;
+    let mut web = t.browser_as("hlt.auditor").await;
+    assert!(web.get("/integrity").await.body.contains("尚未在此驗證過"));
+    assert_eq!(web.submit("/integrity", "/integrity/verify", &[]).await.status, 303);
+    let size = t.app.db().ledger_size().await.unwrap();
+    for _ in 0..2 {
+        let page = web.get("/integrity").await;
+        assert!(page.body.contains("驗證通過"), "{}", page.body);
+    }
+    assert_eq!(t.app.db().ledger_size().await.unwrap(), size, "showing the result ran and recorded nothing");
+
+    // An entry changed behind the app's back: the next verification fails, says why, and is kept.
+    let mut raw = t.raw().await;
+    drop_guards(&t, &mut raw).await;
+    rewrite(&t, &mut raw, 5, 5, "target", "someone-else").await;
+    assert_eq!(web.submit("/integrity", "/integrity/verify", &[]).await.status, 303);
+    let page = web.get("/integrity").await;
+    assert!(page.body.contains("驗證失敗") && page.body.contains("checkpoint_root_mismatch"), "{}", page.body);
+    assert!(page.body.contains("id=\"verifications\""), "the earlier, passed one is listed below");
+    let recorded = t.app.db().verifications(5).await.unwrap();
+    assert_eq!(recorded.len(), 2);
+    assert_eq!(recorded[0].failure.as_ref().map(|f| f.0.as_str()), Some("checkpoint_root_mismatch"));
+    assert!(recorded[1].failure.is_none());
+    let entry = Entry::decode(&t.app.db().ledger_row(recorded[0].entry_seq).await.unwrap().body).unwrap();
+    assert_eq!(entry.field("event"), Some("ledger_verified"));
+    assert_eq!(entry.field("detail"), Some("failed: checkpoint_root_mismatch"));
+    assert_eq!(entry.actor(), "hlt.auditor");
 }
 
 #[tokio::test]
