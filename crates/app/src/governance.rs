@@ -78,12 +78,12 @@ fn parse_grants(s: &str) -> Result<Vec<(i64, i64)>> {
 }
 
 impl App {
-    async fn refuse_account_action(
+    async fn refuse_account_action<T>(
         &self,
         current: &Current,
         target: &str,
         e: nhiguard_domain::DomainError,
-    ) -> Result<()> {
+    ) -> Result<T> {
         self.record(kind::FORBIDDEN, current.event_actor(), target, &e.to_string()).await?;
         Err(e.into())
     }
@@ -455,8 +455,8 @@ impl App {
     }
 
     /// R-ACC-7: sets the day an account stops working (00:00 Asia/Taipei) and why; a date in the
-    /// past applies at once.
-    pub async fn set_disable_date(&self, current: &Current, account_id: i64, on: &str, reason: &str) -> Result<()> {
+    /// past applies at once. Gives the account's unit.
+    pub async fn set_disable_date(&self, current: &Current, account_id: i64, on: &str, reason: &str) -> Result<i64> {
         let a = self.db().account(account_id).await?;
         let tree = self.db().org_tree().await?;
         if let Err(e) = may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
@@ -489,7 +489,7 @@ impl App {
         )
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(a.org_node_id)
     }
 
     /// The owner changes the password (R-ACC-6): the current one must be right, the new one must

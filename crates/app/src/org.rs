@@ -210,8 +210,8 @@ impl App {
         Ok(())
     }
 
-    /// Records a person's HR status (moved, resigned, retired, …).
-    pub async fn set_hr_status(&self, current: &Current, person: i64, status: &str) -> Result<()> {
+    /// Records a person's HR status (moved, resigned, retired, …); gives the person's unit.
+    pub async fn set_hr_status(&self, current: &Current, person: i64, status: &str) -> Result<i64> {
         let status = HrStatus::parse(status)?;
         let p = self.db().person(person).await?;
         self.tree_for(current, Action::ManagePeople, p.org_node_id).await?;
@@ -247,6 +247,6 @@ impl App {
             .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(p.org_node_id)
     }
 }

@@ -425,7 +425,6 @@ async fn disable_date(
     CsrfForm(f): CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
     let lang: Lang = u.ctx.lang;
-    s.app.set_disable_date(&u.current, id, &f.disable_on, &f.reason).await.page(lang)?;
-    let a = s.app.db().account(id).await.map_err(|e| PageError::new(e.into(), lang))?;
-    Ok(see_other(&format!("/org/{}", a.org_node_id)))
+    let unit = s.app.set_disable_date(&u.current, id, &f.disable_on, &f.reason).await.page(lang)?;
+    Ok(see_other(&format!("/org/{unit}")))
 }

@@ -489,9 +489,8 @@ async fn person_hr_status(
     Path(id): Path<i64>,
     CsrfForm(f): CsrfForm<HrForm>,
 ) -> PageResult {
-    s.app.set_hr_status(&u.current, id, &f.hr_status).await.page(u.ctx.lang)?;
-    let p = s.app.db().person(id).await.map_err(|e| PageError::new(e.into(), u.ctx.lang))?;
-    Ok(see_other(&format!("/org/{}", p.org_node_id)))
+    let unit = s.app.set_hr_status(&u.current, id, &f.hr_status).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/org/{unit}")))
 }
 
 // ---- catalogue ----

@@ -327,7 +327,7 @@ async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, Pag
     let results = s.app.my_results(&u.current).await.page(lang)?;
     let mut shared = Vec::new();
     for r in s.app.results_shared_with_me(&u.current).await.page(lang)? {
-        let owner = s.app.db().account(r.account_id).await.map(|a| a.person_name).unwrap_or_default();
+        let owner = s.app.account_label(Some(r.account_id)).await;
         shared.push((r.id, r.case_number, r.operation_code, r.subject_masked, owner));
     }
     Ok(render(&HistoryPage {

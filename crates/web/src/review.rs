@@ -138,9 +138,7 @@ async fn detail(
         s.app.investigations_of_review(&u.current, id).await.page(lang)?.into_iter().map(|i| (i.seq, i.id)).collect();
     let r = &v.review;
     let reviewer = match r.reviewer_account_id {
-        Some(a) => {
-            s.app.db().account(a).await.map(|x| format!("{}（{}）", x.person_name, x.username)).unwrap_or_default()
-        }
+        Some(_) => s.app.account_label(r.reviewer_account_id).await,
         None => lang.t("尚未指派", "not assigned").to_owned(),
     };
     let mine = r.reviewer_account_id == Some(u.current.account_id);

@@ -130,6 +130,44 @@ async fn r_acc_1_agency_admins_add_units_in_their_agency_and_unit_admins_cannot_
     assert_eq!(r.json()["error"]["field"], "code");
 }
 
+/// The org page's forms for a person's HR status and an account's disable date (R-ACC-7) go back
+/// to the unit they were made in; from outside the branch they are refused and change nothing.
+#[tokio::test]
+async fn r_acc_7_hr_status_and_disable_date_forms_return_to_their_unit_and_stay_in_the_branch() {
+    let t = TestApp::demo().await;
+    let tax = t.node("TAX").await;
+    let person = t.app.db().people_at(tax).await.unwrap()[0].id;
+    let account = t.app.db().account(t.account_id("tax.user").await).await.unwrap();
+    let (page, account_page) = (format!("/org/{tax}"), format!("/org/{}", account.org_node_id));
+    let mut soc = t.browser_as("soc.admin").await;
+    let r = soc.submit("/org", &format!("/people/{person}/hr-status"), &[("hr_status", "retired")]).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let r = soc
+        .submit(
+            "/org",
+            &format!("/accounts/{}/disable-date", account.id),
+            &[("disable_on", "2099-01-01"), ("reason", "moved")],
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(t.app.db().person(person).await.unwrap().hr_status.code(), "active");
+    assert_eq!(t.app.db().account(account.id).await.unwrap().disable_on, None);
+
+    let mut admin = t.browser_as("tax.admin").await;
+    let r = admin.submit(&page, &format!("/people/{person}/hr-status"), &[("hr_status", "moved")]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some(page.as_str())), "{}", r.body);
+    let r = admin
+        .submit(
+            &page,
+            &format!("/accounts/{}/disable-date", account.id),
+            &[("disable_on", "2099-01-01"), ("reason", "moved")],
+        )
+        .await;
+    assert_eq!((r.status, r.header("location")), (303, Some(account_page.as_str())), "{}", r.body);
+    assert_eq!(t.app.db().person(person).await.unwrap().hr_status.code(), "moved");
+    assert!(t.app.db().account(account.id).await.unwrap().disable_on.is_some());
+}
+
 #[tokio::test]
 async fn hr_status_changes_stay_in_the_branch_and_bad_values_are_named() {
     let t = TestApp::demo().await;
