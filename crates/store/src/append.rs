@@ -448,7 +448,8 @@ where
     }
     let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into()).into()) };
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    let head = tx.query_row(HEAD_SELECT, [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)));
+    // Prepared once like the inserts: `query_row` would parse the text again for every group.
+    let head = tx.prepare_cached(HEAD_SELECT)?.query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)));
     let head = match head {
         Ok((size, frontier)) => LedgerHead { size: to_u64(size)?, frontier },
         Err(rusqlite::Error::QueryReturnedNoRows) => return Err(StoreError::NotFound.into()),
