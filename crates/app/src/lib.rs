@@ -19,7 +19,7 @@ pub mod ledger;
 pub mod mail;
 pub mod org;
 pub mod querylog;
-mod reference;
+pub mod reference;
 pub mod reminders;
 pub mod review;
 pub mod seed;

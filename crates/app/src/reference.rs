@@ -75,3 +75,31 @@ impl App {
         self.inner.reference.lock().ok().and_then(|slot| slot.clone())
     }
 }
+
+/// The names pages show beside what they list — agencies and units, purposes, operations — from
+/// the reference data as of the request's session read. Names only: what a user may see or do with
+/// any of them is checked where it is listed or done.
+#[derive(Debug, Clone)]
+pub struct Names(Arc<Reference>);
+
+impl Names {
+    pub fn tree(&self) -> &OrgTree {
+        &self.0.tree
+    }
+
+    pub fn purpose(&self, id: i64) -> Option<&Purpose> {
+        self.0.purposes.get(&id)
+    }
+
+    pub fn operation(&self, id: i64) -> Option<&Operation> {
+        self.0.operations.get(&id)
+    }
+}
+
+impl App {
+    /// The names of the reference data for a page `current` is shown (see [`Names`]); no read
+    /// beyond the request's own when the kept copy is current.
+    pub async fn names(&self, current: &crate::Current) -> Result<Names> {
+        Ok(Names(self.reference_at(current.reference_generation).await?))
+    }
+}

@@ -197,7 +197,8 @@ struct PrintPage {
 async fn print(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let v = s.app.account_review(&u.current, id).await.page(lang)?;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let zh = nhiguard_app::i18n::Lang::Zh;
     Ok(render(&PrintPage {
         county: tree.root().map(|n| n.name_zh.clone()).unwrap_or_default(),

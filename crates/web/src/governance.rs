@@ -87,12 +87,9 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
                 accounts.push((a.id, format!("{} · {}", a.username, a.person_name)));
             }
         }
-        let purposes = s.app.db().purposes().await.map_err(|e| PageError::new(e.into(), lang))?;
-        let operations = s.app.db().operations().await.map_err(|e| PageError::new(e.into(), lang))?;
+        let names = s.app.names(&u.current).await.page(lang)?;
         for l in s.app.linkages(&u.current).await.page(lang)? {
-            let (Some(p), Some(o)) =
-                (purposes.iter().find(|p| p.id == l.purpose_id), operations.iter().find(|o| o.id == l.operation_id))
-            else {
+            let (Some(p), Some(o)) = (names.purpose(l.purpose_id), names.operation(l.operation_id)) else {
                 continue;
             };
             let label = format!("{}. {} — {}", p.number, lang.t(&p.name_zh, &p.name_en), o.code);
@@ -215,15 +212,14 @@ async fn render_detail(
             actions.push((step_path(*step), lang.t(step.zh(), step.en())));
         }
     }
-    let purposes = s.app.db().purposes().await.map_err(|e| PageError::new(e.into(), lang))?;
-    let operations = s.app.db().operations().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
     let grants = a
         .grants
         .split(',')
         .filter_map(|g| g.split_once(':'))
         .filter_map(|(p, o)| {
-            let p = purposes.iter().find(|x| x.id.to_string() == p)?;
-            let o = operations.iter().find(|x| x.id.to_string() == o)?;
+            let p = names.purpose(p.parse().ok()?)?;
+            let o = names.operation(o.parse().ok()?)?;
             Some(format!("{}. {} — {}", p.number, lang.t(&p.name_zh, &p.name_en), o.code))
         })
         .collect();

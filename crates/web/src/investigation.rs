@@ -48,7 +48,8 @@ struct ListPage {
 
 async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let mut rows = Vec::new();
     for i in s.app.investigations(&u.current).await.page(lang)? {
         let review = s.app.db().review(i.review_id).await.map_err(|e| PageError::new(e.into(), lang))?;
@@ -201,7 +202,8 @@ struct RecordPage {
 async fn record(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let v = s.app.audit_record(&u.current, id).await.page(lang)?;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let zh = nhiguard_app::i18n::Lang::Zh;
     Ok(render(&RecordPage {
         county: tree.root().map(|n| n.name_zh.clone()).unwrap_or_default(),

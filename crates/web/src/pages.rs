@@ -275,7 +275,8 @@ struct HomePage {
 
 async fn home(State(s): State<AppState>, u: PageUser) -> PageResult {
     let lang = u.ctx.lang;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let org_path = tree
         .path(u.current.org_node_id)
         .iter()
@@ -571,25 +572,26 @@ struct PurposePage {
 /// Linkage rows with names resolved in the page's language.
 async fn linkage_rows(
     s: &AppState,
-    lang: Lang,
+    u: &PageUser,
     list: Vec<nhiguard_domain::catalogue::Linkage>,
 ) -> Result<Vec<LinkageRow>, AppError> {
-    let tree = s.app.db().org_tree().await?;
-    let purposes = s.app.db().purposes().await?;
-    let operations = s.app.db().operations().await?;
+    let lang = u.ctx.lang;
+    let names = s.app.names(&u.current).await?;
     Ok(list
         .into_iter()
         .map(|l| LinkageRow {
             id: l.id,
-            agency: tree.get(l.agency_id).map(|n| lang.t(&n.name_zh, &n.name_en).to_owned()).unwrap_or_default(),
-            purpose: purposes
-                .iter()
-                .find(|p| p.id == l.purpose_id)
+            agency: names
+                .tree()
+                .get(l.agency_id)
+                .map(|n| lang.t(&n.name_zh, &n.name_en).to_owned())
+                .unwrap_or_default(),
+            purpose: names
+                .purpose(l.purpose_id)
                 .map(|p| format!("{}. {}", p.number, lang.t(&p.name_zh, &p.name_en)))
                 .unwrap_or_default(),
-            operation: operations
-                .iter()
-                .find(|o| o.id == l.operation_id)
+            operation: names
+                .operation(l.operation_id)
                 .map(|o| format!("{} {}", o.code, lang.t(&o.name_zh, &o.name_en)))
                 .unwrap_or_default(),
             approval: l.nhia_approval_ref,
@@ -616,7 +618,7 @@ async fn purpose(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) ->
         approval_date_input: p.nhia_approval_date.map(|d| d.to_string()).unwrap_or_default(),
         status: lang.t(p.status.zh(), p.status.en()).into(),
         status_code: p.status.code(),
-        linkages: linkage_rows(&s, lang, d.linkages).await.page(lang)?,
+        linkages: linkage_rows(&s, &u, d.linkages).await.page(lang)?,
         history: d
             .history
             .iter()
@@ -741,7 +743,8 @@ async fn linkages(State(s): State<AppState>, u: PageUser) -> PageResult {
     let can_edit = u.current.has(nhiguard_domain::role::Role::PlanningAdmin);
     let (mut agencies, mut purpose_options, mut operation_options) = (Vec::new(), Vec::new(), Vec::new());
     if can_edit {
-        let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+        let names = s.app.names(&u.current).await.page(lang)?;
+        let tree = names.tree();
         if let Some(root) = tree.root() {
             agencies = tree
                 .children(root.id)
@@ -770,7 +773,7 @@ async fn linkages(State(s): State<AppState>, u: PageUser) -> PageResult {
     }
     Ok(render(&LinkagesPage {
         b: Base::new(lang, "連結作業", "Linkages", Some(&u.current), "/linkages"),
-        linkages: linkage_rows(&s, lang, list).await.page(lang)?,
+        linkages: linkage_rows(&s, &u, list).await.page(lang)?,
         can_edit,
         agencies,
         purpose_options,

@@ -168,7 +168,8 @@ impl FilterQuery {
 async fn page(State(s): State<AppState>, u: PageUser, Query(q): Query<FilterQuery>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let (rows, from, to) = s.app.search_log(&u.current, &q.filter()).await.page(lang)?;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let agencies = tree
         .root()
         .map(|r| tree.branch(r.id))
@@ -177,7 +178,7 @@ async fn page(State(s): State<AppState>, u: PageUser, Query(q): Query<FilterQuer
         .filter(|(_, n)| n.kind == OrgKind::Agency)
         .filter(|(_, n)| {
             nhiguard_domain::access::authorize(
-                &tree,
+                tree,
                 &u.current.actor(),
                 nhiguard_domain::access::Action::ViewQueryLog,
                 Some(n.id),

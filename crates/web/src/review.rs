@@ -62,7 +62,8 @@ fn state_label(lang: nhiguard_app::i18n::Lang, s: &str) -> String {
 
 async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    let tree = s.app.db().org_tree().await.map_err(|e| PageError::new(e.into(), lang))?;
+    let names = s.app.names(&u.current).await.page(lang)?;
+    let tree = names.tree();
     let rows = s
         .app
         .reviews(&u.current)
