@@ -19,7 +19,7 @@ pub mod ledger;
 pub mod mail;
 pub mod org;
 pub mod querylog;
-pub mod reference;
+mod reference;
 pub mod reminders;
 pub mod review;
 pub mod seed;
@@ -34,6 +34,7 @@ use nhiguard_store::Db;
 pub use auth::{Current, SessionKind, SignedIn};
 pub use error::{AppError, Result};
 pub use nhiguard_store::{StoredCheckpoint, StoredVerification, from_micros};
+pub use reference::Names;
 pub use settings::Settings;
 
 /// Everything a use case needs, passed explicitly; cheap to clone.
