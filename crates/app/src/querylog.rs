@@ -206,6 +206,24 @@ fn day_start_micros(d: NaiveDate) -> i64 {
 const SEARCH_LIMIT: u64 = 200_000;
 
 impl App {
+    /// The agencies whose query log `current` may read, in the tree's order: the search form's
+    /// choices (R-LOG-2: who reads the log is bounded by branch). Listing them reads no log, so it
+    /// is not recorded.
+    pub async fn log_agencies(&self, current: &Current) -> Result<Vec<nhiguard_domain::org::OrgNode>> {
+        let names = self.names(current).await?;
+        let tree = names.tree();
+        let actor = current.actor();
+        Ok(tree
+            .root()
+            .map(|r| tree.branch(r.id))
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(_, n)| n.kind == nhiguard_domain::org::OrgKind::Agency)
+            .filter(|(_, n)| authorize(tree, &actor, Action::ViewQueryLog, Some(n.id)).is_ok())
+            .map(|(_, n)| n.clone())
+            .collect())
+    }
+
     /// Searches the query log within the actor's reach; the search is recorded first.
     pub async fn search_log(
         &self,

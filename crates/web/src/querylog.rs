@@ -7,7 +7,6 @@ use axum::response::Response;
 use axum::routing::get;
 use nhiguard_app::i18n::Lang;
 use nhiguard_app::querylog::{ExportFormat, LogFilter, LogRow};
-use nhiguard_domain::org::OrgKind;
 use nhiguard_domain::roc;
 
 use crate::AppState;
@@ -168,24 +167,13 @@ impl FilterQuery {
 async fn page(State(s): State<AppState>, u: PageUser, Query(q): Query<FilterQuery>) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let (rows, from, to) = s.app.search_log(&u.current, &q.filter()).await.page(lang)?;
-    let names = s.app.names(&u.current).await.page(lang)?;
-    let tree = names.tree();
-    let agencies = tree
-        .root()
-        .map(|r| tree.branch(r.id))
-        .unwrap_or_default()
+    let agencies = s
+        .app
+        .log_agencies(&u.current)
+        .await
+        .page(lang)?
         .into_iter()
-        .filter(|(_, n)| n.kind == OrgKind::Agency)
-        .filter(|(_, n)| {
-            nhiguard_domain::access::authorize(
-                tree,
-                &u.current.actor(),
-                nhiguard_domain::access::Action::ViewQueryLog,
-                Some(n.id),
-            )
-            .is_ok()
-        })
-        .map(|(_, n)| (n.id.to_string(), lang.t(&n.name_zh, &n.name_en).to_owned()))
+        .map(|n| (n.id.to_string(), lang.t(&n.name_zh, &n.name_en).to_owned()))
         .collect();
     Ok(render(&LogPage {
         b: Base::new(lang, "查詢日誌", "Query log", Some(&u.current), "/querylog"),

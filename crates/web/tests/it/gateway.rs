@@ -466,6 +466,12 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     let page = web.get("/querylog").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("113-兒保-1") && !page.body.contains("113-長者-1"));
+    // The agency filter offers the agencies within reach: the reviewer's own; county-wide, all.
+    let option = |id: i64| format!("<option value=\"{id}\"");
+    let tax_agency = t.node("TAX").await;
+    assert!(page.body.contains(&option(soc_agency)) && !page.body.contains(&option(tax_agency)), "{}", page.body);
+    let county = t.browser_as("plan.admin").await.get("/querylog").await;
+    assert!(county.body.contains(&option(soc_agency)) && county.body.contains(&option(tax_agency)));
 }
 
 #[tokio::test]
