@@ -46,6 +46,16 @@ pub type Written = (Vec<Appended>, LedgerHead);
 /// A group built ahead found the head not to be the one it was built on.
 struct HeadMoved;
 
+/// What became of a group sent ahead ([`Db::append_prebuilt`]).
+#[derive(Debug)]
+pub enum Prebuilt {
+    /// Durable: what each row became.
+    Written(Vec<Appended>),
+    /// Nothing of the group is in the log (the head was not the expected one, or the transaction
+    /// failed and the log was read to be sure): the caller may write it again. Says why.
+    NotWritten(String),
+}
+
 /// The SQLite connection kept for group appends, opened on first use.
 pub(crate) type NativeWriter = Arc<Mutex<Option<rusqlite::Connection>>>;
 
@@ -92,10 +102,18 @@ impl Db {
     }
 
     /// Writes rows built on `expected` — the head the caller believes the groups before will
-    /// leave — with `results[i]` beside row `i`, and moves the head to `new_head`. `Ok(None)` when
-    /// the head, once locked, was not `expected` (another process appended, or a group before this
-    /// one failed): nothing was written, and the caller builds again from the head as it is.
-    /// Returns only once the transaction is durable. PostgreSQL only.
+    /// leave — with `results[i]` beside row `i`, and moves the head to `new_head`.
+    /// [`Prebuilt::NotWritten`] when nothing was written: the head, once locked, was not
+    /// `expected` (another process appended, or a group before this one failed), or the
+    /// transaction failed; the caller builds again from the head as it is. Returns only once the
+    /// transaction is durable. PostgreSQL only.
+    ///
+    /// A transaction that failed may still have committed: when the connection breaks during
+    /// `COMMIT`, the server may have made it durable with only its answer lost. Writing such a
+    /// group again would put its entries in the log twice, so after a failure the log is read on a
+    /// new connection: the group's first and last leaf hashes at their sequence numbers mean it
+    /// committed (a group commits whole), and it is reported written. An `Err` means that read
+    /// failed too: whether the group is in the log is unknown, and it must not be written again.
     pub async fn append_prebuilt(
         &self,
         expected: &LedgerHead,
@@ -103,7 +121,7 @@ impl Db {
         new_head: LedgerHead,
         results: &[Option<NewResult>],
         order: LockOrder,
-    ) -> Result<Option<Vec<Appended>>> {
+    ) -> Result<Prebuilt> {
         let Some(url) = self.pg_url.as_ref().filter(|_| self.backend == Backend::Postgres) else {
             return Err(StoreError::Unavailable("prebuilt appends need PostgreSQL".into()));
         };
@@ -115,15 +133,35 @@ impl Db {
         }
         let mut slot = self.pg_writer_slot(url).await?;
         let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
+        let marks = GroupMarks::of(&rows);
         let built = |head: &LedgerHead| if head == expected { Ok((rows, new_head)) } else { Err(HeadMoved) };
-        match pg_append(conn, Some(order.locked), built, results).await {
-            Ok((done, _)) => Ok(Some(done)),
-            Err(NativeFailure::Build(HeadMoved)) => Ok(None),
-            Err(NativeFailure::Store(e)) => {
-                // A connection that may be broken is not kept; the next group opens another.
-                *slot = None;
-                Err(e)
+        let failed = match pg_append(conn, Some(order.locked), built, results).await {
+            Ok((done, _)) => match self.faults.commit_answer_lost() {
+                None => return Ok(Prebuilt::Written(done)),
+                Some(injected) => injected,
+            },
+            Err(NativeFailure::Build(HeadMoved)) => return Ok(Prebuilt::NotWritten("the ledger head moved".into())),
+            Err(NativeFailure::Store(e)) => e,
+        };
+        // A connection that may be broken is not kept; the check opens another, which stays.
+        *slot = None;
+        let Some(marks) = marks else { return Ok(Prebuilt::NotWritten(failed.to_string())) };
+        let checked = match self.faults.check_fails() {
+            Some(injected) => Err(injected),
+            None => match open_pg_writer(url).await {
+                Ok(conn) => pg_group_landed(slot.insert(conn), &marks, results).await,
+                Err(e) => Err(e),
+            },
+        };
+        match checked {
+            Ok(Some(done)) => {
+                tracing::warn!(error = %failed, entries = done.len(), "ledger group committed though its answer was lost");
+                Ok(Prebuilt::Written(done))
             }
+            Ok(None) => Ok(Prebuilt::NotWritten(failed.to_string())),
+            Err(check) => Err(StoreError::Unavailable(format!(
+                "{failed}; whether the ledger group was written could not be checked: {check}"
+            ))),
         }
     }
 
@@ -386,6 +424,69 @@ async fn write_locked(
         out.push(Appended { seq: r.seq, result_id });
     }
     Ok(out)
+}
+
+/// A group's first and last rows, by which a read of the log tells whether it was written.
+struct GroupMarks {
+    first: (u64, Vec<u8>),
+    last: (u64, Vec<u8>),
+}
+
+impl GroupMarks {
+    fn of(rows: &[LedgerRow]) -> Option<Self> {
+        let (first, last) = (rows.first()?, rows.last()?);
+        Some(Self { first: (first.seq, first.leaf_hash.clone()), last: (last.seq, last.leaf_hash.clone()) })
+    }
+}
+
+/// Whether the group marked by `marks` is in the log, and if so what each of its rows became: the
+/// sequence numbers run from the first to the last, and each result is found by its nonce (random,
+/// one per result) among the results of its account since the earliest of them.
+async fn pg_group_landed(
+    conn: &mut sqlx::postgres::PgConnection,
+    marks: &GroupMarks,
+    results: &[Option<NewResult>],
+) -> Result<Option<Vec<Appended>>> {
+    use sqlx::Row;
+    let seqs = [to_i64(marks.first.0)?, to_i64(marks.last.0)?];
+    let found = sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq = ANY($1)")
+        .bind(&seqs[..])
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(StoreError::unavailable)?;
+    let holds = |(seq, leaf): &(u64, Vec<u8>)| {
+        found.iter().any(|r| {
+            r.try_get::<i64, _>("seq").is_ok_and(|s| to_i64(*seq).is_ok_and(|want| s == want))
+                && r.try_get::<Vec<u8>, _>("leaf_hash").is_ok_and(|h| h == *leaf)
+        })
+    };
+    if !(holds(&marks.first) && holds(&marks.last)) {
+        return Ok(None);
+    }
+    let accounts: Vec<i64> = results.iter().flatten().map(|r| r.account_id).collect();
+    let mut ids = std::collections::HashMap::new();
+    if let Some(since) = results.iter().flatten().map(|r| micros(r.created_at)).min() {
+        let rows = sqlx::query("SELECT id, nonce FROM query_results WHERE account_id = ANY($1) AND created_at >= $2")
+            .bind(&accounts)
+            .bind(since)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(StoreError::unavailable)?;
+        for r in rows {
+            ids.insert(r.try_get::<Vec<u8>, _>("nonce")?, r.try_get::<i64, _>("id")?);
+        }
+    }
+    let mut out = Vec::new();
+    for (i, seq) in (marks.first.0..=marks.last.0).enumerate() {
+        let result_id = match results.get(i).and_then(Option::as_ref) {
+            Some(r) => Some(
+                *ids.get(&r.nonce).ok_or_else(|| StoreError::Unavailable("a stored result was not found".into()))?,
+            ),
+            None => None,
+        };
+        out.push(Appended { seq, result_id });
+    }
+    Ok(Some(out))
 }
 
 /// PostgreSQL: locks the head (telling `locked` once it holds it or gave up), builds the rows on

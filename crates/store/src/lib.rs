@@ -11,6 +11,7 @@ mod append;
 mod batch;
 mod catalogue;
 mod error;
+mod faults;
 mod gateway;
 mod governance;
 mod investigation;
@@ -21,6 +22,9 @@ mod review;
 mod scan;
 pub mod testdb;
 
+#[cfg(feature = "fault-injection")]
+pub use faults::Fault;
+
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,7 +33,7 @@ use sqlx::{AnyPool, Executor};
 
 pub use account_review::{AccountReviewItem, AccountReviewRow, ItemDecision, NewReviewItem};
 pub use accounts::{AccountRow, NewAccount, SessionAccount, SessionRow, TokenProblem};
-pub use append::{Appended, LockOrder, Written};
+pub use append::{Appended, LockOrder, Prebuilt, Written};
 pub use batch::{BatchItem, BatchRow, NewBatch, RowOutcome};
 pub use catalogue::{CatalogueChange, NewLinkage, NewOperation, NewPurpose};
 pub use error::StoreError;
@@ -138,6 +142,8 @@ pub struct Db {
     native_writer: append::NativeWriter,
     /// PostgreSQL: the same.
     pg_writer: append::PgWriter,
+    /// Faults a test has asked for; nothing without the `fault-injection` feature.
+    faults: faults::Faults,
 }
 
 /// Microseconds since the Unix epoch, UTC: the one way times are stored.
@@ -231,6 +237,7 @@ impl Db {
             write_turn,
             native_writer: Default::default(),
             pg_writer: Default::default(),
+            faults: Default::default(),
         })
     }
 

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use nhiguard_store::{Appended, Db, LedgerHead, LockOrder, NewResult, Written};
+use nhiguard_store::{Appended, Db, LedgerHead, LockOrder, NewResult, Prebuilt, Written};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -127,10 +127,10 @@ fn answer(replies: Vec<oneshot::Sender<Result<Appended, String>>>, done: Vec<App
 /// A group sent ahead, and the statement that writes it.
 struct Flight {
     group: Group,
-    written: JoinHandle<Result<Option<Vec<Appended>>>>,
+    written: JoinHandle<Result<Prebuilt>>,
 }
 
-type Sent = std::result::Result<Result<Option<Vec<Appended>>>, tokio::task::JoinError>;
+type Sent = std::result::Result<Result<Prebuilt>, tokio::task::JoinError>;
 
 /// The PostgreSQL writer's state: the head the last group sent will leave, and the groups on
 /// their way, oldest first.
@@ -174,24 +174,15 @@ impl Pipeline {
 
     /// Settles the oldest flight, whose statement gave `written`. If it did not write (the head
     /// was not the expected one, or it failed), every later flight was built on the head it was to
-    /// leave and does not write either: they are all awaited, then written again under the lock.
+    /// leave and does not write either: they are all awaited, then those that did not write are
+    /// written again under the lock.
     async fn settle(&mut self, flight: Group, written: Sent) {
-        let failed = match written {
-            Ok(Ok(Some(done))) => {
-                flight.answer(done);
-                return;
-            }
-            Ok(Ok(None)) => "the ledger head moved".to_owned(),
-            Ok(Err(e)) => e.to_string(),
-            Err(e) => format!("ledger writer stopped: {e}"),
-        };
-        tracing::debug!(reason = %failed, "ledger group written again under the lock");
-        let mut again = vec![flight];
+        let mut again = Vec::new();
+        if settled(flight, written, &mut again) {
+            return;
+        }
         while let Some(f) = self.flights.pop_front() {
-            match f.written.await {
-                Ok(Ok(Some(done))) => f.group.answer(done),
-                _ => again.push(f.group),
-            }
+            settled(f.group, f.written.await, &mut again);
         }
         self.expected = None;
         self.last_locked = None;
@@ -207,6 +198,31 @@ impl Pipeline {
             self.settle(f.group, written).await;
         }
     }
+}
+
+/// Answers a flight that wrote, and keeps one that surely did not for writing again. A flight of
+/// which it is unknown whether it wrote (its commit failed, and reading the log to tell failed too)
+/// is answered with the failure and never written again: its entries may be in the log already, and
+/// a query refused though recorded is the lesser harm than a record made twice. True if it wrote.
+fn settled(group: Group, written: Sent, again: &mut Vec<Group>) -> bool {
+    let unknown = match written {
+        Ok(Ok(Prebuilt::Written(done))) => {
+            group.answer(done);
+            return true;
+        }
+        Ok(Ok(Prebuilt::NotWritten(why))) => {
+            tracing::debug!(reason = %why, "ledger group written again under the lock");
+            again.push(group);
+            return false;
+        }
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("ledger writer stopped: {e}"),
+    };
+    tracing::error!(error = %unknown, entries = group.replies.len(), "ledger append failed; the group may be in the log");
+    for reply in group.replies {
+        reply.send(Err(unknown.clone())).ok();
+    }
+    false
 }
 
 impl GroupWriter {
@@ -301,6 +317,79 @@ mod tests {
             at_micros: 1_790_000_000_000_000 + i as i64,
             fields: vec![("event".into(), "test".into()), ("n".into(), i.to_string())],
         }
+    }
+
+    /// Appends `n` entries by `who` at once through `w`: the acknowledged sequence numbers, and
+    /// how many failed.
+    async fn append_many(w: &GroupWriter, who: &'static str, n: usize) -> (BTreeSet<u64>, usize) {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let w = w.clone();
+                tokio::spawn(async move { w.append(draft(who, i), None).await })
+            })
+            .collect();
+        let (mut seqs, mut failed) = (BTreeSet::new(), 0);
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(a) => assert!(seqs.insert(a.seq), "sequence number {} given twice", a.seq),
+                Err(e) => {
+                    assert!(matches!(&e, AppError::Unavailable(m) if m.contains("could not be checked")), "{e:?}");
+                    failed += 1;
+                }
+            }
+        }
+        (seqs, failed)
+    }
+
+    /// The log is one unbroken tree, each entry in it once (no body twice).
+    async fn assert_one_tree_without_repeats(db: &Db) -> u64 {
+        let size = db.ledger_size().await.unwrap();
+        let rows = db.ledger_rows(0, size + 10).await.unwrap();
+        let mut frontier = Frontier::new();
+        let mut bodies = BTreeSet::new();
+        for (i, r) in rows.iter().enumerate() {
+            assert_eq!(r.seq, i as u64, "no gap");
+            assert!(bodies.insert(r.body.clone()), "entry {i} is in the log twice");
+            frontier.push(leaf_hash(&r.body));
+        }
+        let mut tx = db.begin().await.unwrap();
+        assert_eq!(tx.ledger_head().await.unwrap().frontier, frontier.to_bytes(), "the stored head is the tree's");
+        size
+    }
+
+    /// R-LOG-2, PostgreSQL: the connection breaks during a group's `COMMIT`, which the server made
+    /// durable with only its answer lost. The group is read back and answered as written — not
+    /// written again, which would put its entries in the log twice. When reading the log to tell
+    /// fails too, the group's appends fail (their queries refused) and it is still not written again.
+    /// (SQLite commits in the process itself: there is no answer to lose.)
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn r_log_2_a_commit_whose_answer_was_lost_is_answered_and_never_written_twice() {
+        let test_db = TestDb::new().await.unwrap();
+        let db = test_db.open().await.unwrap();
+        if !db.appends_prebuilt() {
+            return;
+        }
+        let w = GroupWriter::spawn(db.clone()).unwrap();
+        // Groups are sent ahead once the writer knows the head it is to build on.
+        w.append(draft("first", 0), None).await.unwrap();
+
+        db.inject(nhiguard_store::Fault::CommitAnswerLost);
+        let (seqs, failed) = append_many(&w, "lost", 400).await;
+        assert_eq!((seqs.len(), failed), (400, 0), "every append answered as written");
+        assert_eq!(assert_one_tree_without_repeats(&db).await, 401);
+
+        db.inject(nhiguard_store::Fault::CommitAnswerLostUnchecked);
+        let (seqs, failed) = append_many(&w, "unknown", 400).await;
+        assert!(failed > 0, "the group whose fate could not be read is refused");
+        assert_eq!(seqs.len() + failed, 400);
+        assert_eq!(
+            assert_one_tree_without_repeats(&db).await,
+            801,
+            "the refused group is in the log (it did commit), once"
+        );
+        // The writer goes on.
+        w.append(draft("after", 0), None).await.unwrap();
+        assert_eq!(assert_one_tree_without_repeats(&db).await, 802);
     }
 
     /// A result the database refuses: it names no account.

@@ -601,3 +601,50 @@ async fn r_pur_3_a_grant_revoked_refuses_the_next_query_on_the_same_session() {
         .unwrap();
     assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000003", REASON, &id)).await.status, 200);
 }
+
+/// Every entry of the log is in it once, and the log verifies.
+async fn assert_log_holds_each_entry_once(t: &TestApp) -> u64 {
+    let rows = t.app.db().ledger_rows(0, 100_000).await.unwrap();
+    let bodies: std::collections::BTreeSet<_> = rows.iter().map(|r| r.body.clone()).collect();
+    assert_eq!(bodies.len(), rows.len(), "an entry is in the log twice");
+    assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
+    rows.len() as u64
+}
+
+/// R-LOG-1, R-LOG-2 (PostgreSQL, where the ledger's commits cross a network): the connection breaks
+/// as the query's entry and then its outcome commit, both made durable with only the answers lost.
+/// The query is answered, its result reopens for its owner, and each entry is in the log once. When
+/// even reading the log to tell fails, the query is refused before anything reaches NHIA, and its
+/// entry (which did commit) is still not written twice.
+#[tokio::test]
+async fn r_log_2_a_lost_commit_answer_neither_loses_nor_doubles_a_query() {
+    let t = TestApp::demo().await;
+    if !t.is_postgres() {
+        return; // SQLite commits inside the process: there is no answer to lose.
+    }
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000501", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let before = assert_log_holds_each_entry_once(&t).await;
+
+    t.app.db().inject(nhiguard_store::Fault::CommitAnswerLost);
+    t.app.db().inject(nhiguard_store::Fault::CommitAnswerLost);
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000502", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!(a["outcome"], "answered");
+    assert_eq!(assert_log_holds_each_entry_once(&t).await, before + 2, "the query and its outcome, once each");
+    let rid = a["result_id"].as_i64().unwrap();
+    let again = c.get(&format!("/api/v1/results/{rid}")).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["records"][0]["name"], a["records"][0]["name"]);
+    let before = assert_log_holds_each_entry_once(&t).await;
+
+    t.app.db().inject(nhiguard_store::Fault::CommitAnswerLostUnchecked);
+    let seen = t.nhia.requests_seen();
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000503", REASON, &subject(&t))).await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
+    assert_eq!(assert_log_holds_each_entry_once(&t).await, before + 1, "the refused query's entry, once");
+}
