@@ -22,6 +22,10 @@ use nhiguard_nhi::{Connector, HttpConnector, HttpConnectorConfig, SandboxConfig,
 use nhiguard_store::testdb::TestDb;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufStream};
 
+/// The allocator `nhiguard` itself runs with (`src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub const PASSWORD: &str = nhiguard_app::seed::DEMO_PASSWORD;
 
 /// The running server and what the benchmarks compare it with.
