@@ -353,6 +353,16 @@ impl App {
         }
     }
 
+    /// "ID name（title）" of a person on the staff roll for pages; empty for one that cannot be read.
+    pub async fn person_label(&self, person: i64) -> String {
+        self.db().person(person).await.map(|p| format!("{} {}（{}）", p.person_id, p.name, p.title)).unwrap_or_default()
+    }
+
+    /// R-ACC-6: when the signed-in account turned its second factor on, if it has.
+    pub async fn second_factor_since(&self, current: &Current) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+        Ok(self.db().account(current.account_id).await?.totp_enabled_at)
+    }
+
     /// R-ACC-4: sends the activation link to the owner when a mail server is set and their address
     /// known; returns the masked address, or `None` when the admin must hand the link over (the
     /// reason is recorded).

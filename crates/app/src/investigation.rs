@@ -17,6 +17,14 @@ use crate::events::kind;
 use crate::querylog::{LogRow, assemble};
 use crate::{App, AppError, Current, Result};
 
+/// An investigation as a list shows it: with the month of the review that opened it.
+#[derive(Debug, Clone)]
+pub struct InvestigationLine {
+    pub inv: InvestigationRow,
+    pub year: i32,
+    pub month: u32,
+}
+
 /// One investigation with what its page shows.
 #[derive(Debug, Clone)]
 pub struct InvestigationView {
@@ -155,6 +163,23 @@ impl App {
     /// The investigations that name `current`, newest first.
     pub async fn investigations(&self, current: &Current) -> Result<Vec<InvestigationRow>> {
         Ok(self.db().investigations_naming(current.account_id).await?)
+    }
+
+    /// The investigations that name `current`, newest first, each with its review's month.
+    pub async fn investigation_lines(&self, current: &Current) -> Result<Vec<InvestigationLine>> {
+        let mut months: HashMap<i64, (i32, u32)> = HashMap::new();
+        let mut out = Vec::new();
+        for inv in self.investigations(current).await? {
+            let (year, month) = match months.get(&inv.review_id) {
+                Some(m) => *m,
+                None => {
+                    let r = self.db().review(inv.review_id).await?;
+                    *months.entry(inv.review_id).or_insert((r.year, r.month))
+                }
+            };
+            out.push(InvestigationLine { inv, year, month });
+        }
+        Ok(out)
     }
 
     /// The investigations a review's anomalies opened that `current` may open (is named on).

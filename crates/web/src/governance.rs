@@ -54,10 +54,6 @@ struct ListPage {
     grants: Vec<(String, String)>,
 }
 
-async fn person_label(s: &AppState, id: i64) -> String {
-    s.app.db().person(id).await.map(|p| format!("{} {}（{}）", p.person_id, p.name, p.title)).unwrap_or_default()
-}
-
 async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let apps = s.app.applications(&u.current).await.page(lang)?;
@@ -66,7 +62,7 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
         lines.push(AppLine {
             id: a.id,
             kind: ApplicationKind::from_code(&a.kind).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
-            person: person_label(&s, a.person_ref).await,
+            person: s.app.person_label(a.person_ref).await,
             username: a.username.clone(),
             state: ApplicationState::from_code(&a.state).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
             created: roc::short_datetime(a.created_at),
@@ -168,12 +164,7 @@ async fn render_detail(
     let lang = u.ctx.lang;
     let a = s.app.application(&u.current, id).await.page(lang)?;
     let state = ApplicationState::from_code(&a.state).unwrap_or(ApplicationState::Draft);
-    let name_of = |id: Option<i64>| async move {
-        match id {
-            Some(i) => s.app.db().account(i).await.map(|x| x.username).unwrap_or_default(),
-            None => String::new(),
-        }
-    };
+    let name_of = |id: Option<i64>| s.app.account_label(id);
     let mut steps = vec![format!(
         "{} {} {}",
         roc::short_datetime(a.created_at),
@@ -228,7 +219,7 @@ async fn render_detail(
         id,
         state: lang.t(state.zh(), state.en()).to_owned(),
         kind: ApplicationKind::from_code(&a.kind).map(|k| lang.t(k.zh(), k.en()).to_owned()).unwrap_or_default(),
-        person: person_label(s, a.person_ref).await,
+        person: s.app.person_label(a.person_ref).await,
         username: a.username.clone(),
         roles: a
             .roles
@@ -332,12 +323,12 @@ struct PasswordPage {
 impl PasswordPage {
     async fn new(s: &AppState, u: &PageUser, message: String) -> Result<PasswordPage, PageError> {
         let lang = u.ctx.lang;
-        let account = s.app.db().account(u.current.account_id).await.map_err(|e| PageError::new(e.into(), lang))?;
+        let totp_since = s.app.second_factor_since(&u.current).await.page(lang)?;
         Ok(PasswordPage {
             b: Base::new(lang, "變更密碼", "Change password", Some(&u.current), "/password"),
             forced: u.current.must_change_password,
             message,
-            totp_since: account.totp_enabled_at.map(roc::short_datetime).unwrap_or_default(),
+            totp_since: totp_since.map(roc::short_datetime).unwrap_or_default(),
             totp_secret: String::new(),
             totp_uri: String::new(),
             must_enrol_totp: u.current.must_enrol_totp,

@@ -51,12 +51,12 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
     let names = s.app.names(&u.current).await.page(lang)?;
     let tree = names.tree();
     let mut rows = Vec::new();
-    for i in s.app.investigations(&u.current).await.page(lang)? {
-        let review = s.app.db().review(i.review_id).await.map_err(|e| PageError::new(e.into(), lang))?;
+    for line in s.app.investigation_lines(&u.current).await.page(lang)? {
+        let i = line.inv;
         rows.push(ListLine {
             id: i.id,
             agency: tree.get(i.agency_id).map(|n| lang.t(&n.name_zh, &n.name_en).to_owned()).unwrap_or_default(),
-            month: roc_month(review.year, review.month),
+            month: roc_month(line.year, line.month),
             seq: i.seq,
             opened: roc::short_datetime(i.opened_at),
             state: InvestigationState::from_code(&i.state)

@@ -110,6 +110,12 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
     assert!(steps.iter().any(|d| d.starts_with("approve")));
     // The county's form, filled in, for the official letter: A4 page and ODT.
     let mut web = t.browser_as("hlt.admin").await;
+    // Its page names the person by staff ID and title, and each step's account by name and username.
+    let page = web.get(&format!("/applications/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("NT-0299 蕭宇恩（"), "{}", page.body);
+    let filed = page.body.split("建立 ").nth(1).and_then(|rest| rest.split("<br>").next()).unwrap_or_default();
+    assert!(filed.ends_with("（hlt.admin）") && !filed.starts_with('（'), "filed by: {filed}");
     let form = web.get(&format!("/applications/{id}/form")).await;
     assert_eq!(form.status, 200);
     for words in [

@@ -162,4 +162,7 @@ async fn r_rev_5_the_audit_record_is_only_printed_once_concluded() {
     assert_eq!(web.get(&format!("/investigations/{inv}/record")).await.status, 409);
     let page = web.get(&format!("/investigations/{inv}")).await;
     assert!(page.body.contains("調查中") && page.body.contains("name-members"), "the opener names the members");
+    // The list shows it with the month of the review that opened it.
+    let list = web.get("/investigations").await;
+    assert!(list.body.contains(&format!("/investigations/{inv}")) && list.body.contains("年11月"), "{}", list.body);
 }
