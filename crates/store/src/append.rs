@@ -51,8 +51,9 @@ struct HeadMoved;
 pub enum Prebuilt {
     /// Durable: what each row became.
     Written(Vec<Appended>),
-    /// Nothing of the group is in the log (the head was not the expected one, or the transaction
-    /// failed and the log was read to be sure): the caller may write it again. Says why.
+    /// Nothing of the group is in the log (nothing was sent, the head was not the expected one,
+    /// or the transaction failed and the log, read once it had ended, does not hold the group):
+    /// the caller may write it again. Says why.
     NotWritten(String),
 }
 
@@ -111,9 +112,11 @@ impl Db {
     /// A transaction that failed may still have committed: when the connection breaks during
     /// `COMMIT`, the server may have made it durable with only its answer lost. Writing such a
     /// group again would put its entries in the log twice, so after a failure the log is read on a
-    /// new connection: the group's first and last leaf hashes at their sequence numbers mean it
-    /// committed (a group commits whole), and it is reported written. An `Err` means that read
-    /// failed too: whether the group is in the log is unknown, and it must not be written again.
+    /// new connection, once the failed transaction has ended (the read waits for the head's lock,
+    /// which that transaction held until it committed or rolled back): the group's first and last
+    /// leaf hashes at their sequence numbers mean it committed (a group commits whole), and it is
+    /// reported written. An `Err` means that read failed too: whether the group is in the log is
+    /// unknown, and it must not be written again.
     pub async fn append_prebuilt(
         &self,
         expected: &LedgerHead,
@@ -123,7 +126,7 @@ impl Db {
         order: LockOrder,
     ) -> Result<Prebuilt> {
         let Some(url) = self.pg_url.as_ref().filter(|_| self.backend == Backend::Postgres) else {
-            return Err(StoreError::Unavailable("prebuilt appends need PostgreSQL".into()));
+            return Ok(Prebuilt::NotWritten("prebuilt appends need PostgreSQL".into()));
         };
         // Waited for before a connection is taken: a group waiting for the one before it holds
         // none, so that the groups before it (of this writer or of another sharing these
@@ -131,8 +134,12 @@ impl Db {
         if let Some(after) = order.after {
             after.await.ok();
         }
-        let mut slot = self.pg_writer_slot(url).await?;
-        let Some(conn) = slot.as_mut() else { return Err(StoreError::Unavailable("no ledger writer".into())) };
+        // Until a statement is sent, a failure has written nothing.
+        let mut slot = match self.pg_writer_slot(url).await {
+            Ok(slot) => slot,
+            Err(e) => return Ok(Prebuilt::NotWritten(e.to_string())),
+        };
+        let Some(conn) = slot.as_mut() else { return Ok(Prebuilt::NotWritten("no ledger writer".into())) };
         let marks = GroupMarks::of(&rows);
         let built = |head: &LedgerHead| if head == expected { Ok((rows, new_head)) } else { Err(HeadMoved) };
         let failed = match pg_append(conn, Some(order.locked), built, results).await {
@@ -159,9 +166,12 @@ impl Db {
                 Ok(Prebuilt::Written(done))
             }
             Ok(None) => Ok(Prebuilt::NotWritten(failed.to_string())),
-            Err(check) => Err(StoreError::Unavailable(format!(
-                "{failed}; whether the ledger group was written could not be checked: {check}"
-            ))),
+            Err(check) => {
+                *slot = None;
+                Err(StoreError::Unavailable(format!(
+                    "{failed}; whether the ledger group was written could not be checked: {check}"
+                )))
+            }
         }
     }
 
@@ -447,31 +457,47 @@ async fn pg_group_landed(
     marks: &GroupMarks,
     results: &[Option<NewResult>],
 ) -> Result<Option<Vec<Appended>>> {
+    use sqlx::Connection;
+    let mut tx = conn.begin().await?;
+    let landed = pg_group_landed_in(&mut tx, marks, results).await;
+    // Ended now, not when the connection is next used: the head's lock must go at once.
+    tx.rollback().await?;
+    landed
+}
+
+async fn pg_group_landed_in(
+    tx: &mut sqlx::postgres::PgConnection,
+    marks: &GroupMarks,
+    results: &[Option<NewResult>],
+) -> Result<Option<Vec<Appended>>> {
     use sqlx::Row;
-    let seqs = [to_i64(marks.first.0)?, to_i64(marks.last.0)?];
-    let found = sqlx::query("SELECT seq, leaf_hash FROM ledger_entries WHERE seq = ANY($1)")
-        .bind(&seqs[..])
-        .fetch_all(&mut *conn)
-        .await
-        .map_err(StoreError::unavailable)?;
-    let holds = |(seq, leaf): &(u64, Vec<u8>)| {
-        found.iter().any(|r| {
-            r.try_get::<i64, _>("seq").is_ok_and(|s| to_i64(*seq).is_ok_and(|want| s == want))
-                && r.try_get::<Vec<u8>, _>("leaf_hash").is_ok_and(|h| h == *leaf)
-        })
-    };
-    if !(holds(&marks.first) && holds(&marks.last)) {
+    // Until the failed transaction has ended its rows cannot be seen, and it holds this lock.
+    sqlx::query("SELECT size FROM ledger_head WHERE id = 1 FOR SHARE").fetch_one(&mut *tx).await?;
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM ledger_entries WHERE (seq = $1 AND leaf_hash = $2) OR (seq = $3 AND leaf_hash = $4)",
+    )
+    .bind(to_i64(marks.first.0)?)
+    .bind(&marks.first.1)
+    .bind(to_i64(marks.last.0)?)
+    .bind(&marks.last.1)
+    .fetch_one(&mut *tx)
+    .await?;
+    if found != if marks.first.0 == marks.last.0 { 1 } else { 2 } {
         return Ok(None);
     }
-    let accounts: Vec<i64> = results.iter().flatten().map(|r| r.account_id).collect();
     let mut ids = std::collections::HashMap::new();
-    if let Some(since) = results.iter().flatten().map(|r| micros(r.created_at)).min() {
-        let rows = sqlx::query("SELECT id, nonce FROM query_results WHERE account_id = ANY($1) AND created_at >= $2")
-            .bind(&accounts)
-            .bind(since)
-            .fetch_all(&mut *conn)
-            .await
-            .map_err(StoreError::unavailable)?;
+    let sealed: Vec<&NewResult> = results.iter().flatten().collect();
+    if let Some(since) = sealed.iter().map(|r| micros(r.created_at)).min() {
+        let accounts: Vec<i64> = sealed.iter().map(|r| r.account_id).collect();
+        let nonces: Vec<&[u8]> = sealed.iter().map(|r| r.nonce.as_slice()).collect();
+        let rows = sqlx::query(
+            "SELECT id, nonce FROM query_results WHERE account_id = ANY($1) AND created_at >= $2 AND nonce = ANY($3)",
+        )
+        .bind(&accounts)
+        .bind(since)
+        .bind(&nonces)
+        .fetch_all(&mut *tx)
+        .await?;
         for r in rows {
             ids.insert(r.try_get::<Vec<u8>, _>("nonce")?, r.try_get::<i64, _>("id")?);
         }

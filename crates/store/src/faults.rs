@@ -17,33 +17,17 @@ pub enum Fault {
 
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Faults {
+    /// Commit answers to lose, and checks of a lost one to fail.
     #[cfg(feature = "fault-injection")]
-    state: std::sync::Arc<std::sync::Mutex<Armed>>,
-}
-
-#[cfg(feature = "fault-injection")]
-#[derive(Debug, Default)]
-struct Armed {
-    /// Faults waiting for their moment, first armed first.
-    faults: Vec<Fault>,
-    /// The next check of a failed group's commit fails.
-    fail_check: bool,
+    armed: std::sync::Arc<[std::sync::atomic::AtomicUsize; 2]>,
 }
 
 impl Faults {
     /// After a group committed: whether to report it failed instead.
     pub(crate) fn commit_answer_lost(&self) -> Option<StoreError> {
         #[cfg(feature = "fault-injection")]
-        {
-            let mut armed = self.armed();
-            if let Some(at) = armed
-                .faults
-                .iter()
-                .position(|f| matches!(f, Fault::CommitAnswerLost | Fault::CommitAnswerLostUnchecked))
-            {
-                armed.fail_check = armed.faults.remove(at) == Fault::CommitAnswerLostUnchecked;
-                return Some(StoreError::Unavailable("connection lost during COMMIT (injected)".into()));
-            }
+        if self.fire(0) {
+            return Some(StoreError::Unavailable("connection lost during COMMIT (injected)".into()));
         }
         None
     }
@@ -51,7 +35,7 @@ impl Faults {
     /// Before the read that tells whether a failed group committed: whether it fails.
     pub(crate) fn check_fails(&self) -> Option<StoreError> {
         #[cfg(feature = "fault-injection")]
-        if std::mem::take(&mut self.armed().fail_check) {
+        if self.fire(1) {
             return Some(StoreError::Unavailable("no connection (injected)".into()));
         }
         None
@@ -60,8 +44,9 @@ impl Faults {
 
 #[cfg(feature = "fault-injection")]
 impl Faults {
-    fn armed(&self) -> std::sync::MutexGuard<'_, Armed> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn fire(&self, which: usize) -> bool {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.armed[which].fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok()
     }
 }
 
@@ -69,6 +54,15 @@ impl Faults {
 impl crate::Db {
     /// Arms `fault` on this database handle (and its clones).
     pub fn inject(&self, fault: Fault) {
-        self.faults.armed().faults.push(fault);
+        use std::sync::atomic::Ordering::SeqCst;
+        self.faults.armed[0].fetch_add(1, SeqCst);
+        if fault == Fault::CommitAnswerLostUnchecked {
+            self.faults.armed[1].fetch_add(1, SeqCst);
+        }
+    }
+
+    /// How many armed faults have not fired yet: a test checks they did.
+    pub fn faults_armed(&self) -> usize {
+        self.faults.armed.iter().map(|n| n.load(std::sync::atomic::Ordering::SeqCst)).sum()
     }
 }

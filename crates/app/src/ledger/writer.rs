@@ -6,9 +6,12 @@
 //! hashed) and **sent** while the one before it commits: it is built on the head the writer
 //! expects that group to leave, and its transaction takes the head's lock right behind that
 //! group's and checks the head is the expected one (`Db::append_prebuilt`), so the database does
-//! not wait for the writer between two groups. Should the head not be the expected one — another process appended, an append inside
-//! some other transaction did, or the group before failed — nothing of the group is written, the
-//! groups in flight are awaited, and it is written again from the head as it is, under the lock.
+//! not wait for the writer between two groups. Should the head not be the expected one — another
+//! process appended, an append inside some other transaction did, or the group before failed —
+//! nothing of the group is written, the groups in flight are awaited, and those that did not write
+//! are written again from the head as it is, under the lock. A group whose commit failed is looked
+//! for in the log first (its answer may have been lost though it committed); one whose fate cannot
+//! be told is refused, never written again.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -341,7 +344,8 @@ mod tests {
         (seqs, failed)
     }
 
-    /// The log is one unbroken tree, each entry in it once (no body twice).
+    /// The log is one unbroken tree, each entry in it once: no two bodies alike but for their
+    /// sequence number (bytes 1–8 of the encoding, crates/ledger/FORMAT.md).
     async fn assert_one_tree_without_repeats(db: &Db) -> u64 {
         let size = db.ledger_size().await.unwrap();
         let rows = db.ledger_rows(0, size + 10).await.unwrap();
@@ -349,7 +353,7 @@ mod tests {
         let mut bodies = BTreeSet::new();
         for (i, r) in rows.iter().enumerate() {
             assert_eq!(r.seq, i as u64, "no gap");
-            assert!(bodies.insert(r.body.clone()), "entry {i} is in the log twice");
+            assert!(bodies.insert(r.body[9..].to_vec()), "entry {i} is in the log twice");
             frontier.push(leaf_hash(&r.body));
         }
         let mut tx = db.begin().await.unwrap();
@@ -375,11 +379,13 @@ mod tests {
 
         db.inject(nhiguard_store::Fault::CommitAnswerLost);
         let (seqs, failed) = append_many(&w, "lost", 400).await;
+        assert_eq!(db.faults_armed(), 0, "the fault fired");
         assert_eq!((seqs.len(), failed), (400, 0), "every append answered as written");
         assert_eq!(assert_one_tree_without_repeats(&db).await, 401);
 
         db.inject(nhiguard_store::Fault::CommitAnswerLostUnchecked);
         let (seqs, failed) = append_many(&w, "unknown", 400).await;
+        assert_eq!(db.faults_armed(), 0, "the fault fired");
         assert!(failed > 0, "the group whose fate could not be read is refused");
         assert_eq!(seqs.len() + failed, 400);
         assert_eq!(

@@ -602,10 +602,11 @@ async fn r_pur_3_a_grant_revoked_refuses_the_next_query_on_the_same_session() {
     assert_eq!(soc.post_json("/api/v1/queries", &body(p8, ins, "113-兒保-000003", REASON, &id)).await.status, 200);
 }
 
-/// Every entry of the log is in it once, and the log verifies.
+/// Every entry of the log is in it once — no two bodies alike but for their sequence number
+/// (bytes 1–8 of the encoding, crates/ledger/FORMAT.md) — and the log verifies.
 async fn assert_log_holds_each_entry_once(t: &TestApp) -> u64 {
     let rows = t.app.db().ledger_rows(0, 100_000).await.unwrap();
-    let bodies: std::collections::BTreeSet<_> = rows.iter().map(|r| r.body.clone()).collect();
+    let bodies: std::collections::BTreeSet<_> = rows.iter().map(|r| r.body[9..].to_vec()).collect();
     assert_eq!(bodies.len(), rows.len(), "an entry is in the log twice");
     assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok());
     rows.len() as u64
@@ -632,6 +633,7 @@ async fn r_log_2_a_lost_commit_answer_neither_loses_nor_doubles_a_query() {
     t.app.db().inject(nhiguard_store::Fault::CommitAnswerLost);
     let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000502", REASON, &subject(&t))).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.app.db().faults_armed(), 0, "both answers were lost");
     let a = r.json();
     assert_eq!(a["outcome"], "answered");
     assert_eq!(assert_log_holds_each_entry_once(&t).await, before + 2, "the query and its outcome, once each");
@@ -645,6 +647,7 @@ async fn r_log_2_a_lost_commit_answer_neither_loses_nor_doubles_a_query() {
     let seen = t.nhia.requests_seen();
     let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000503", REASON, &subject(&t))).await;
     assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(t.app.db().faults_armed(), 0, "the answer was lost and the check failed");
     assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
     assert_eq!(assert_log_holds_each_entry_once(&t).await, before + 1, "the refused query's entry, once");
 }
