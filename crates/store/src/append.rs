@@ -139,8 +139,13 @@ impl Db {
             Ok(slot) => slot,
             Err(e) => return Ok(Prebuilt::NotWritten(e.to_string())),
         };
-        let Some(conn) = slot.as_mut() else { return Ok(Prebuilt::NotWritten("no ledger writer".into())) };
         let marks = GroupMarks::of(&rows);
+        #[cfg(feature = "fault-injection")]
+        if self.faults.commit_late() {
+            let failed = crate::faults::commit_late(slot.take(), rows, new_head, results.to_vec(), order.locked).await;
+            return self.after_failed_group(slot, url, failed, marks, results).await;
+        }
+        let Some(conn) = slot.as_mut() else { return Ok(Prebuilt::NotWritten("no ledger writer".into())) };
         let built = |head: &LedgerHead| if head == expected { Ok((rows, new_head)) } else { Err(HeadMoved) };
         let failed = match pg_append(conn, Some(order.locked), built, results).await {
             Ok((done, _)) => match self.faults.commit_answer_lost() {
@@ -150,6 +155,19 @@ impl Db {
             Err(NativeFailure::Build(HeadMoved)) => return Ok(Prebuilt::NotWritten("the ledger head moved".into())),
             Err(NativeFailure::Store(e)) => e,
         };
+        self.after_failed_group(slot, url, failed, marks, results).await
+    }
+
+    /// A group's transaction `failed`: whether it is in the log all the same (see
+    /// [`Db::append_prebuilt`]).
+    async fn after_failed_group(
+        &self,
+        mut slot: tokio::sync::MutexGuard<'_, Option<sqlx::postgres::PgConnection>>,
+        url: &crate::PgUrl,
+        failed: StoreError,
+        marks: Option<GroupMarks>,
+        results: &[Option<NewResult>],
+    ) -> Result<Prebuilt> {
         // A connection that may be broken is not kept; the check opens another, which stays.
         *slot = None;
         let Some(marks) = marks else { return Ok(Prebuilt::NotWritten(failed.to_string())) };
@@ -376,7 +394,7 @@ impl<'a> ResultColumns<'a> {
 
 /// PostgreSQL, with the head locked in `tx`: the entries, their results and the new head in one
 /// statement; each row's sequence number and result id.
-async fn write_locked(
+pub(crate) async fn write_locked(
     tx: &mut sqlx::postgres::PgConnection,
     rows: &[LedgerRow],
     new_head: &LedgerHead,
@@ -437,7 +455,7 @@ async fn write_locked(
 }
 
 /// A group's first and last rows, by which a read of the log tells whether it was written.
-struct GroupMarks {
+pub(crate) struct GroupMarks {
     first: (u64, Vec<u8>),
     last: (u64, Vec<u8>),
 }

@@ -364,7 +364,8 @@ mod tests {
     /// R-LOG-2, PostgreSQL: the connection breaks during a group's `COMMIT`, which the server made
     /// durable with only its answer lost. The group is read back and answered as written — not
     /// written again, which would put its entries in the log twice. When reading the log to tell
-    /// fails too, the group's appends fail (their queries refused) and it is still not written again.
+    /// fails too, the group's appends fail (their queries refused) and it is still not written again;
+    /// and when the failure comes before the server has finished committing, the check waits for it.
     /// (SQLite commits in the process itself: there is no answer to lose.)
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn r_log_2_a_commit_whose_answer_was_lost_is_answered_and_never_written_twice() {
@@ -396,6 +397,14 @@ mod tests {
         // The writer goes on.
         w.append(draft("after", 0), None).await.unwrap();
         assert_eq!(assert_one_tree_without_repeats(&db).await, 802);
+
+        // The failure is reported while the transaction is still to commit, which it does a moment
+        // later: the check waits for it to end rather than finding its rows not yet there.
+        db.inject(nhiguard_store::Fault::CommitLate);
+        let (seqs, failed) = append_many(&w, "late", 400).await;
+        assert_eq!(db.faults_armed(), 0, "the fault fired");
+        assert_eq!((seqs.len(), failed), (400, 0), "every append answered as written");
+        assert_eq!(assert_one_tree_without_repeats(&db).await, 1202);
     }
 
     /// A result the database refuses: it names no account.
