@@ -455,7 +455,7 @@ pub(crate) async fn write_locked(
 }
 
 /// A group's first and last rows, by which a read of the log tells whether it was written.
-pub(crate) struct GroupMarks {
+struct GroupMarks {
     first: (u64, Vec<u8>),
     last: (u64, Vec<u8>),
 }

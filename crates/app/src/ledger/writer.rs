@@ -112,12 +112,17 @@ impl Group {
             }
             Err(e) => {
                 tracing::error!(error = %e, "ledger append failed");
-                for reply in replies {
-                    reply.send(Err(e.to_string())).ok();
-                }
+                fail(replies, &e.to_string());
                 None
             }
         }
+    }
+}
+
+/// Answers every request of a group with the same failure.
+fn fail(replies: Vec<oneshot::Sender<Result<Appended, String>>>, why: &str) {
+    for reply in replies {
+        reply.send(Err(why.to_owned())).ok();
     }
 }
 
@@ -157,9 +162,7 @@ impl Pipeline {
             Ok(built) => built,
             Err(e) => {
                 tracing::error!(error = %e, "ledger group could not be built");
-                for reply in group.replies {
-                    reply.send(Err(e.to_string())).ok();
-                }
+                fail(group.replies, &e.to_string());
                 self.expected = Some(expected);
                 return;
             }
@@ -177,8 +180,8 @@ impl Pipeline {
 
     /// Settles the oldest flight, whose statement gave `written`. If it did not write (the head
     /// was not the expected one, or it failed), every later flight was built on the head it was to
-    /// leave and does not write either: they are all awaited, then those that did not write are
-    /// written again under the lock.
+    /// leave and does not write either — unless it did commit though its fate could not be told —
+    /// so they are all awaited, and those that did not write are written again under the lock.
     async fn settle(&mut self, flight: Group, written: Sent) {
         let mut again = Vec::new();
         if settled(flight, written, &mut again) {
@@ -222,9 +225,7 @@ fn settled(group: Group, written: Sent, again: &mut Vec<Group>) -> bool {
         Err(e) => format!("ledger writer stopped: {e}"),
     };
     tracing::error!(error = %unknown, entries = group.replies.len(), "ledger append failed; the group may be in the log");
-    for reply in group.replies {
-        reply.send(Err(unknown.clone())).ok();
-    }
+    fail(group.replies, &unknown);
     false
 }
 
