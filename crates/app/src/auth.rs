@@ -73,6 +73,19 @@ pub struct Current {
     pub reference_generation: Option<i64>,
     /// The account's grants (R-PUR-3), read with the session likewise; `None` reads them when needed.
     pub grants: Option<Vec<nhiguard_store::Grant>>,
+    /// A sign-in lockout in force (R-ACC-6). It ends no session — whoever set it off need not be the
+    /// session's holder — but no query goes out until it ends.
+    pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Set only by [`App::current_for_query`]: the account may no longer act (disabled, past its
+    /// disable date) and its session has been ended. The query it carried is refused and recorded.
+    pub barred: Option<Barred>,
+}
+
+/// Why an account may not act at all any more, for the person (`message`) and the log (`why`).
+#[derive(Debug, Clone)]
+pub struct Barred {
+    pub why: &'static str,
+    pub message: Text,
 }
 
 impl Current {
@@ -163,36 +176,64 @@ fn bad_credentials() -> AppError {
 }
 
 impl App {
-    /// Whether an account may act now: active, not locked, not past its disable date (checked
-    /// against Taipei's calendar so that the date means what the admin meant).
-    fn account_usable(&self, a: &AccountRow) -> Result<()> {
-        let now = self.now();
+    /// Whether an account may act now: active, not past its disable date (checked against
+    /// Taipei's calendar so that the date means what the admin meant).
+    fn account_usable(&self, a: &AccountRow) -> std::result::Result<(), Barred> {
+        let barred = |why, zh: &str, en: &str| Err(Barred { why, message: Text::new(zh, en) });
         match a.status.as_str() {
             "active" => {}
             "pending" => {
-                return Err(AppError::Unauthenticated(Text::new(
+                return barred(
+                    "account not activated",
                     "帳號尚未啟用：請使用管理者交付的啟用連結設定密碼",
                     "this account is not activated yet: use the activation link from your admin to set a password",
-                )));
+                );
             }
             _ => {
-                return Err(AppError::Unauthenticated(Text::new(
+                return barred(
+                    "account disabled",
                     "帳號已停用，請洽所屬機關管理者",
                     "this account is disabled; ask your agency admin",
-                )));
+                );
             }
         }
         if let Some(d) = a.disable_on.as_deref().and_then(|d| d.parse::<chrono::NaiveDate>().ok())
-            && roc::taipei_date(now) >= d
+            && roc::taipei_date(self.now()) >= d
         {
-            {
-                return Err(AppError::Unauthenticated(Text::new(
-                    "帳號已於停用日起停止使用，請洽所屬機關管理者",
-                    "this account stopped working on its disable date; ask your agency admin",
-                )));
-            }
+            return barred(
+                "account past its disable date",
+                "帳號已於停用日起停止使用，請洽所屬機關管理者",
+                "this account stopped working on its disable date; ask your agency admin",
+            );
         }
         Ok(())
+    }
+
+    /// The account as a request (or a batch working for it) acts: its roles and grants, and
+    /// whatever keeps it from acting or from querying now.
+    pub(crate) fn account_current(&self, account: AccountRow, kind: SessionKind, addr: &str) -> Current {
+        let max_age = Duration::days(self.settings().password_max_age_days);
+        let expired = account.password_changed_at.is_some_and(|t| self.now() - t > max_age);
+        let must_enrol_totp = self.settings().totp_required_for_admins
+            && account.roles.iter().any(|r| r.is_admin())
+            && account.totp_enabled_at.is_none();
+        Current {
+            must_change_password: account.must_change_password || expired,
+            must_enrol_totp,
+            barred: self.account_usable(&account).err(),
+            locked_until: account.locked_until,
+            account_id: account.id,
+            username: account.username,
+            person_name: account.person_name,
+            person_title: account.person_title,
+            org_node_id: account.org_node_id,
+            roles: account.roles,
+            csrf: String::new(),
+            kind,
+            client_addr: addr.to_owned(),
+            reference_generation: None,
+            grants: None,
+        }
     }
 
     /// Signs in with username and password (R-ACC-6 lockout). Every outcome is recorded.
@@ -241,9 +282,9 @@ impl App {
         } else {
             None
         };
-        if let Err(e) = self.account_usable(&account) {
+        if let Err(b) = self.account_usable(&account) {
             self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await?;
-            return Err(e);
+            return Err(AppError::Unauthenticated(b.message));
         }
         let token = random_token()?;
         let csrf = random_token()?;
@@ -274,6 +315,18 @@ impl App {
     /// The account behind a session token, if the session is alive (idle timeout) and the account
     /// still usable; touches the session.
     pub async fn current(&self, token: &str, kind: SessionKind, addr: &str) -> Result<Current> {
+        let current = self.current_for_query(token, kind, addr).await?;
+        match current.barred {
+            Some(b) => Err(AppError::Unauthenticated(b.message)),
+            None => Ok(current),
+        }
+    }
+
+    /// As [`App::current`] for a request that sends a query or a batch, except that an account
+    /// that may no longer act still comes back, carrying why in [`Current::barred`] (its session
+    /// is ended all the same): the query is then refused and recorded with its own fields (R-LOG-1)
+    /// — turned away before it is read, it would leave no trace.
+    pub async fn current_for_query(&self, token: &str, kind: SessionKind, addr: &str) -> Result<Current> {
         let now = self.now();
         let hash = token_hash(token);
         let expired = || {
@@ -300,33 +353,18 @@ impl App {
                 "your session timed out; please sign in again",
             )));
         }
-        if let Err(e) = self.account_usable(&account) {
+        let current = self.account_current(account, kind, addr);
+        if current.barred.is_some() {
             self.db().delete_session(&hash).await?;
-            return Err(e);
-        }
-        // Writing on every request would make reads write; a minute's precision is enough.
-        if now - session.last_seen_at > Duration::seconds(30) {
+        } else if now - session.last_seen_at > Duration::seconds(30) {
+            // Writing on every request would make reads write; a minute's precision is enough.
             self.db().touch_session(&hash, now).await?;
         }
-        let max_age = Duration::days(self.settings().password_max_age_days);
-        let expired = account.password_changed_at.is_some_and(|t| now - t > max_age);
-        let must_enrol_totp = self.settings().totp_required_for_admins
-            && account.roles.iter().any(|r| r.is_admin())
-            && account.totp_enabled_at.is_none();
         Ok(Current {
-            must_change_password: account.must_change_password || expired,
-            must_enrol_totp,
-            account_id: account.id,
-            username: account.username,
-            person_name: account.person_name,
-            person_title: account.person_title,
-            org_node_id: account.org_node_id,
-            roles: account.roles,
             csrf: session.csrf_token,
-            kind,
-            client_addr: addr.to_owned(),
             reference_generation: Some(reference_generation),
             grants: Some(grants),
+            ..current
         })
     }
 

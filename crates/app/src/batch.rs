@@ -65,7 +65,7 @@ impl App {
             reason: input.reason.clone(),
             ..QueryInput::default()
         };
-        let access = match self.query_access(current, input.purpose_id, input.operation_id).await? {
+        let access = match self.batch_access(current, input.purpose_id, input.operation_id).await? {
             Ok(a) => a,
             Err((why, e)) => return self.refuse(current, &as_query, &format!("batch: {why}"), e).await.map(|_| 0),
         };
@@ -204,24 +204,25 @@ impl App {
         Ok(unfinished.len())
     }
 
-    /// The batch's owner, as the queries record them.
+    /// The batch's owner, as the queries record them, and whatever keeps the account from
+    /// querying now.
     async fn batch_owner(&self, b: &BatchRow) -> Result<Current> {
         let a = self.db().account(b.account_id).await?;
-        Ok(Current {
-            account_id: a.id,
-            username: a.username,
-            person_name: a.person_name,
-            person_title: a.person_title,
-            org_node_id: a.org_node_id,
-            roles: a.roles,
-            csrf: String::new(),
-            kind: crate::SessionKind::Api,
-            client_addr: format!("batch {}", b.id),
-            must_change_password: false,
-            must_enrol_totp: false,
-            reference_generation: None,
-            grants: None,
-        })
+        Ok(self.account_current(a, crate::SessionKind::Api, &format!("batch {}", b.id)))
+    }
+
+    /// May the account send this batch's queries now: the account itself (R-ACC-6, R-ACC-7), then
+    /// its right to the purpose and operation (R-PUR-3) — checked on upload and again for every chunk.
+    async fn batch_access(
+        &self,
+        current: &Current,
+        purpose_id: i64,
+        operation_id: i64,
+    ) -> Result<std::result::Result<Access, (String, AppError)>> {
+        if let Some((why, e)) = self.query_bar(current) {
+            return Ok(Err((why.to_owned(), e)));
+        }
+        self.query_access(current, purpose_id, operation_id).await
     }
 
     async fn run_batch(&self, id: i64) -> Result<()> {
@@ -233,13 +234,7 @@ impl App {
                 return self.finish_batch(&b).await;
             }
             // The account and its right to query are checked again for every chunk.
-            let access: std::result::Result<Access, String> = match self.db().account(b.account_id).await {
-                Ok(a) if a.status == "active" => match self.query_access(&owner, b.purpose_id, b.operation_id).await? {
-                    Ok(x) => Ok(x),
-                    Err((why, _)) => Err(why),
-                },
-                _ => Err("account not active".to_owned()),
-            };
+            let access = self.batch_access(&owner, b.purpose_id, b.operation_id).await?;
             let case = CaseNumber::parse(&b.case_number)?;
             let reason = Reason::parse(&b.reason, 1)?;
             // Rows whose query was recorded but whose outcome was not: never sent again.
@@ -253,25 +248,20 @@ impl App {
             }
             let access = match access {
                 Ok(a) => a,
-                Err(why) => {
+                Err((why, _)) => {
                     // Refused from here on: every remaining row is recorded as refused, none sent.
-                    let mut tx = self.db().begin().await?;
                     let rows: Vec<nhiguard_store::RowOutcome> =
                         fresh.iter().map(|i| (i.row_no, "refused".to_owned(), None)).chain(outcomes).collect();
-                    let refusal = Draft {
-                        kind: nhiguard_ledger::EntryKind::Query,
-                        actor: owner.username.clone(),
-                        at_micros: self.now().timestamp_micros(),
-                        fields: vec![
-                            ("batch".into(), id.to_string()),
-                            ("outcome".into(), "refused".into()),
-                            ("refusal".into(), format!("batch: {why}")),
-                            ("rows".into(), rows.len().to_string()),
-                            ("case_number".into(), b.case_number.clone()),
-                            ("reason".into(), b.reason.clone()),
-                        ],
+                    let as_query = QueryInput {
+                        purpose_id: b.purpose_id,
+                        operation_id: b.operation_id,
+                        case_number: b.case_number.clone(),
+                        reason: b.reason.clone(),
+                        ..QueryInput::default()
                     };
-                    drafts.push(refusal);
+                    let extra = [("batch", id.to_string()), ("rows", rows.len().to_string())];
+                    drafts.push(self.refusal_draft(&owner, &as_query, &format!("batch: {why}"), &extra).await?);
+                    let mut tx = self.db().begin().await?;
                     append_in(&mut tx, &drafts).await?;
                     tx.batch_record(id, &rows).await?;
                     tx.commit().await?;

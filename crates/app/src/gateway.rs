@@ -162,6 +162,40 @@ impl App {
         Ok(out)
     }
 
+    /// Whether the account may query at this moment, beside its grants (issue 5: active, not
+    /// locked, password not expired, not past its disable date; R-ACC-6, R-ACC-7): why not, for
+    /// the refusal record, with the error to show.
+    pub(crate) fn query_bar(&self, current: &Current) -> Option<(&'static str, AppError)> {
+        if let Some(b) = &current.barred {
+            return Some((b.why, AppError::Unauthenticated(b.message.clone())));
+        }
+        if let Some(until) = current.locked_until.filter(|u| *u > self.now()) {
+            let e = AppError::forbidden(
+                &format!(
+                    "連續登入失敗次數過多，帳號鎖定至 {}，期間不得查詢",
+                    nhiguard_domain::roc::short_datetime(until)
+                ),
+                &format!(
+                    "too many failed sign-ins: the account is locked until {}, and may not query",
+                    until.to_rfc3339()
+                ),
+            );
+            return Some(("account locked", e));
+        }
+        if current.must_change_password {
+            let e = AppError::forbidden(
+                "密碼已逾期或須變更，請先變更密碼再查詢",
+                "the password has expired or must be changed: change it, then query",
+            );
+            return Some(("password must be changed", e));
+        }
+        if current.must_enrol_totp {
+            let e = AppError::forbidden("請先設定兩步驟驗證再查詢", "set up the second factor, then query");
+            return Some(("second factor not set up", e));
+        }
+        None
+    }
+
     /// Records a refused query (R-LOG-1: refused ones too) and returns the error to show.
     pub(crate) async fn refuse(
         &self,
@@ -170,6 +204,19 @@ impl App {
         why: &str,
         err: AppError,
     ) -> Result<QueryAnswer> {
+        self.append(self.refusal_draft(current, input, why, &[]).await?).await?;
+        Err(err)
+    }
+
+    /// A refused query's ledger entry: who, under what, with which case number and reason, and why
+    /// not — the fields an allowed query's entry has, so that the log's readers see refusals too.
+    pub(crate) async fn refusal_draft(
+        &self,
+        current: &Current,
+        input: &QueryInput,
+        why: &str,
+        extra: &[(&str, String)],
+    ) -> Result<Draft> {
         let mut f = Vec::new();
         field(&mut f, "account_id", current.account_id.to_string());
         let agency = self.db().org_tree().await?.agency_of(current.org_node_id);
@@ -193,14 +240,15 @@ impl App {
         field(&mut f, "outcome", Outcome::Refused.code());
         field(&mut f, "refusal", why);
         field(&mut f, "client_addr", current.client_addr.clone());
-        self.append(Draft {
+        for (k, v) in extra {
+            field(&mut f, k, v.clone());
+        }
+        Ok(Draft {
             kind: EntryKind::Query,
             actor: current.username.clone(),
             at_micros: self.now().timestamp_micros(),
             fields: f,
         })
-        .await?;
-        Err(err)
     }
 
     /// May this user query `operation_id` under `purpose_id` now (R-PUR-3)? Returns what the
@@ -387,6 +435,9 @@ impl App {
 
     /// Runs one query end to end.
     pub async fn run_query(&self, current: &Current, input: &QueryInput) -> Result<QueryAnswer> {
+        if let Some((why, e)) = self.query_bar(current) {
+            return self.refuse(current, input, why, e).await;
+        }
         // 1. Who may ask for what (R-PUR-3): checked before the input, so that nothing is parsed
         //    for a query that may not happen at all.
         let access = match self.query_access(current, input.purpose_id, input.operation_id).await? {

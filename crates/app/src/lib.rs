@@ -31,7 +31,7 @@ use std::sync::Arc;
 use nhiguard_domain::clock::Clock;
 use nhiguard_store::Db;
 
-pub use auth::{Current, SessionKind, SignedIn};
+pub use auth::{Barred, Current, SessionKind, SignedIn};
 pub use error::{AppError, Result};
 pub use nhiguard_store::{StoredCheckpoint, StoredVerification, from_micros};
 pub use reference::Names;

@@ -472,6 +472,8 @@ impl App {
                         must_enrol_totp: false,
                         reference_generation: None,
                         grants: None,
+                        locked_until: None,
+                        barred: None,
                     };
                     let input = crate::gateway::QueryInput {
                         purpose_id: p.id,
@@ -521,6 +523,8 @@ impl App {
                         must_enrol_totp: false,
                         reference_generation: None,
                         grants: None,
+                        locked_until: None,
+                        barred: None,
                     })
                 }
             };

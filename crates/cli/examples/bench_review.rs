@@ -188,6 +188,8 @@ fn main() {
             must_enrol_totp: false,
             reference_generation: None,
             grants: None,
+            locked_until: None,
+            barred: None,
         });
         let ids: Arc<Vec<String>> = Arc::new(app.sandbox_examples(2000));
         println!("review benchmark on {}: {n} queries by one user of one agency in {year}-{month:02}", backend);

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AppState;
-use crate::ctx::{ApiUser, Ctx};
+use crate::ctx::{ApiQuerier, ApiUser, Ctx};
 use crate::error::ApiError;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -931,7 +931,7 @@ fn records_dto(
     responses((status = 200, body = QueryAnswerDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn query_run(
     State(s): State<AppState>,
-    u: ApiUser,
+    ApiQuerier(u): ApiQuerier,
     body: Result<Json<QueryBody>, axum::extract::rejection::JsonRejection>,
 ) -> ApiResult<QueryAnswerDto> {
     let b = json_body(body)?;
@@ -1326,7 +1326,7 @@ fn batch_dto(b: nhiguard_app::batch::BatchRow) -> BatchDto {
     responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn batch_upload(
     State(s): State<AppState>,
-    u: ApiUser,
+    ApiQuerier(u): ApiQuerier,
     axum::extract::Query(p): axum::extract::Query<BatchParams>,
     body: axum::body::Bytes,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {

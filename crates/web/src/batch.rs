@@ -11,7 +11,7 @@ use nhiguard_app::batch::BatchInput;
 use nhiguard_domain::roc;
 
 use crate::AppState;
-use crate::ctx::PageUser;
+use crate::ctx::{PageQuerier, PageUser};
 use crate::error::{PageError, status_of};
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -95,7 +95,11 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
 }
 
 /// The multipart form: its CSRF token is checked here, as `CsrfForm` reads only urlencoded forms.
-async fn upload(State(s): State<AppState>, u: PageUser, mut form: Multipart) -> Result<Response, PageError> {
+async fn upload(
+    State(s): State<AppState>,
+    PageQuerier(u): PageQuerier,
+    mut form: Multipart,
+) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let bad_form = |e: String| {
         PageError::new(

@@ -94,20 +94,47 @@ impl FromRequestParts<AppState> for PageUser {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        PageUser::extract(parts, state, false).await
+    }
+}
+
+/// The sender of a query or a batch from a page: as [`PageUser`], except that an account which may
+/// not query now (disabled, past its disable date, locked, password expired) reaches the handler,
+/// whose query the app then refuses and records with its own fields (R-LOG-1) — turned away here,
+/// it would leave no trace.
+#[derive(Debug, Clone)]
+pub struct PageQuerier(pub PageUser);
+
+impl FromRequestParts<AppState> for PageQuerier {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        PageUser::extract(parts, state, true).await.map(PageQuerier)
+    }
+}
+
+impl PageUser {
+    async fn extract(parts: &mut Parts, state: &AppState, querying: bool) -> Result<Self, PageError> {
         let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
         let lang = ctx.lang;
         let Some(token) = cookie(parts, SESSION_COOKIE).map(str::to_owned) else {
             return Err(PageError::new(AppError::Unauthenticated(Text::new("請先登入", "please sign in")), lang));
         };
-        let current =
-            state.app.current(&token, SessionKind::Web, &ctx.addr).await.map_err(|e| PageError::new(e, lang))?;
-        // R-ACC-6, R-ACC-8: an expired password is changed before any other page works.
-        if current.must_change_password && !matches!(full_path(parts).as_str(), "/password" | "/signout") {
+        let current = if querying {
+            state.app.current_for_query(&token, SessionKind::Web, &ctx.addr).await
+        } else {
+            state.app.current(&token, SessionKind::Web, &ctx.addr).await
+        };
+        let current = current.map_err(|e| PageError::new(e, lang))?;
+        // R-ACC-6, R-ACC-8: an expired password is changed before any other page works (a query
+        // sent all the same is refused and recorded by the app).
+        let path = full_path(parts);
+        if current.must_change_password && !querying && !matches!(path.as_str(), "/password" | "/signout") {
             let e = AppError::forbidden("請先變更密碼", "change your password first");
             return Err(PageError::redirect("/password", e, lang));
         }
         // R-ACC-6: where the settings require a second factor of admins, it is set up first.
-        if current.must_enrol_totp && !full_path(parts).starts_with("/password") && full_path(parts) != "/signout" {
+        if current.must_enrol_totp && !querying && !path.starts_with("/password") && path != "/signout" {
             let e = AppError::forbidden("請先設定兩步驟驗證", "set up the second factor first");
             return Err(PageError::redirect("/password", e, lang));
         }
@@ -127,6 +154,25 @@ impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        ApiUser::extract(parts, state, false).await
+    }
+}
+
+/// The sender of a query or a batch through the API: as [`ApiUser`], with [`PageQuerier`]'s reason
+/// to let an account barred from querying through to the handler.
+#[derive(Debug, Clone)]
+pub struct ApiQuerier(pub ApiUser);
+
+impl FromRequestParts<AppState> for ApiQuerier {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        ApiUser::extract(parts, state, true).await.map(ApiQuerier)
+    }
+}
+
+impl ApiUser {
+    async fn extract(parts: &mut Parts, state: &AppState, querying: bool) -> Result<Self, ApiError> {
         let Ok(ctx) = Ctx::from_request_parts(parts, state).await;
         let token = parts
             .headers
@@ -140,7 +186,15 @@ impl FromRequestParts<AppState> for ApiUser {
                     "sign in with POST /api/v1/session and send the token as `Authorization: Bearer …`",
                 )))
             })?;
-        let current = state.app.current(&token, SessionKind::Api, &ctx.addr).await.map_err(ApiError)?;
+        let current = if querying {
+            state.app.current_for_query(&token, SessionKind::Api, &ctx.addr).await.map_err(ApiError)?
+        } else {
+            state.app.current(&token, SessionKind::Api, &ctx.addr).await.map_err(ApiError)?
+        };
+        if querying {
+            // Whatever bars the account from querying, the app refuses and records the query.
+            return Ok(ApiUser { current, token });
+        }
         if current.must_change_password
             && !matches!(full_path(parts).as_str(), "/api/v1/me/password" | "/api/v1/session")
         {

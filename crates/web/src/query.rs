@@ -14,7 +14,7 @@ use nhiguard_domain::roc;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageUser};
+use crate::ctx::{CsrfForm, PageQuerier, PageUser};
 use crate::error::{PageError, status_of};
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -138,7 +138,11 @@ struct AnswerPage {
     shared_with: Vec<(i64, String)>,
 }
 
-async fn run(State(s): State<AppState>, u: PageUser, CsrfForm(f): CsrfForm<QueryForm>) -> Result<Response, PageError> {
+async fn run(
+    State(s): State<AppState>,
+    PageQuerier(u): PageQuerier,
+    CsrfForm(f): CsrfForm<QueryForm>,
+) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
     let (purpose_id, operation_id) = f
         .choice

@@ -205,3 +205,42 @@ async fn r_qry_1_a_batch_case_number_follows_the_agency_format() {
     let r = upload(&mut c, &t, "ids.csv", format!("身分證號\n{id}\n").as_bytes()).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("case_number")), "{}", r.body);
 }
+
+#[tokio::test]
+async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_names_account_and_agency() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(260);
+    let mut c = t.api_as("soc.user").await;
+    // Slow enough that the account is disabled while the first chunk (200 rows) is out.
+    t.nhia.set_delay(Some(Duration::from_millis(40)));
+    let seen = t.nhia.requests_seen();
+    let csv = format!("身分證號\n{}\n", known.join("\n"));
+    let r = upload(&mut c, &t, "list.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    t.set_account_status("soc.user", "disabled", None).await;
+    while t.app.db().batch(id).await.unwrap().state != "done" {
+        assert!(Instant::now() < deadline, "the batch never finished");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    t.nhia.set_delay(None);
+    assert_eq!(t.nhia.requests_seen() - seen, 200, "the first chunk only");
+    let entries: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let refusal = entries
+        .iter()
+        .find(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused"))
+        .expect("the refusal is recorded");
+    assert_eq!(refusal.field("refusal"), Some("batch: account disabled"));
+    assert_eq!(refusal.field("rows"), Some("60"));
+    assert_eq!(refusal.field("batch"), Some(id.to_string().as_str()));
+    assert_eq!(refusal.field("account_id"), Some(t.account_id("soc.user").await.to_string().as_str()));
+    assert_eq!(refusal.field("agency_id"), Some(t.node("SOC").await.to_string().as_str()));
+    assert_eq!(refusal.field("operation"), Some("INS01"));
+    assert_eq!(refusal.field("case_number"), Some("113-兒保-77"));
+}

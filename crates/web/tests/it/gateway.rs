@@ -226,14 +226,74 @@ async fn r_pur_3_only_held_purposes_operations_and_active_linkages_may_be_querie
     assert_eq!(refused, 5);
 }
 
+/// The recorded refusals: why, case number, and whether the entry names the account and agency.
+async fn refusals(t: &TestApp) -> Vec<(String, String, bool)> {
+    let refused = entries(t, EntryKind::Query).await.into_iter().filter(|e| e.field("outcome") == Some("refused"));
+    refused
+        .map(|e| {
+            let named = e.field("account_id").is_some_and(|a| !a.is_empty())
+                && e.field("agency_id").is_some_and(|a| !a.is_empty());
+            (
+                e.field("refusal").unwrap_or_default().to_owned(),
+                e.field("case_number").unwrap_or_default().to_owned(),
+                named,
+            )
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn r_acc_7_a_disabled_account_cannot_query() {
+async fn r_acc_7_r_log_1_an_account_barred_at_the_moment_of_the_query_is_refused_and_recorded() {
     let t = TestApp::demo().await;
     let (p, o) = ids(&t, 8, "INS01").await;
-    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    let id = subject(&t);
+    let choice = format!("{p}:{o}");
+    // Disabled while its page was open (R-ACC-7): the session ends, the query it sent is recorded.
+    let mut web = t.browser_as("soc.user").await;
+    let csrf = web.get("/query").await.csrf();
     t.set_account_status("soc.user", "disabled", None).await;
-    let r = c.post_json("/api/v1/queries", &body(p, o, "113-1", REASON, &subject(&t))).await;
-    assert_eq!(r.status, 401);
+    let form = [("csrf", csrf.as_str()), ("choice", &choice), ("case_number", "113-D"), ("reason", REASON)];
+    let r = web.post_form("/query", &[&form[..], &[("national_id", id.as_str())]].concat()).await;
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(r.header("location").unwrap().starts_with("/signin"), "{:?}", r.header("location"));
+    let r = web.post_form("/query", &[&form[..], &[("national_id", id.as_str())]].concat()).await;
+    assert_eq!(r.status, 303, "the session is gone: {}", r.body);
+    t.set_account_status("soc.user", "active", None).await;
+    // Locked by failed sign-ins (R-ACC-6): the live session stays, its queries do not go out.
+    let mut c = t.api_as("soc.user").await;
+    let mut stranger = t.client();
+    for _ in 0..5 {
+        let wrong = json!({"username": "soc.user", "password": "not the password 1"});
+        assert_eq!(stranger.post_json("/api/v1/session", &wrong).await.status, 401);
+    }
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-L", REASON, &id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("鎖定"), "{}", r.body);
+    assert_eq!(c.get("/api/v1/me").await.status, 200, "a lockout ends no session");
+    // The password expired (R-ACC-6): signing in works, to change it; a query or a batch does not.
+    t.clock.advance(chrono::Duration::days(91));
+    let mut c = t.api_as("soc.user").await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-P", REASON, &id)).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("變更密碼"), "{}", r.body);
+    let q = format!(
+        "/api/v1/batches?purpose_id={p}&operation_id={o}&case_number=113-B&reason=%E5%85%92%E5%B0%91%E4%BF%9D%E8%AD%B7%E5%80%8B%E6%A1%88%E5%90%8D%E5%86%8A%E7%A2%BA%E8%AA%8D&file_name=a.csv"
+    );
+    let r = c.request_bytes("POST", &q, Some("text/csv"), format!("身分證號\n{id}\n").as_bytes()).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
+    let recorded = refusals(&t).await;
+    let expected = [
+        ("account disabled", "113-D"),
+        ("account locked", "113-L"),
+        ("password must be changed", "113-P"),
+        ("batch: password must be changed", "113-B"),
+    ];
+    assert_eq!(recorded.len(), expected.len(), "{recorded:?}");
+    for ((why, case, named), (want_why, want_case)) in recorded.iter().zip(expected) {
+        assert_eq!((why.as_str(), case.as_str(), *named), (want_why, want_case, true));
+    }
 }
 
 #[tokio::test]
