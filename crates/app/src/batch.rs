@@ -39,6 +39,17 @@ const CHUNK: i64 = 200;
 /// Lookups in flight at once within a chunk.
 const PARALLEL: usize = 32;
 
+/// After a chunk that NHIA could not take (unreachable, or saying it is unavailable), the batch
+/// waits, then sends a single row; it goes back to full chunks once a row gets through. The wait
+/// doubles up to [`WAIT_MAX`]. Without it a short outage (a night's maintenance window) would open
+/// the connector's breaker and fail every remaining row at once, each recorded as a query.
+const WAIT_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
+const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// After an error that stopped the batch's work (the database, the key), it starts again after a
+/// wait that doubles up to this: what was recorded stays, nothing recorded is sent again.
+const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Batches being worked on in this process.
 #[derive(Debug, Default)]
 pub(crate) struct Running(Mutex<std::collections::HashMap<i64, tokio::task::AbortHandle>>);
@@ -178,8 +189,11 @@ impl App {
         }
         let app = self.clone();
         let task = tokio::spawn(async move {
-            if let Err(e) = app.run_batch(id).await {
-                tracing::error!(batch = id, error = %e, "batch stopped");
+            let mut wait = WAIT_FIRST;
+            while let Err(e) = app.run_batch(id).await {
+                tracing::error!(batch = id, error = %e, retry_in_s = wait.as_secs(), "batch stopped; it will go on");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RESTART_MAX);
             }
             app.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
@@ -226,10 +240,14 @@ impl App {
     }
 
     async fn run_batch(&self, id: i64) -> Result<()> {
+        let (mut chunk, mut wait) = (CHUNK, std::time::Duration::ZERO);
         loop {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
             let b = self.db().batch(id).await?;
             let owner = self.batch_owner(&b).await?;
-            let pending = self.db().batch_pending(id, CHUNK).await?;
+            let pending = self.db().batch_pending(id, chunk).await?;
             if pending.is_empty() {
                 return self.finish_batch(&b).await;
             }
@@ -243,7 +261,10 @@ impl App {
             let mut drafts = Vec::new();
             for i in &interrupted {
                 let seq = i.query_seq.unwrap_or(0);
-                drafts.push(self.outcome_draft(&owner.username, seq, &(Outcome::NhiaError, Vec::new(), None)));
+                let mut entry = self.outcome_draft(&owner.username, seq, &(Outcome::NhiaError, Vec::new(), None));
+                // Not NHIA's doing: the gateway stopped before the answer was recorded.
+                entry.fields.push(("interrupted".into(), "not sent again".into()));
+                drafts.push(entry);
                 outcomes.push((i.row_no, "interrupted".into(), None));
             }
             let access = match access {
@@ -317,17 +338,35 @@ impl App {
             // Everything the entries need is read before the transaction takes the write lock.
             let mut drafts = Vec::new();
             let mut rows = Vec::new();
+            // Rows NHIA certainly did not take: their queries are recorded as failed, and the rows
+            // go back to wait for another try (a new query then).
+            let mut unsent = Vec::new();
             for (row, seq, l) in &looked {
                 let mut entry = self.outcome_draft(&owner.username, *seq, l);
                 entry.fields.extend(self.relation_fields(&owner.person_name, &l.1).await?);
                 drafts.push(entry);
+                if l.2.as_ref().is_some_and(|e| e.retry_safe()) {
+                    unsent.push(*row);
+                    continue;
+                }
                 let sealed =
                     if l.0 == Outcome::Answered { Some(self.seal_records(&l.1, &answer_aad(id, *row))?) } else { None };
                 rows.push((*row, l.0.code().to_owned(), sealed));
             }
+            (chunk, wait) = if unsent.is_empty() {
+                (CHUNK, std::time::Duration::ZERO)
+            } else {
+                tracing::warn!(
+                    batch = id,
+                    rows = unsent.len(),
+                    "NHIA unavailable: the batch waits, then tries one row"
+                );
+                (1, (wait * 2).clamp(WAIT_FIRST, WAIT_MAX))
+            };
             let mut tx = self.db().begin().await?;
             append_in(&mut tx, &drafts).await?;
             tx.batch_record(id, &rows).await?;
+            tx.batch_release(id, &unsent).await?;
             tx.commit().await?;
         }
     }

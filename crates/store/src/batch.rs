@@ -255,6 +255,20 @@ impl Tx {
         Ok(())
     }
 
+    /// Puts sent rows back among those to send: their lookups certainly did not reach NHIA.
+    pub async fn batch_release(&mut self, batch_id: i64, rows: &[u64]) -> Result<()> {
+        for row in rows {
+            sqlx::query(
+                "UPDATE batch_items SET query_seq = NULL WHERE batch_id = $1 AND row_no = $2 AND outcome IS NULL",
+            )
+            .bind(batch_id)
+            .bind(i(*row)?)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Records rows' outcomes (with sealed answers) and moves the counters.
     pub async fn batch_record(&mut self, batch_id: i64, rows: &[RowOutcome]) -> Result<()> {
         let (mut answered, mut not_found, mut failed) = (0i64, 0i64, 0i64);

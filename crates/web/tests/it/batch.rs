@@ -189,6 +189,13 @@ async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again(
         .filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string()))
         .count();
     assert_eq!(per_batch, 5, "each subject logged once");
+    // Their outcomes say the gateway stopped, not NHIA.
+    let interrupted = queries
+        .iter()
+        .map(|r| Entry::decode(&r.body).unwrap())
+        .filter(|e| e.kind() == EntryKind::QueryOutcome && e.field("interrupted") == Some("not sent again"))
+        .count();
+    assert_eq!(interrupted, 5);
 }
 
 #[tokio::test]
@@ -243,4 +250,39 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     assert_eq!(refusal.field("agency_id"), Some(t.node("SOC").await.to_string().as_str()));
     assert_eq!(refusal.field("operation"), Some("INS01"));
     assert_eq!(refusal.field("case_number"), Some("113-兒保-77"));
+}
+
+#[tokio::test]
+async fn r_qry_4_a_row_nhia_could_not_take_waits_and_goes_again_as_a_new_query() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(1);
+    let mut c = t.api_as("soc.user").await;
+    // NHIA says it is unavailable to the first lookup and its two retries.
+    t.nhia.unavailable_next(3);
+    let seen = t.nhia.requests_seen();
+    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let b = finished(&mut c, id).await;
+    assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(1), Some(0)), "{b}");
+    assert_eq!(t.nhia.requests_seen() - seen, 4, "three refused attempts, then one answered");
+    let entries: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let queries: Vec<u64> = entries
+        .iter()
+        .filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string()))
+        .map(Entry::seq)
+        .collect();
+    assert_eq!(queries.len(), 2, "each try its own query");
+    let outcome = |seq: u64| {
+        entries
+            .iter()
+            .find(|e| e.kind() == EntryKind::QueryOutcome && e.field("query_seq") == Some(&seq.to_string()))
+            .and_then(|e| e.field("outcome"))
+            .map(str::to_owned)
+    };
+    assert_eq!(outcome(queries[0]).as_deref(), Some("nhia_error"));
+    assert_eq!(outcome(queries[1]).as_deref(), Some("answered"));
+    let file = c.get(&format!("/api/v1/batches/{id}/result.csv")).await;
+    assert!(file.body.contains(&known[0]) && file.body.contains("已回覆"), "{}", file.body);
 }
