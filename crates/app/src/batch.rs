@@ -108,6 +108,8 @@ impl App {
         };
         let mut ids = Vec::with_capacity(table.rows.len());
         let mut problems: Vec<(u64, String, String)> = Vec::new();
+        // A subject twice is most likely a slip in the list; it would be two disclosures.
+        let mut first_row: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
         for (i, row) in table.rows.iter().enumerate() {
             let row_no = u64::try_from(i).unwrap_or(0) + 2;
             let cell = row.get(col).map(String::as_str).unwrap_or_default();
@@ -119,7 +121,17 @@ impl App {
                 continue;
             }
             match NationalId::parse(cell) {
-                Ok(id) => ids.push((row_no, id)),
+                Ok(id) => match first_row.entry(id.expose().to_owned()) {
+                    std::collections::hash_map::Entry::Occupied(first) => problems.push((
+                        row_no,
+                        format!("與第 {} 列為同一人", first.get()),
+                        format!("the same person as row {}", first.get()),
+                    )),
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(row_no);
+                        ids.push((row_no, id));
+                    }
+                },
                 Err(nhiguard_domain::DomainError::Invalid { zh, en, .. }) => problems.push((row_no, zh, en)),
                 Err(e) => problems.push((row_no, e.to_string(), e.to_string())),
             }

@@ -89,6 +89,11 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
     let garbage: Vec<u8> = (0..2000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let cases: Vec<(String, Vec<u8>, &str)> = vec![
         ("bad.csv".into(), format!("身分證號\n{}\nA123456788\n{}\n", known[0], known[1]).into_bytes(), "第 3 列"),
+        (
+            "twice.csv".into(),
+            format!("身分證號\n{}\n{}\n{}\n", known[0], known[1], known[0]).into_bytes(),
+            "第 4 列：與第 2 列為同一人",
+        ),
         ("formula.csv".into(), format!("身分證號\n{}\n=cmd|' /C calc'!A0\n", known[0]).into_bytes(), "公式"),
         ("header.csv".into(), format!("姓名\n{}\n", known[0]).into_bytes(), "身分證號欄位"),
         ("big5.csv".into(), big5.to_vec(), "Big5"),
