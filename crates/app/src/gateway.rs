@@ -504,12 +504,9 @@ impl App {
         };
         // Group-committed with the other queries' outcomes: one sync serves them all.
         let result_id = self.append_with(outcome_entry, result).await?.result_id;
-        let message = match (&outcome, &error) {
-            (Outcome::NotFound, _) => {
-                Some(Text::new("健保署查無符合條件之資料", "NHIA has no record matching these conditions"))
-            }
-            (_, Some(e)) => Some(Text::new(e.zh(), e.en())),
-            _ => None,
+        let message = match &error {
+            Some(e) => Some(Text::new(e.zh(), e.en())),
+            None => outcome_message(outcome, ""),
         };
         Ok(QueryAnswer { query_seq, outcome, result_id, records, message, purge_after: result_id.map(|_| purge_after) })
     }
@@ -802,6 +799,24 @@ pub async fn sandbox_nhi_with_faults(
         nhiguard_nhi::HttpConnector::new(nhiguard_nhi::HttpConnectorConfig::new(handle.endpoint(), credential))
             .map_err(|e| AppError::Internal(format!("sandbox connector: {}", e.detail())))?;
     Ok(Nhi { connector: Arc::new(connector), sandbox: Some(data), sandbox_server: Some(Arc::new(handle)) })
+}
+
+/// What a query's outcome tells the person who asked, from what its record keeps: the outcome and,
+/// for an NHIA error, its code (the outcome page is opened after the answer is gone).
+pub fn outcome_message(outcome: Outcome, nhia_error: &str) -> Option<Text> {
+    match outcome {
+        Outcome::NotFound => {
+            Some(Text::new("健保署查無符合條件之資料", "NHIA has no record matching these conditions"))
+        }
+        Outcome::NhiaError => Some(match nhiguard_nhi::NhiError::advice_for_code(nhia_error) {
+            Some((zh, en)) => Text::new(zh, en),
+            None => Text::new(
+                "健保署未能回覆（已記錄）；請稍後再試，如持續發生請通知資訊單位",
+                "NHIA could not answer (recorded); try again later, and tell the IT unit if it persists",
+            ),
+        }),
+        _ => None,
+    }
 }
 
 /// The real NHIA connector from the settings; errors name the setting to fix.

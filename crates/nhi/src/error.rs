@@ -65,6 +65,31 @@ impl NhiError {
         matches!(self, Self::Unavailable { .. })
     }
 
+    /// What to tell the person who asked, in Chinese and English, from a recorded [`NhiError::code`]
+    /// alone (an outcome page opened later): [`NhiError::zh`]'s advice without the details the
+    /// record does not keep. `None` for a code this version does not know.
+    pub fn advice_for_code(code: &str) -> Option<(String, String)> {
+        let e = match code {
+            "NHI-TIMEOUT" => Self::Timeout { after_ms: 0 },
+            "NHI-UNAVAILABLE" => Self::unavailable("", false),
+            "NHI-BAD-ANSWER" => Self::bad_answer(""),
+            "NHI-REJECTED" => {
+                return Some((
+                    "健保署拒絕本次查詢，請核對查詢作業與查詢條件".to_owned(),
+                    "NHIA refused this lookup; check the operation and the subject's details".to_owned(),
+                ));
+            }
+            "NHI-CONFIG" => {
+                return Some((
+                    "健保署連線設定有誤，請通知系統管理者".to_owned(),
+                    "the NHIA connection settings are wrong; tell the system administrator".to_owned(),
+                ));
+            }
+            _ => return None,
+        };
+        Some((e.zh(), e.en()))
+    }
+
     /// What a county clerk reads, in Traditional Chinese.
     pub fn zh(&self) -> String {
         match self {
@@ -134,6 +159,25 @@ pub(crate) fn safe_text(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_code_has_advice_of_its_own() {
+        let errors = [
+            NhiError::Timeout { after_ms: 1 },
+            NhiError::unavailable("x", true),
+            NhiError::rejected("E1", "m"),
+            NhiError::bad_answer("x"),
+            NhiError::config("nhi_endpoint", "x"),
+        ];
+        let advice: Vec<(String, String)> = errors
+            .iter()
+            .map(|e| NhiError::advice_for_code(e.code()).unwrap_or_else(|| panic!("{}", e.code())))
+            .collect();
+        for (i, a) in advice.iter().enumerate() {
+            assert!(advice.iter().skip(i + 1).all(|b| b != a), "{a:?} is given for two codes");
+        }
+        assert!(NhiError::advice_for_code("NHI-NEW").is_none());
+    }
 
     #[test]
     fn only_unavailable_is_retry_safe() {

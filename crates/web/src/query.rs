@@ -183,18 +183,9 @@ async fn outcome(State(s): State<AppState>, u: PageUser, Path(seq): Path<u64>) -
         .into_iter()
         .find(|r| r.seq == seq)
         .ok_or_else(|| PageError::new(AppError::not_found("找不到您的這筆查詢", "no such query of yours"), lang))?;
-    let message = match row.outcome {
-        nhiguard_domain::query::Outcome::NotFound => {
-            lang.t("健保署查無符合條件之資料", "NHIA has no record matching these conditions").to_owned()
-        }
-        nhiguard_domain::query::Outcome::NhiaError => lang
-            .t(
-                "健保署未能回覆（已記錄）；請稍後再試，如持續發生請通知資訊單位",
-                "NHIA could not answer (recorded); try again later, and tell the IT unit if it persists",
-            )
-            .to_owned(),
-        _ => String::new(),
-    };
+    let message = nhiguard_app::gateway::outcome_message(row.outcome, &row.detail)
+        .map(|m| m.get(lang).to_owned())
+        .unwrap_or_default();
     Ok(render(&AnswerPage {
         b: Base::new(lang, "查詢結果", "Result", Some(&u.current), "/query"),
         outcome: lang.t(row.outcome.zh(), row.outcome.en()).to_owned(),

@@ -474,6 +474,19 @@ async fn a_user_queries_through_the_pages() {
         .await;
     assert_eq!(bad.status, 422);
     assert!(bad.body.contains("查詢事由須具體說明"));
+    // An NHIA error's page, opened after the answer, still says which error and what to do.
+    t.nhia.garbage_next(1);
+    let r = web
+        .submit(
+            "/query",
+            "/query",
+            &[("choice", &choice), ("case_number", "113-兒保-10"), ("reason", REASON), ("national_id", &id)],
+        )
+        .await;
+    let at = r.header("location").unwrap().to_owned();
+    assert!(at.starts_with("/queries/"), "{at}");
+    let page = web.get(&at).await;
+    assert!(page.body.contains("健保署回傳的資料無法辨識") && page.body.contains("通知系統管理者"), "{}", page.body);
     let history = web.get("/history").await;
     assert!(history.body.contains("113-兒保-9") && history.body.contains("拒絕查詢"));
     // Someone without the user role sees no options.
