@@ -332,13 +332,14 @@ impl App {
             // The lookups, a few at a time.
             let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
             let mut set = tokio::task::JoinSet::new();
+            let operation = Arc::new(access.operation.clone());
             for ((row, subject), seq) in subjects.into_iter().zip(seqs) {
                 let app = self.clone();
-                let code = access.operation.code.clone();
+                let operation = operation.clone();
                 let sem = sem.clone();
                 set.spawn(async move {
                     let _permit = sem.acquire_owned().await;
-                    (row, seq, app.lookup(&code, &subject, seq).await)
+                    (row, seq, app.lookup(&operation, &subject, seq).await)
                 });
             }
             let mut looked = Vec::new();

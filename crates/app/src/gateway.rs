@@ -351,15 +351,33 @@ impl App {
         }
     }
 
-    /// Sends one lookup; NHIA's answer or failure becomes an outcome.
-    pub(crate) async fn lookup(&self, operation_code: &str, subject: &Subject, query_seq: u64) -> Looked {
+    /// Sends one lookup; NHIA's answer or failure becomes an outcome. Only the fields the
+    /// operation was approved for are kept (R-PUR-3): anything else NHIA sends is dropped before it
+    /// is shown, sealed or written to a file.
+    pub(crate) async fn lookup(&self, operation: &Operation, subject: &Subject, query_seq: u64) -> Looked {
         let request = LookupRequest {
-            operation_code: operation_code.to_owned(),
+            operation_code: operation.code.clone(),
             subject: subject.clone(),
             request_id: format!("{}-{query_seq}", self.deployment_id()),
         };
         match self.nhi().connector.lookup(&request).await {
-            Ok(LookupAnswer::Found(rs)) => (Outcome::Answered, rs.into_iter().map(|r| r.into_fields()).collect(), None),
+            Ok(LookupAnswer::Found(rs)) => {
+                let mut dropped = 0usize;
+                let records = rs
+                    .into_iter()
+                    .map(|r| {
+                        let mut fields = r.into_fields();
+                        let before = fields.len();
+                        fields.retain(|(f, _)| operation.results.contains(f));
+                        dropped += before - fields.len();
+                        fields
+                    })
+                    .collect();
+                if dropped > 0 {
+                    tracing::warn!(query_seq, operation = %operation.code, dropped, "NHIA answered fields outside the operation; dropped");
+                }
+                (Outcome::Answered, records, None)
+            }
             Ok(LookupAnswer::NotFound) => (Outcome::NotFound, Vec::new(), None),
             Err(e) => {
                 tracing::warn!(query_seq, code = e.code(), detail = %e.detail(), "NHIA lookup failed");
@@ -477,7 +495,7 @@ impl App {
         let query_seq = self.append(self.query_draft(current, &access, &case, &reason, &subject, &[])).await?;
 
         // 4. NHIA.
-        let looked = self.lookup(&access.operation.code, &subject, query_seq).await;
+        let looked = self.lookup(&access.operation, &subject, query_seq).await;
 
         // 5. The outcome entry and the sealed result, in one transaction, before the answer is shown.
         let now = self.now();

@@ -724,3 +724,26 @@ async fn r_log_2_a_lost_commit_answer_neither_loses_nor_doubles_a_query() {
     assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
     assert_eq!(assert_log_holds_each_entry_once(&t).await, before + 1, "the refused query's entry, once");
 }
+
+/// NHIA answers what it answers; only the fields the operation was approved for are kept (R-PUR-3).
+#[tokio::test]
+async fn r_pur_3_fields_outside_the_operation_are_neither_shown_nor_kept() {
+    let t = TestApp::demo().await;
+    let id = subject(&t);
+    let (p, o) = ids(&t, 8, "INS01").await;
+    // The approved operation, narrowed where nhiguard does not look: the sandbox still sends the unit.
+    let mut raw = t.raw().await;
+    sqlx::query("UPDATE operations SET results = 'name,insured_status' WHERE id = $1")
+        .bind(o)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let mut c = t.api_as("soc.user").await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-兒保-000003", REASON, &id)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    let fields: Vec<&String> = a["records"][0].as_object().unwrap().keys().collect();
+    assert_eq!(fields, ["insured_status", "name"], "{a}");
+    let kept = c.get(&format!("/api/v1/results/{}", a["result_id"])).await.json();
+    assert!(kept["records"][0].get("insured_unit").is_none(), "{kept}");
+}
