@@ -500,32 +500,60 @@ impl App {
         Ok((name, bytes))
     }
 
+    /// Destroys a finished batch's result file before its purge date, at its owner's word (R-DAT-1:
+    /// each manual deletion leaves a destruction record, never the data).
+    pub async fn delete_batch_result(&self, current: &Current, id: i64) -> Result<()> {
+        let b = self.batch(current, id).await?;
+        if b.state != "done" {
+            return Err(AppError::conflict(
+                "批次尚未完成，完成後才能刪除結果檔",
+                "the batch has not finished; its result can be deleted once it has",
+            ));
+        }
+        let mut tx = self.db().begin().await?;
+        if !self.destroy_batch_recorded(&mut tx, id, "batch_deleted", &current.username, &current.username).await? {
+            return Err(AppError::conflict("此批次結果已銷毀", "this batch's result has already been destroyed"));
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The scheduled purge of batch result files (R-DAT-1).
     pub(crate) async fn purge_batches(&self) -> Result<usize> {
-        let now = self.now();
         let mut n = 0;
-        for b in self.db().batches_due(now).await? {
+        for b in self.db().batches_due(self.now()).await? {
             let mut tx = self.db().begin().await?;
-            if tx.destroy_batch(b.id, "schedule", now).await? {
-                let fields = vec![
-                    ("event".into(), "batch_purged".into()),
-                    ("batch".into(), b.id.to_string()),
-                    ("by".into(), "schedule".into()),
-                ];
-                append_in(
-                    &mut tx,
-                    &[Draft {
-                        kind: nhiguard_ledger::EntryKind::Retention,
-                        actor: "system".into(),
-                        at_micros: now.timestamp_micros(),
-                        fields,
-                    }],
-                )
-                .await?;
+            if self.destroy_batch_recorded(&mut tx, b.id, "batch_purged", "schedule", "system").await? {
                 n += 1;
             }
             tx.commit().await?;
         }
         Ok(n)
+    }
+
+    /// Clears a batch's result file and records its destruction (`event`, by whom); false if it was
+    /// destroyed already.
+    async fn destroy_batch_recorded(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        id: i64,
+        event: &str,
+        by: &str,
+        actor: &str,
+    ) -> Result<bool> {
+        let now = self.now();
+        if !tx.destroy_batch(id, by, now).await? {
+            return Ok(false);
+        }
+        let fields =
+            vec![("event".into(), event.into()), ("batch".into(), id.to_string()), ("by".into(), by.to_owned())];
+        let entry = Draft {
+            kind: nhiguard_ledger::EntryKind::Retention,
+            actor: actor.to_owned(),
+            at_micros: now.timestamp_micros(),
+            fields,
+        };
+        append_in(tx, &[entry]).await?;
+        Ok(true)
     }
 }

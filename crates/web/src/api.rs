@@ -47,7 +47,7 @@ pub fn routes() -> Router<AppState> {
         .route("/results/{id}/shares", post(result_share))
         .route("/results/{id}/shares/{account}", delete(result_unshare))
         .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
-        .route("/batches/{id}", get(batch_get))
+        .route("/batches/{id}", get(batch_get).delete(batch_delete))
         .route("/batches/{id}/result.csv", get(batch_csv))
         .route("/applications", get(applications).post(application_file))
         .route("/applications/{id}", get(application_get))
@@ -132,6 +132,7 @@ async fn api_not_found() -> ApiError {
         disable_date_put,
         batch_upload,
         batch_get,
+        batch_delete,
         batch_csv,
         result_attach,
         reviews_list,
@@ -1346,6 +1347,14 @@ async fn batch_upload(
 #[utoipa::path(get, path = "/api/v1/batches/{id}", params(("id" = i64, Path)), responses((status = 200, body = BatchDto), (status = 403, body = ErrorBody)))]
 async fn batch_get(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> ApiResult<BatchDto> {
     Ok(Json(batch_dto(s.app.batch(&u.current, id).await?)))
+}
+
+/// Destroy a finished batch's result file now (recorded as a destruction, without the data).
+#[utoipa::path(delete, path = "/api/v1/batches/{id}", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn batch_delete(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    s.app.delete_batch_result(&u.current, id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The result file (CSV, UTF-8 with BOM); the download is recorded.

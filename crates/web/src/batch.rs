@@ -5,13 +5,13 @@ use askama::Template;
 use axum::Router;
 use axum::extract::{Multipart, Path, State};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use nhiguard_app::AppError;
 use nhiguard_app::batch::BatchInput;
 use nhiguard_domain::roc;
 
 use crate::AppState;
-use crate::ctx::{PageQuerier, PageUser};
+use crate::ctx::{CsrfForm, PageQuerier, PageUser};
 use crate::error::{PageError, status_of};
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/batches", get(list).post(upload))
         .route("/batches/{id}", get(detail))
+        .route("/batches/{id}/delete", post(delete))
         .route("/batches/{id}/result.csv", get(csv))
         .route("/batches/{id}/result.ods", get(ods))
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
@@ -200,6 +201,20 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
 }
 
 use crate::view::attachment;
+
+#[derive(serde::Deserialize)]
+struct Empty {}
+
+/// Destroys the result file now (R-DAT-1), back to the batch's page.
+async fn delete(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    s.app.delete_batch_result(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/batches/{id}")))
+}
 
 async fn csv(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> Result<Response, PageError> {
     let (name, bytes) = s.app.batch_file(&u.current, id, false).await.page(u.ctx.lang)?;

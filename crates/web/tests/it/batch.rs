@@ -158,6 +158,25 @@ async fn a_user_runs_a_small_batch_through_the_pages() {
             .status,
         403
     );
+    // R-DAT-1: the owner destroys the file early; the destruction is recorded, the file is gone.
+    let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
+    let mut other = t.api_as("soc.reviewer").await;
+    assert_eq!(other.request_bytes("DELETE", &format!("/api/v1/batches/{id}"), None, b"").await.status, 403);
+    let r = web.submit(&at, &format!("{at}/delete"), &[]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some(at.as_str())), "{}", r.body);
+    let p = web.get(&at).await;
+    assert!(p.body.contains("batch-destroyed") && !p.body.contains("download-csv"), "{}", p.body);
+    assert_eq!(web.get(&format!("{at}/result.csv")).await.status, 409);
+    let destroyed = t.app.db().ledger_recent(&["retention"], 10).await.unwrap();
+    let destroyed: Vec<Entry> = destroyed.iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    assert_eq!(destroyed.len(), 1);
+    let e = &destroyed[0];
+    assert_eq!(
+        (e.actor(), e.field("event"), e.field("batch")),
+        ("soc.user", Some("batch_deleted"), Some(&*id.to_string()))
+    );
+    let mut api = t.api_as("soc.user").await;
+    assert_eq!(api.request_bytes("DELETE", &format!("/api/v1/batches/{id}"), None, b"").await.status, 409, "once only");
 }
 
 #[tokio::test]
