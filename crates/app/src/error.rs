@@ -24,6 +24,9 @@ pub enum AppError {
     /// A duplicate or a state that does not allow the change (409).
     #[error("conflict: {}", .0.en)]
     Conflict(Text),
+    /// A request body over its limit (413): an upload too big.
+    #[error("too large: {}", .0.en)]
+    TooLarge(Text),
     /// The database cannot be reached (503); the detail is for the log.
     #[error("database unavailable: {0}")]
     Unavailable(String),
@@ -43,6 +46,7 @@ impl AppError {
             AppError::Forbidden(_) => "NG-FORBIDDEN",
             AppError::NotFound(_) => "NG-NOTFOUND",
             AppError::Conflict(_) => "NG-CONFLICT",
+            AppError::TooLarge(_) => "NG-TOO-LARGE",
             AppError::Unavailable(_) => "NG-DB-DOWN",
             AppError::Internal(_) => "NG-INTERNAL",
         }
@@ -68,9 +72,11 @@ impl AppError {
     pub fn message(&self) -> Text {
         match self {
             AppError::Invalid { message, .. } => message.clone(),
-            AppError::Unauthenticated(t) | AppError::Forbidden(t) | AppError::NotFound(t) | AppError::Conflict(t) => {
-                t.clone()
-            }
+            AppError::Unauthenticated(t)
+            | AppError::Forbidden(t)
+            | AppError::NotFound(t)
+            | AppError::Conflict(t)
+            | AppError::TooLarge(t) => t.clone(),
             AppError::Unavailable(_) => Text::new(
                 "資料庫暫時無法連線，請稍後再試；若持續發生請通知資訊單位",
                 "the database cannot be reached; try again shortly, and tell the IT unit if it persists",

@@ -1324,13 +1324,14 @@ fn batch_dto(b: nhiguard_app::batch::BatchRow) -> BatchDto {
 /// Upload a CSV (UTF-8) or ODS file of subjects (the body itself) for one purpose, operation, case
 /// number and reason. The whole file is refused (422, bad rows listed) if any row is wrong.
 #[utoipa::path(post, path = "/api/v1/batches", params(BatchParams), request_body(content = Vec<u8>, content_type = "text/csv"),
-    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Created), (status = 403, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn batch_upload(
     State(s): State<AppState>,
     ApiQuerier(u): ApiQuerier,
     axum::extract::Query(p): axum::extract::Query<BatchParams>,
-    body: axum::body::Bytes,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let body = body.map_err(|e| ApiError(crate::batch::unreadable_upload(e.status())))?;
     let input = nhiguard_app::batch::BatchInput {
         purpose_id: p.purpose_id,
         operation_id: p.operation_id,

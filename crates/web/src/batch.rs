@@ -29,6 +29,22 @@ pub fn routes() -> Router<AppState> {
 /// A batch file may be up to 10 MiB (the tabular reader's limit), plus the form around it.
 pub const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
 
+/// An upload that could not be read: over the limit (413), or not a well-formed request.
+pub fn unreadable_upload(status: axum::http::StatusCode) -> AppError {
+    if status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+        AppError::TooLarge(nhiguard_app::i18n::Text::new(
+            "檔案超過 10 MiB 上限，請分成數個檔案上傳",
+            "the file is over the 10 MiB limit; split it into several files",
+        ))
+    } else {
+        AppError::invalid(
+            "file",
+            "無法讀取上傳內容（傳送中斷或格式有誤），請重新選擇檔案上傳",
+            "the upload could not be read (cut off or malformed); choose the file and upload it again",
+        )
+    }
+}
+
 struct Line {
     id: i64,
     created: String,
@@ -102,22 +118,17 @@ async fn upload(
     mut form: Multipart,
 ) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    let bad_form = |e: String| {
-        PageError::new(
-            AppError::invalid("file", format!("無法讀取上傳內容：{e}"), format!("the upload could not be read: {e}")),
-            lang,
-        )
-    };
+    let bad_form = |e: axum::extract::multipart::MultipartError| PageError::new(unreadable_upload(e.status()), lang);
     let (mut csrf, mut choice, mut case_number, mut reason, mut file_name, mut bytes) =
         (String::new(), String::new(), String::new(), String::new(), String::new(), Vec::new());
-    while let Some(field) = form.next_field().await.map_err(|e| bad_form(e.body_text()))? {
+    while let Some(field) = form.next_field().await.map_err(bad_form)? {
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
             file_name = field.file_name().unwrap_or("upload").to_owned();
-            bytes = field.bytes().await.map_err(|e| bad_form(e.body_text()))?.to_vec();
+            bytes = field.bytes().await.map_err(bad_form)?.to_vec();
             continue;
         }
-        let text = field.text().await.map_err(|e| bad_form(e.body_text()))?;
+        let text = field.text().await.map_err(bad_form)?;
         match name.as_str() {
             "csrf" => csrf = text,
             "choice" => choice = text,

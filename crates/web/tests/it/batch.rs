@@ -106,6 +106,10 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
         assert_eq!(r.json()["error"]["field"], "file", "{name}");
         assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains(says), "{name}: {}", r.body);
     }
+    // Over the limit: refused before it is read, with a message that says so and what to do.
+    let r = upload(&mut c, &t, "huge.csv", &vec![b'A'; 12 << 20]).await;
+    assert_eq!(r.status, 413, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("10 MiB"), "{}", r.body);
     assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
     assert!(t.app.db().batches_of(t.account_id("soc.user").await).await.unwrap().is_empty(), "nothing was queued");
     // A refused purpose is refused for a batch too, and recorded.
