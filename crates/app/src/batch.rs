@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use nhiguard_domain::catalogue::SubjectCondition;
 use nhiguard_domain::national_id::NationalId;
 use nhiguard_domain::query::{CaseNumber, Outcome, Reason, Subject};
+use nhiguard_domain::roc;
 pub use nhiguard_store::BatchRow;
 use nhiguard_store::NewBatch;
 use nhiguard_tabular::{FileKind, Limits, formula_risk, read_table};
@@ -423,9 +424,14 @@ impl App {
                     lines += 1;
                 }
                 for r in &records {
-                    let values =
-                        op.results.iter().map(|f| r.iter().find(|(k, _)| k == f).map_or("", |(_, v)| v.as_str()));
-                    csv.row([row_no.as_str(), id.as_str(), label.as_str()].into_iter().chain(values));
+                    // Dates as on screen and paper (ROC), like the rest of what the county reads.
+                    let values: Vec<String> = op
+                        .results
+                        .iter()
+                        .map(|f| r.iter().find(|(k, _)| k == f).map_or(String::new(), |(_, v)| roc::shown_value(v)))
+                        .collect();
+                    let head = [row_no.as_str(), id.as_str(), label.as_str()];
+                    csv.row(head.into_iter().chain(values.iter().map(String::as_str)));
                     lines += 1;
                 }
             }

@@ -35,6 +35,15 @@ pub fn short_date(d: NaiveDate) -> String {
     format!("{}/{:02}/{:02}", roc_year(d.year()), d.month(), d.day())
 }
 
+/// A value as the screen shows it: an ISO date (2026-11-27, as NHIA sends dates) as 115/11/27,
+/// anything else unchanged.
+pub fn shown_value(v: &str) -> String {
+    match NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d") {
+        Ok(d) => short_date(d),
+        Err(_) => v.to_owned(),
+    }
+}
+
 /// 115/11/27 14:05 in Taipei time.
 pub fn short_datetime(at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&taipei());
@@ -59,6 +68,8 @@ mod tests {
         assert_eq!(short_date(d), "115/11/27");
         let first = NaiveDate::from_ymd_opt(1912, 1, 1).unwrap();
         assert_eq!(long_date(first), "民國1年1月1日");
+        assert_eq!(shown_value("2026-11-27"), "115/11/27");
+        assert_eq!(shown_value("臺北市立聯合醫院"), "臺北市立聯合醫院");
     }
 
     #[test]

@@ -111,11 +111,10 @@ async fn form(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
 
 /// The answer's fields in the reader's language; dates as the screen shows them (ROC).
 fn records_view(lang: Lang, records: &[Vec<(ResultField, String)>]) -> Vec<Vec<(String, String)>> {
-    let shown = |v: &str| match chrono::NaiveDate::parse_from_str(v.trim(), "%Y-%m-%d") {
-        Ok(d) => roc::short_date(d),
-        Err(_) => v.to_owned(),
+    let line = |r: &Vec<(ResultField, String)>| {
+        r.iter().map(|(f, v)| (lang.t(f.zh(), f.en()).to_owned(), roc::shown_value(v))).collect()
     };
-    records.iter().map(|r| r.iter().map(|(f, v)| (lang.t(f.zh(), f.en()).to_owned(), shown(v))).collect()).collect()
+    records.iter().map(line).collect()
 }
 
 #[derive(Template)]
@@ -356,7 +355,12 @@ async fn history(State(s): State<AppState>, u: PageUser) -> Result<Response, Pag
                 case_number: r.case_number,
                 operation: r.operation_code,
                 subject: r.subject_masked,
-                purge: roc::short_date(roc::taipei_date(r.purge_after)),
+                // A result kept with its case is not purged on its date (R-QRY-6).
+                purge: if r.attached {
+                    lang.t("隨案保存", "kept with the case").to_owned()
+                } else {
+                    roc::short_date(roc::taipei_date(r.purge_after))
+                },
                 open: r.ciphertext.is_some(),
                 state: match (&r.destroyed_at, r.destroyed_by.as_deref()) {
                     (Some(t), Some("schedule")) => format!(

@@ -65,6 +65,11 @@ async fn r_qry_4_each_subject_of_a_batch_is_its_own_query_and_the_result_file_is
     assert_eq!(file.status, 200);
     assert!(file.body.starts_with('\u{feff}'), "UTF-8 BOM for Excel");
     assert!(file.body.contains("投保狀態") && file.body.contains(&known[1]));
+    // Dates as on screen (ROC, 115/03/01), not as NHIA sends them (2026-03-01).
+    let cells: Vec<&str> = file.body.lines().skip(1).flat_map(|l| l.split(',')).collect();
+    assert!(cells.iter().all(|c| chrono::NaiveDate::parse_from_str(c, "%Y-%m-%d").is_err()), "{}", file.body);
+    let roc = |c: &&str| c.split('/').count() == 3 && c.split('/').all(|p| p.parse::<u32>().is_ok());
+    assert!(cells.iter().any(roc), "{}", file.body);
     let downloads = t.app.db().ledger_recent(&["export"], 10).await.unwrap();
     assert_eq!(downloads.len(), 1);
     // Only its owner sees it.

@@ -366,6 +366,10 @@ async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_de
     assert!(t.app.db().result(attached).await.unwrap().ciphertext.is_some(), "the attached one stays");
     let mut c = t.api_as("soc.user").await;
     assert_eq!(c.get(&format!("/api/v1/results/{attached}")).await.status, 200);
+    // The history page gives it no purge date: it is kept with the case.
+    let history = t.browser_as("soc.user").await.get("/history").await.body;
+    let rows: Vec<&str> = history.split("<tr>").filter(|r| r.contains("113-8") && r.contains("/results/")).collect();
+    assert!(rows.len() == 1 && rows[0].contains("隨案保存"), "{history}");
     let retention = entries(&t, EntryKind::Retention).await;
     let events: Vec<(&str, &str)> =
         retention.iter().map(|e| (e.field("event").unwrap(), e.field("by").unwrap())).collect();
