@@ -111,10 +111,20 @@ impl App {
         let mut problems: Vec<(u64, String, String)> = Vec::new();
         // A subject twice is most likely a slip in the list; it would be two disclosures.
         let mut first_row: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+        // A sheet filtered down to a few people still holds the rest: each would be looked up.
+        let mut hidden = table.hidden.iter().peekable();
         for (i, row) in table.rows.iter().enumerate() {
-            let row_no = u64::try_from(i).unwrap_or(0) + 2;
+            let row_no = nhiguard_tabular::Table::row_number(i);
             let cell = row.get(col).map(String::as_str).unwrap_or_default();
             if cell.trim().is_empty() && row.iter().all(|c| c.trim().is_empty()) {
+                continue;
+            }
+            if hidden.next_if_eq(&&i).is_some() {
+                problems.push((
+                    row_no,
+                    "此列被隱藏或篩選掉了；請取消隱藏與篩選，只留要查詢的人後再上傳".into(),
+                    "this row is hidden or filtered out; unhide and unfilter, keep only the people to look up, and upload again".into(),
+                ));
                 continue;
             }
             if formula_risk(cell) {

@@ -21,6 +21,7 @@ pub(crate) struct TableBuilder<'a> {
     pending_cells: u64,
     width: usize,
     text_bytes: usize,
+    hidden: Vec<usize>,
 }
 
 impl<'a> TableBuilder<'a> {
@@ -35,6 +36,7 @@ impl<'a> TableBuilder<'a> {
             pending_cells: 0,
             width: 0,
             text_bytes: 0,
+            hidden: Vec::new(),
         }
     }
 
@@ -89,6 +91,11 @@ impl<'a> TableBuilder<'a> {
 
     /// Ends the current row, which stands for `repeat` identical rows.
     pub(crate) fn end_row(&mut self, repeat: u64) -> Result<(), TabularError> {
+        self.end_row_shown(repeat, true)
+    }
+
+    /// As [`TableBuilder::end_row`], for a row the spreadsheet may hide (`shown` false).
+    pub(crate) fn end_row_shown(&mut self, repeat: u64, shown: bool) -> Result<(), TabularError> {
         let repeat = repeat.max(1);
         let cells = std::mem::take(&mut self.cur);
         self.pending_cells = 0;
@@ -125,6 +132,9 @@ impl<'a> TableBuilder<'a> {
                 self.rows.extend(std::iter::repeat_n(cells, copies));
             }
         } else {
+            if !shown {
+                self.hidden.extend(self.rows.len()..self.rows.len() + copies);
+            }
             self.rows.extend(std::iter::repeat_n(cells, copies));
         }
         self.row = self.row.saturating_add(repeat);
@@ -144,7 +154,7 @@ impl<'a> TableBuilder<'a> {
         for row in &mut rows {
             row.resize(width, String::new());
         }
-        Ok(Table { header, rows })
+        Ok(Table { header, rows, hidden: self.hidden })
     }
 }
 

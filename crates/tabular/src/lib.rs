@@ -84,6 +84,9 @@ impl Default for Limits {
 pub struct Table {
     pub header: Vec<String>,
     pub rows: Vec<Vec<String>>,
+    /// Indices into `rows` of rows with content that the spreadsheet hides (collapsed, or filtered
+    /// out), in order: what the person saw is not all the file holds. Always empty for CSV.
+    pub hidden: Vec<usize>,
 }
 
 impl Table {
@@ -158,7 +161,7 @@ mod tests {
     #[test]
     fn row_numbers_count_the_header() {
         assert_eq!(Table::row_number(0), 2);
-        let t = Table { header: vec!["a".into(), "身分證號".into()], rows: vec![] };
+        let t = Table { header: vec!["a".into(), "身分證號".into()], ..Table::default() };
         assert_eq!(t.column_index(" 身分證號 "), Some(1));
         assert_eq!(t.column_index("x"), None);
     }

@@ -155,7 +155,7 @@ fn parse_content(xml: &[u8], limits: &Limits) -> Result<Table, TabularError> {
     let mut builder = TableBuilder::new(limits);
     let mut stack: Vec<&str> = Vec::new();
     let mut table: Option<usize> = None;
-    let mut row: Option<(usize, u64)> = None;
+    let mut row: Option<(usize, u64, bool)> = None;
     let mut cell: Option<Cell<'_>> = None;
     // While set, everything below this depth is ignored (annotations, drawings, nested tables).
     let mut skip: Option<usize> = None;
@@ -211,10 +211,12 @@ fn parse_content(xml: &[u8], limits: &Limits) -> Result<Table, TabularError> {
                     (None, _) => {}
                     (Some(_), "table:table-row") if row.is_none() => {
                         let repeat = repeat_count(attrs, "table:number-rows-repeated")?;
+                        // "collapse" (hidden) or "filter" (filtered out); "visible" is the default.
+                        let shown = attr(attrs, "table:visibility")?.is_none_or(|v| v == "visible");
                         if empty {
-                            builder.end_row(repeat)?;
+                            builder.end_row_shown(repeat, shown)?;
                         } else {
-                            row = Some((depth, repeat));
+                            row = Some((depth, repeat, shown));
                         }
                     }
                     (Some(_), "table:table-cell" | "table:covered-table-cell") if row.is_some() => {
@@ -259,10 +261,10 @@ fn parse_content(xml: &[u8], limits: &Limits) -> Result<Table, TabularError> {
                     }
                     continue;
                 }
-                if let Some((d, repeat)) = row
+                if let Some((d, repeat, shown)) = row
                     && d == depth
                 {
-                    builder.end_row(repeat)?;
+                    builder.end_row_shown(repeat, shown)?;
                     row = None;
                     continue;
                 }
@@ -528,6 +530,27 @@ mod tests {
             r#"<table:table>{cells}<table:table-row table:number-rows-repeated="200000"><table:table-cell table:number-columns-repeated="20"><text:p>{long}</text:p></table:table-cell></table:table-row></table:table>"#
         );
         assert!(matches!(parse(&heavy), Err(TabularError::TableTooLarge { .. })));
+    }
+
+    #[test]
+    fn rows_hidden_or_filtered_out_are_marked() {
+        let row = |attrs: &str, v: &str| {
+            format!(
+                r#"<table:table-row {attrs}><table:table-cell><text:p>{v}</text:p></table:table-cell></table:table-row>"#
+            )
+        };
+        let t = parse(&format!(
+            "<table:table>{}{}{}{}{}{}</table:table>",
+            row(r#"table:visibility="collapse""#, "h"),
+            row("", "a"),
+            row(r#"table:visibility="filter" table:number-rows-repeated="2""#, "b"),
+            row(r#"table:visibility="visible""#, "c"),
+            r#"<table:table-row table:visibility="collapse"><table:table-cell/></table:table-row>"#,
+            row("", "d"),
+        ))
+        .unwrap();
+        assert_eq!(t.rows.len(), 6, "a, b, b, c, the empty row, d");
+        assert_eq!(t.hidden, [1, 2], "the filtered rows with content; not the hidden header, not an empty row");
     }
 
     #[test]

@@ -169,7 +169,7 @@ fn limits_name_the_row_and_column() {
     let csv = "a,b,,,,,,,,\n1,2,,,,,,,,\n";
     assert_eq!(
         read_table(csv.as_bytes(), FileKind::Csv, &limits).unwrap(),
-        Table { header: vec!["a".into(), "b".into()], rows: vec![vec!["1".into(), "2".into()]] }
+        Table { header: vec!["a".into(), "b".into()], rows: vec![vec!["1".into(), "2".into()]], hidden: vec![] }
     );
 }
 

@@ -100,6 +100,7 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
             "第 4 列：與第 2 列為同一人",
         ),
         ("formula.csv".into(), format!("身分證號\n{}\n=cmd|' /C calc'!A0\n", known[0]).into_bytes(), "公式"),
+        ("filtered.ods".into(), include_bytes!("../fixtures/filtered.ods").to_vec(), "第 3 列：此列被隱藏或篩選掉了"),
         ("header.csv".into(), format!("姓名\n{}\n", known[0]).into_bytes(), "身分證號欄位"),
         ("big5.csv".into(), big5.to_vec(), "Big5"),
         ("garbage.csv".into(), garbage, ""),
