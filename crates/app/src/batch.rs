@@ -67,6 +67,96 @@ fn file_aad(batch: i64) -> Vec<u8> {
     format!("nhiguard-batch-file:{batch}").into_bytes()
 }
 
+/// The subjects of a batch file, each with its row number — or why the whole file is refused: an
+/// operation that does not look up by national ID, a file that cannot be read or has no ID column,
+/// or any bad row (all of them listed, up to twenty).
+fn batch_subjects(access: &Access, input: &BatchInput) -> Result<Vec<(u64, NationalId)>> {
+    if !access.operation.conditions.contains(&SubjectCondition::NationalId) {
+        return Err(AppError::invalid(
+            "operation_id",
+            "批次查詢僅適用以身分證號查詢之作業",
+            "batches take operations that look up by national ID",
+        ));
+    }
+    let kind =
+        FileKind::sniff(&input.bytes, &input.file_name).map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
+    let table =
+        read_table(&input.bytes, kind, &Limits::default()).map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
+    let Some(col) = ID_COLUMNS.iter().find_map(|c| table.header.iter().position(|h| h.trim().eq_ignore_ascii_case(c)))
+    else {
+        return Err(AppError::invalid(
+            "file",
+            format!("找不到身分證號欄位：第 1 列須有欄名「{}」", ID_COLUMNS[0]),
+            format!("no ID column: row 1 must name a column '{}' (or national_id)", ID_COLUMNS[0]),
+        ));
+    };
+    let mut ids = Vec::with_capacity(table.rows.len());
+    let mut problems: Vec<(u64, String, String)> = Vec::new();
+    // A subject twice is most likely a slip in the list; it would be two disclosures.
+    let mut first_row: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
+    // A sheet filtered down to a few people still holds the rest: each would be looked up.
+    let mut hidden = table.hidden.iter().peekable();
+    for (i, row) in table.rows.iter().enumerate() {
+        let row_no = nhiguard_tabular::Table::row_number(i);
+        let cell = row.get(col).map(String::as_str).unwrap_or_default();
+        if cell.trim().is_empty() && row.iter().all(|c| c.trim().is_empty()) {
+            continue;
+        }
+        if hidden.next_if_eq(&&i).is_some() {
+            problems.push((
+                row_no,
+                "此列被隱藏或篩選掉了；請取消隱藏與篩選，只留要查詢的人後再上傳".into(),
+                "this row is hidden or filtered out; unhide and unfilter, keep only the people to look up, and upload again".into(),
+            ));
+            continue;
+        }
+        if formula_risk(cell) {
+            problems.push((row_no, "儲存格看似公式".into(), "the cell looks like a formula".into()));
+            continue;
+        }
+        match NationalId::parse(cell) {
+            Ok(id) => match first_row.entry(id.expose().to_owned()) {
+                std::collections::hash_map::Entry::Occupied(first) => problems.push((
+                    row_no,
+                    format!("與第 {} 列為同一人", first.get()),
+                    format!("the same person as row {}", first.get()),
+                )),
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(row_no);
+                    ids.push((row_no, id));
+                }
+            },
+            Err(nhiguard_domain::DomainError::Invalid { zh, en, .. }) => problems.push((row_no, zh, en)),
+            Err(e) => problems.push((row_no, e.to_string(), e.to_string())),
+        }
+    }
+    if !problems.is_empty() {
+        let shown = 20;
+        let zh: Vec<String> = problems.iter().take(shown).map(|(r, zh, _)| format!("第 {r} 列：{zh}")).collect();
+        let en: Vec<String> = problems.iter().take(shown).map(|(r, _, en)| format!("row {r}: {en}")).collect();
+        let more = problems.len().saturating_sub(shown);
+        return Err(AppError::invalid(
+            "file",
+            format!(
+                "檔案有 {} 列錯誤，整批未送出，請更正後重新上傳。{}{}",
+                problems.len(),
+                zh.join("；"),
+                if more > 0 { format!("（另 {more} 列）") } else { String::new() }
+            ),
+            format!(
+                "{} rows are wrong; nothing was sent — correct them and upload again. {}{}",
+                problems.len(),
+                en.join("; "),
+                if more > 0 { format!(" (and {more} more)") } else { String::new() }
+            ),
+        ));
+    }
+    if ids.is_empty() {
+        return Err(AppError::invalid("file", "檔案沒有任何身分證號", "the file holds no ID"));
+    }
+    Ok(ids)
+}
+
 impl App {
     /// Checks and stores a batch, then starts it. The file is refused whole if any row is wrong.
     pub async fn upload_batch(&self, current: &Current, input: &BatchInput) -> Result<i64> {
@@ -87,90 +177,17 @@ impl App {
                 Ok(p) => p,
                 Err(e) => return self.refuse(current, &as_query, "batch: invalid input", e.into()).await.map(|_| 0),
             };
-        if !access.operation.conditions.contains(&SubjectCondition::NationalId) {
-            return Err(AppError::invalid(
-                "operation_id",
-                "批次查詢僅適用以身分證號查詢之作業",
-                "batches take operations that look up by national ID",
-            ));
-        }
-        let kind =
-            FileKind::sniff(&input.bytes, &input.file_name).map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
-        let table = read_table(&input.bytes, kind, &Limits::default())
-            .map_err(|e| AppError::invalid("file", e.zh(), e.en()))?;
-        let Some(col) =
-            ID_COLUMNS.iter().find_map(|c| table.header.iter().position(|h| h.trim().eq_ignore_ascii_case(c)))
-        else {
-            return Err(AppError::invalid(
-                "file",
-                format!("找不到身分證號欄位：第 1 列須有欄名「{}」", ID_COLUMNS[0]),
-                format!("no ID column: row 1 must name a column '{}' (or national_id)", ID_COLUMNS[0]),
-            ));
+        // A refused file is a refused query too (R-LOG-1), recorded without its contents.
+        let ids = match batch_subjects(&access, input) {
+            Ok(ids) => ids,
+            Err(e) => {
+                let why = match &e {
+                    AppError::Invalid { field, .. } => format!("batch: invalid {field}"),
+                    _ => "batch: refused".to_owned(),
+                };
+                return self.refuse(current, &as_query, &why, e).await.map(|_| 0);
+            }
         };
-        let mut ids = Vec::with_capacity(table.rows.len());
-        let mut problems: Vec<(u64, String, String)> = Vec::new();
-        // A subject twice is most likely a slip in the list; it would be two disclosures.
-        let mut first_row: std::collections::HashMap<String, u64> = std::collections::HashMap::new();
-        // A sheet filtered down to a few people still holds the rest: each would be looked up.
-        let mut hidden = table.hidden.iter().peekable();
-        for (i, row) in table.rows.iter().enumerate() {
-            let row_no = nhiguard_tabular::Table::row_number(i);
-            let cell = row.get(col).map(String::as_str).unwrap_or_default();
-            if cell.trim().is_empty() && row.iter().all(|c| c.trim().is_empty()) {
-                continue;
-            }
-            if hidden.next_if_eq(&&i).is_some() {
-                problems.push((
-                    row_no,
-                    "此列被隱藏或篩選掉了；請取消隱藏與篩選，只留要查詢的人後再上傳".into(),
-                    "this row is hidden or filtered out; unhide and unfilter, keep only the people to look up, and upload again".into(),
-                ));
-                continue;
-            }
-            if formula_risk(cell) {
-                problems.push((row_no, "儲存格看似公式".into(), "the cell looks like a formula".into()));
-                continue;
-            }
-            match NationalId::parse(cell) {
-                Ok(id) => match first_row.entry(id.expose().to_owned()) {
-                    std::collections::hash_map::Entry::Occupied(first) => problems.push((
-                        row_no,
-                        format!("與第 {} 列為同一人", first.get()),
-                        format!("the same person as row {}", first.get()),
-                    )),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(row_no);
-                        ids.push((row_no, id));
-                    }
-                },
-                Err(nhiguard_domain::DomainError::Invalid { zh, en, .. }) => problems.push((row_no, zh, en)),
-                Err(e) => problems.push((row_no, e.to_string(), e.to_string())),
-            }
-        }
-        if !problems.is_empty() {
-            let shown = 20;
-            let zh: Vec<String> = problems.iter().take(shown).map(|(r, zh, _)| format!("第 {r} 列：{zh}")).collect();
-            let en: Vec<String> = problems.iter().take(shown).map(|(r, _, en)| format!("row {r}: {en}")).collect();
-            let more = problems.len().saturating_sub(shown);
-            return Err(AppError::invalid(
-                "file",
-                format!(
-                    "檔案有 {} 列錯誤，整批未送出，請更正後重新上傳。{}{}",
-                    problems.len(),
-                    zh.join("；"),
-                    if more > 0 { format!("（另 {more} 列）") } else { String::new() }
-                ),
-                format!(
-                    "{} rows are wrong; nothing was sent — correct them and upload again. {}{}",
-                    problems.len(),
-                    en.join("; "),
-                    if more > 0 { format!(" (and {more} more)") } else { String::new() }
-                ),
-            ));
-        }
-        if ids.is_empty() {
-            return Err(AppError::invalid("file", "檔案沒有任何身分證號", "the file holds no ID"));
-        }
         let now = self.now();
         let new = NewBatch {
             account_id: current.account_id,

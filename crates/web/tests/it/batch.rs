@@ -112,6 +112,21 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
         assert_eq!(r.json()["error"]["field"], "file", "{name}");
         assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains(says), "{name}: {}", r.body);
     }
+    // Each refused file is a refused query in the log, with its case number and without its contents.
+    let refused: Vec<Entry> = t
+        .app
+        .db()
+        .ledger_rows(0, 100_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| Entry::decode(&r.body).unwrap())
+        .filter(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused"))
+        .collect();
+    assert_eq!(refused.len(), cases.len());
+    assert!(refused.iter().all(|e| e.field("refusal") == Some("batch: invalid file")
+        && e.field("case_number") == Some("113-兒保-77")
+        && e.field("subject_masked") == Some("")));
     // Over the limit: refused before it is read, with a message that says so and what to do.
     let r = upload(&mut c, &t, "huge.csv", &vec![b'A'; 12 << 20]).await;
     assert_eq!(r.status, 413, "{}", r.body);
