@@ -51,9 +51,24 @@ const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// wait that doubles up to this: what was recorded stays, nothing recorded is sent again.
 const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// Batches being worked on in this process.
-#[derive(Debug, Default)]
-pub(crate) struct Running(Mutex<std::collections::HashMap<i64, tokio::task::AbortHandle>>);
+/// Batches being worked on in this process, and the name it works under: a lease in the database
+/// tells other processes sharing it which batches are taken (`Db::batch_lease`).
+#[derive(Debug)]
+pub(crate) struct Running {
+    tasks: Mutex<std::collections::HashMap<i64, tokio::task::AbortHandle>>,
+    worker: String,
+}
+
+impl Default for Running {
+    fn default() -> Self {
+        let worker: String = crate::auth::random_token().map(|t| t.chars().take(12).collect()).unwrap_or_default();
+        Self { tasks: Mutex::default(), worker: format!("{}-{worker}", std::process::id()) }
+    }
+}
+
+/// How long a batch stays taken without a word from its worker. Renewed with every chunk, which
+/// takes well under it (200 lookups, 32 at a time, each bounded by the connector's timeout).
+const LEASE: chrono::Duration = chrono::Duration::minutes(5);
 
 fn subject_aad(batch: i64, row: u64) -> Vec<u8> {
     format!("nhiguard-batch-subject:{batch}:{row}").into_bytes()
@@ -223,7 +238,7 @@ impl App {
 
     /// Works on a batch in the background, unless this process already does.
     pub fn spawn_batch(&self, id: i64) {
-        let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(&id) {
             return;
         }
@@ -235,7 +250,7 @@ impl App {
                 tokio::time::sleep(wait).await;
                 wait = (wait * 2).min(RESTART_MAX);
             }
-            app.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            app.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
         running.insert(id, task.abort_handle());
     }
@@ -243,13 +258,15 @@ impl App {
     /// Stops every batch this process works on, wherever it is — as a crash or a shutdown would.
     /// What was recorded stays; `resume_batches` goes on from there without re-sending.
     pub fn stop_batches(&self) {
-        let mut running = self.inner.batches.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner());
         for (_, task) in running.drain() {
             task.abort();
         }
     }
 
-    /// Picks up the batches a restart interrupted.
+    /// Picks up the unfinished batches no one works on: those a restart interrupted, and those of
+    /// another process sharing the database that stopped (its lease ran out). Called at start and
+    /// with the scheduled jobs.
     pub async fn resume_batches(&self) -> Result<usize> {
         let unfinished = self.db().unfinished_batches().await?;
         for b in &unfinished {
@@ -284,6 +301,11 @@ impl App {
         loop {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
+            }
+            let now = self.now();
+            if !self.db().batch_lease(id, &self.inner.batches.worker, now, now + LEASE).await? {
+                // Done, or another process works on it: its rows out at NHIA are not interrupted.
+                return Ok(());
             }
             let b = self.db().batch(id).await?;
             let owner = self.batch_owner(&b).await?;

@@ -334,6 +334,10 @@ async fn run_due(app: &App) {
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not purge retrieved results"),
     }
+    // A batch whose process stopped (another sharing the database) goes on here once its lease ran out.
+    if let Err(e) = app.resume_batches().await {
+        tracing::error!(error = %e, "could not resume batches");
+    }
     match app.purge_idle_sessions().await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "idle sessions removed"),
         Ok(_) => {}

@@ -141,6 +141,22 @@ impl Db {
         rows.iter().map(batch).collect()
     }
 
+    /// Takes or renews the lease on an unfinished batch for `worker` until `until` (migration 0023):
+    /// false while another worker's lease has not run out at `now`, or once the batch is done.
+    pub async fn batch_lease(&self, batch_id: i64, worker: &str, now: Time, until: Time) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE batches SET worker = $1, lease_until = $2 WHERE id = $3 AND state IN ('queued', 'running') \
+             AND (worker IS NULL OR worker = $1 OR lease_until < $4)",
+        )
+        .bind(worker)
+        .bind(micros(until))
+        .bind(batch_id)
+        .bind(micros(now))
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Rows without an outcome, in order, at most `limit`.
     pub async fn batch_pending(&self, batch_id: i64, limit: i64) -> Result<Vec<BatchItem>> {
         let rows =

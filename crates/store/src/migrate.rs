@@ -164,10 +164,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 23,
+        name: "batch_lease",
+        common: include_str!("migrations/0023_batch_lease.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 22;
+pub const SCHEMA_VERSION: i64 = 23;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -335,3 +335,63 @@ async fn r_qry_4_a_row_nhia_could_not_take_waits_and_goes_again_as_a_new_query()
     let file = c.get(&format!("/api/v1/batches/{id}/result.csv")).await;
     assert!(file.body.contains(&known[0]) && file.body.contains("已回覆"), "{}", file.body);
 }
+
+/// Two processes on one database (here two apps sharing it, each with its own worker name): the one
+/// holding a batch's lease works on it; the other leaves it — its rows out at NHIA are not taken for
+/// interrupted ones — until that lease runs out, and then goes on from what was recorded.
+#[tokio::test]
+async fn r_qry_4_a_batch_is_worked_on_by_one_process_and_taken_over_when_that_one_stops() {
+    let t = TestApp::demo().await;
+    let other = t.app.with_clock(t.clock.clone());
+    let known = t.app.sandbox_examples(10);
+    let mut c = t.api_as("soc.user").await;
+    let outcomes_of = |id: i64, entries: &[Entry]| -> Vec<String> {
+        let queries: Vec<String> = entries
+            .iter()
+            .filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string()))
+            .map(|e| e.seq().to_string())
+            .collect();
+        entries
+            .iter()
+            .filter(|e| e.kind() == EntryKind::QueryOutcome && queries.iter().any(|q| e.field("query_seq") == Some(q)))
+            .map(|e| e.field("outcome").unwrap_or_default().to_owned())
+            .collect()
+    };
+    let in_flight = |id: i64| {
+        let t = &t;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+                assert!(Instant::now() < deadline, "the batch never sent its chunk");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    };
+    // The other process resumes while this one has the rows out: it leaves the batch alone.
+    t.nhia.set_delay(Some(Duration::from_millis(400)));
+    let csv = format!("身分證號\n{}\n", known[..5].join("\n"));
+    let id = upload(&mut c, &t, "a.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    in_flight(id).await;
+    other.resume_batches().await.unwrap();
+    let b = finished(&mut c, id).await;
+    assert_eq!((b["done"].as_u64(), b["answered"].as_u64()), (Some(5), Some(5)), "{b}");
+    let entries: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    assert_eq!(outcomes_of(id, &entries), ["answered"; 5], "one outcome per query, none interrupted");
+    // This process stops mid-chunk; the other takes the batch over once the lease has run out.
+    let csv = format!("身分證號\n{}\n", known[5..].join("\n"));
+    let id = upload(&mut c, &t, "b.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    in_flight(id).await;
+    t.app.stop_batches();
+    t.nhia.set_delay(None);
+    other.resume_batches().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(t.app.db().batch(id).await.unwrap().done, 0, "the lease still holds");
+    t.clock.advance(chrono::Duration::minutes(6));
+    other.resume_batches().await.unwrap();
+    let b = finished(&mut c, id).await;
+    assert_eq!(b["done"].as_u64(), Some(5), "{b}");
+    let entries: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    assert_eq!(outcomes_of(id, &entries), ["nhia_error"; 5], "recorded as interrupted, never sent again");
+}
