@@ -14,9 +14,12 @@ pub enum NhiError {
     #[error("{} / {} [{}]", self.zh(), self.en(), self.detail())]
     Timeout { after_ms: u64 },
     /// The NHIA service could not be reached or said it is unavailable (connection refused, 5xx,
-    /// circuit breaker open). `detail` is technical and free of personal data.
+    /// circuit breaker open). `may_have_answered` is false when NHIA certainly did not carry the
+    /// lookup out — it was not reached, or it answered 429/503 (busy, not processed) — and true
+    /// when it may have (the connection broke after the request went, another 5xx). `detail` is
+    /// technical and free of personal data.
     #[error("{} / {} [{}]", self.zh(), self.en(), self.detail())]
-    Unavailable { detail: String, request_sent: bool },
+    Unavailable { detail: String, may_have_answered: bool },
     /// NHIA refused this lookup (unknown operation, conditions it does not accept, …).
     #[error("{} / {} [{}]", self.zh(), self.en(), self.detail())]
     Rejected { code: String, message: String },
@@ -30,8 +33,8 @@ pub enum NhiError {
 }
 
 impl NhiError {
-    pub(crate) fn unavailable(detail: impl Into<String>, request_sent: bool) -> Self {
-        Self::Unavailable { detail: detail.into(), request_sent }
+    pub(crate) fn unavailable(detail: impl Into<String>, may_have_answered: bool) -> Self {
+        Self::Unavailable { detail: detail.into(), may_have_answered }
     }
 
     pub(crate) fn bad_answer(detail: impl Into<String>) -> Self {
@@ -58,11 +61,12 @@ impl NhiError {
     }
 
     /// True when the lookup certainly disclosed nothing and repeating it later may succeed: the
-    /// service was unreachable or said it was unavailable. A timeout is not retry-safe (NHIA may
-    /// have answered into the void; a person may still run the lookup again, as a new logged
-    /// query); rejections and configuration errors would only fail again.
+    /// service was not reached or said it was unavailable. A timeout, or a connection broken after
+    /// the request went, is not retry-safe (NHIA may have answered into the void; a person may
+    /// still run the lookup again, as a new logged query); rejections and configuration errors
+    /// would only fail again.
     pub fn retry_safe(&self) -> bool {
-        matches!(self, Self::Unavailable { .. })
+        matches!(self, Self::Unavailable { may_have_answered: false, .. })
     }
 
     /// What to tell the person who asked, in Chinese and English, from a recorded [`NhiError::code`]
@@ -136,11 +140,11 @@ impl NhiError {
     pub fn detail(&self) -> String {
         match self {
             Self::Timeout { after_ms } => format!("no answer after {after_ms} ms"),
-            Self::Unavailable { detail, request_sent } => {
-                if *request_sent {
-                    format!("{detail} (the request may have been sent)")
+            Self::Unavailable { detail, may_have_answered } => {
+                if *may_have_answered {
+                    format!("{detail} (NHIA may have carried it out)")
                 } else {
-                    format!("{detail} (the request was not sent)")
+                    format!("{detail} (NHIA did not carry it out)")
                 }
             }
             Self::Rejected { code, .. } => format!("NHIA code {code}"),
@@ -169,6 +173,16 @@ mod tests {
             NhiError::bad_answer("x"),
             NhiError::config("nhi_endpoint", "x"),
         ];
+        // A new kind of error fails to compile here until it is added to the list above.
+        for e in &errors {
+            match e {
+                NhiError::Timeout { .. }
+                | NhiError::Unavailable { .. }
+                | NhiError::Rejected { .. }
+                | NhiError::BadAnswer { .. }
+                | NhiError::Config { .. } => {}
+            }
+        }
         let advice: Vec<(String, String)> = errors
             .iter()
             .map(|e| NhiError::advice_for_code(e.code()).unwrap_or_else(|| panic!("{}", e.code())))
@@ -180,8 +194,9 @@ mod tests {
     }
 
     #[test]
-    fn only_unavailable_is_retry_safe() {
+    fn only_unavailable_that_nhia_did_not_carry_out_is_retry_safe() {
         assert!(NhiError::unavailable("connection refused", false).retry_safe());
+        assert!(!NhiError::unavailable("connection broke while reading the answer", true).retry_safe());
         assert!(!NhiError::Timeout { after_ms: 10 }.retry_safe());
         assert!(!NhiError::rejected("E_OPERATION", "unknown").retry_safe());
         assert!(!NhiError::bad_answer("x").retry_safe());

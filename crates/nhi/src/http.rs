@@ -394,8 +394,9 @@ fn interpret(status: StatusCode, headers: &hyper::HeaderMap, body: &[u8]) -> Res
             Ok(answer)
         }
         401 => Err(Failure::final_(NhiError::config("credential", "credential refused by NHIA (HTTP 401)"))),
+        // Busy or down for maintenance: NHIA says it did not process the lookup.
         429 | 503 => Err(Failure {
-            error: NhiError::unavailable(format!("NHIA answered HTTP {}", status.as_u16()), true),
+            error: NhiError::unavailable(format!("NHIA answered HTTP {}", status.as_u16()), false),
             retry: Some(retry_after(headers)),
         }),
         500..=599 => {

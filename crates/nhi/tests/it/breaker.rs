@@ -25,7 +25,7 @@ async fn opens_fails_fast_then_half_opens_and_closes() {
 
     let err = c.lookup(&req("INS01", subject.clone())).await.unwrap_err();
     assert!(
-        matches!(&err, NhiError::Unavailable { detail, request_sent: false } if detail.contains("circuit")),
+        matches!(&err, NhiError::Unavailable { detail, may_have_answered: false } if detail.contains("circuit")),
         "{err:?}"
     );
     assert_eq!(sb.faults.requests_seen(), 3, "an open breaker does not contact NHIA");

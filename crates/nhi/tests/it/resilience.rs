@@ -70,7 +70,8 @@ async fn a_connection_closed_without_answer_is_not_retried() {
     sb.faults.drop_next(1);
     let c = connector(HttpConnectorConfig { retries: 3, ..config(&sb.handle.endpoint()) });
     let err = c.lookup(&req("INS01", known(&sb.data))).await.unwrap_err();
-    assert!(matches!(err, NhiError::Unavailable { request_sent: true, .. }), "{err:?}");
+    assert!(matches!(err, NhiError::Unavailable { may_have_answered: true, .. }), "{err:?}");
+    assert!(!err.retry_safe(), "NHIA may have answered: a batch must not send it again");
     assert_eq!(sb.faults.requests_seen(), 1, "the request may have reached NHIA: never repeated");
     // The next lookup opens a fresh connection and works.
     assert!(c.lookup(&req("INS01", known(&sb.data))).await.is_ok());
@@ -81,7 +82,7 @@ async fn connection_refused_is_unavailable_and_retry_safe() {
     let addr = closed_port().await;
     let c = connector(HttpConnectorConfig { retries: 2, ..config(&format!("http://{addr}")) });
     let err = c.lookup(&req("INS01", known(&crate::support::data()))).await.unwrap_err();
-    assert!(matches!(err, NhiError::Unavailable { request_sent: false, .. }), "{err:?}");
+    assert!(matches!(err, NhiError::Unavailable { may_have_answered: false, .. }), "{err:?}");
     assert!(err.retry_safe());
     assert!(err.to_string().contains("健保署系統暫時無法連線"), "{err}");
 }
