@@ -76,8 +76,9 @@ pub struct Current {
     /// A sign-in lockout in force (R-ACC-6). It ends no session — whoever set it off need not be the
     /// session's holder — but no query goes out until it ends.
     pub locked_until: Option<chrono::DateTime<chrono::Utc>>,
-    /// Set only by [`App::current_for_query`]: the account may no longer act (disabled, past its
-    /// disable date) and its session has been ended. The query it carried is refused and recorded.
+    /// The account may no longer act (disabled, past its disable date). Only a query route
+    /// ([`App::current_for_query`], whose session is then ended) and a batch working for the
+    /// account see such a `Current`: the query is refused and recorded.
     pub barred: Option<Barred>,
 }
 
@@ -168,6 +169,14 @@ pub async fn verify_password_off_thread(password: &str, stored: Vec<Option<Strin
     off_thread(move || stored.iter().any(|h| verify_password(&password, h.as_deref()))).await
 }
 
+/// A lockout (R-ACC-6) until `until`, and what to do about it.
+pub(crate) fn locked_until_text(until: chrono::DateTime<chrono::Utc>, then_zh: &str, then_en: &str) -> Text {
+    Text::new(
+        format!("連續登入失敗次數過多，帳號鎖定至 {}，{then_zh}", roc::short_datetime(until)),
+        format!("too many failed sign-ins: the account is locked until {}; {then_en}", until.to_rfc3339()),
+    )
+}
+
 fn bad_credentials() -> AppError {
     AppError::Unauthenticated(Text::new(
         "帳號或密碼錯誤（已啟用兩步驟驗證者，請一併輸入驗證器目前顯示的 6 位數字）",
@@ -256,12 +265,10 @@ impl App {
         let who = Actor { account_id: Some(account.id), ..who };
         if let Some(until) = account.locked_until.filter(|u| *u > now) {
             self.record(kind::SIGN_IN_FAILED, who, &typed, "account locked").await?;
-            return Err(AppError::Unauthenticated(Text::new(
-                format!("連續登入失敗次數過多，帳號鎖定至 {}，請稍後再試或洽管理者", roc::short_datetime(until)),
-                format!(
-                    "too many failed sign-ins: the account is locked until {}; try later or ask your admin",
-                    until.to_rfc3339()
-                ),
+            return Err(AppError::Unauthenticated(locked_until_text(
+                until,
+                "請稍後再試或洽管理者",
+                "try later or ask your admin",
             )));
         }
         if !verify_password_off_thread(password, vec![account.password_hash.clone()]).await? {
@@ -283,7 +290,7 @@ impl App {
             None
         };
         if let Err(b) = self.account_usable(&account) {
-            self.record(kind::SIGN_IN_FAILED, who, &typed, &format!("account {}", account.status)).await?;
+            self.record(kind::SIGN_IN_FAILED, who, &typed, b.why).await?;
             return Err(AppError::Unauthenticated(b.message));
         }
         let token = random_token()?;

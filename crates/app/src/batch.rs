@@ -2,9 +2,12 @@
 //! The whole file is checked first and refused, with its bad rows listed, if any row is wrong.
 //! Each subject is then its own query in the ledger. Rows go out in chunks: one transaction
 //! records a chunk's queries (and claims its rows), the lookups run, a second transaction records
-//! their outcomes. A row whose query was recorded is never sent again — after a crash its outcome
-//! is recorded as interrupted — so a restart resumes without repeating a disclosure. The result
-//! file is sealed like every result and purged on the same schedule.
+//! their outcomes. A row whose query was recorded is not sent again unless NHIA certainly did not
+//! carry it out (it could not be reached, or said it was unavailable: the row then waits and goes
+//! again as a new query) — after a crash its outcome is recorded as interrupted — so a restart
+//! resumes without repeating a disclosure. Where several processes share the database, one works
+//! on a batch at a time (a lease). The result file is sealed like every result and purged on the
+//! same schedule.
 
 use std::sync::{Arc, Mutex};
 
@@ -47,8 +50,9 @@ const PARALLEL: usize = 32;
 const WAIT_FIRST: std::time::Duration = std::time::Duration::from_secs(1);
 const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// After an error that stopped the batch's work (the database, the key), it starts again after a
-/// wait that doubles up to this: what was recorded stays, nothing recorded is sent again.
+/// After the database failed the batch's work, it starts again after a wait that doubles up to
+/// this: what was recorded stays, nothing recorded is sent again. Any other error stops the batch
+/// for good (`fail_batch`).
 const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// Batches being worked on in this process, and the name it works under: a lease in the database
@@ -66,9 +70,21 @@ impl Default for Running {
     }
 }
 
-/// How long a batch stays taken without a word from its worker. Renewed with every chunk, which
-/// takes well under it (200 lookups, 32 at a time, each bounded by the connector's timeout).
+/// How long a batch stays taken without a word from its worker: renewed with every chunk and every
+/// [`RENEW`] while a chunk's lookups are out, and given up on a clean shutdown.
 const LEASE: chrono::Duration = chrono::Duration::minutes(5);
+const RENEW: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// A batch as the query its refusals record (no subject: it is the file's).
+fn as_query(purpose_id: i64, operation_id: i64, case_number: &str, reason: &str) -> QueryInput {
+    QueryInput {
+        purpose_id,
+        operation_id,
+        case_number: case_number.to_owned(),
+        reason: reason.to_owned(),
+        ..QueryInput::default()
+    }
+}
 
 fn subject_aad(batch: i64, row: u64) -> Vec<u8> {
     format!("nhiguard-batch-subject:{batch}:{row}").into_bytes()
@@ -175,13 +191,7 @@ fn batch_subjects(access: &Access, input: &BatchInput) -> Result<Vec<(u64, Natio
 impl App {
     /// Checks and stores a batch, then starts it. The file is refused whole if any row is wrong.
     pub async fn upload_batch(&self, current: &Current, input: &BatchInput) -> Result<i64> {
-        let as_query = QueryInput {
-            purpose_id: input.purpose_id,
-            operation_id: input.operation_id,
-            case_number: input.case_number.clone(),
-            reason: input.reason.clone(),
-            ..QueryInput::default()
-        };
+        let as_query = as_query(input.purpose_id, input.operation_id, &input.case_number, &input.reason);
         let access = match self.batch_access(current, input.purpose_id, input.operation_id).await? {
             Ok(a) => a,
             Err((why, e)) => return self.refuse(current, &as_query, &format!("batch: {why}"), e).await.map(|_| 0),
@@ -245,18 +255,29 @@ impl App {
         let app = self.clone();
         let task = tokio::spawn(async move {
             let mut wait = WAIT_FIRST;
-            while let Err(e) = app.run_batch(id).await {
-                tracing::error!(batch = id, error = %e, retry_in_s = wait.as_secs(), "batch stopped; it will go on");
-                tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(RESTART_MAX);
+            loop {
+                match app.run_batch(id).await {
+                    Ok(()) => break,
+                    Err(e @ AppError::Unavailable(_)) => {
+                        tracing::error!(batch = id, error = %e, retry_in_s = wait.as_secs(), "batch stopped; it will go on");
+                        tokio::time::sleep(wait).await;
+                        wait = (wait * 2).min(RESTART_MAX);
+                    }
+                    Err(e) => {
+                        if let Err(f) = app.fail_batch(id, &e).await {
+                            tracing::error!(batch = id, error = %f, "batch could not be marked failed");
+                        }
+                        break;
+                    }
+                }
             }
             app.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
         });
         running.insert(id, task.abort_handle());
     }
 
-    /// Stops every batch this process works on, wherever it is — as a crash or a shutdown would.
-    /// What was recorded stays; `resume_batches` goes on from there without re-sending.
+    /// Stops every batch this process works on, wherever it is — as a crash would. What was
+    /// recorded stays; `resume_batches` goes on from there without re-sending.
     pub fn stop_batches(&self) {
         let mut running = self.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner());
         for (_, task) in running.drain() {
@@ -264,15 +285,41 @@ impl App {
         }
     }
 
+    /// On a clean shutdown: stops the batches and gives up their leases, so that the next start
+    /// (or another process) goes on at once instead of after the lease has run out.
+    pub async fn release_batches(&self) -> Result<()> {
+        self.stop_batches();
+        Ok(self.db().batch_release_leases(&self.inner.batches.worker).await?)
+    }
+
     /// Picks up the unfinished batches no one works on: those a restart interrupted, and those of
     /// another process sharing the database that stopped (its lease ran out). Called at start and
-    /// with the scheduled jobs.
+    /// every minute while serving. Returns how many it took.
     pub async fn resume_batches(&self) -> Result<usize> {
-        let unfinished = self.db().unfinished_batches().await?;
-        for b in &unfinished {
-            self.spawn_batch(b.id);
+        let mut taken = 0;
+        for b in self.db().unfinished_batches().await? {
+            let running = self.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&b.id);
+            let now = self.now();
+            if !running && self.db().batch_lease(b.id, &self.inner.batches.worker, now, now + LEASE).await? {
+                self.spawn_batch(b.id);
+                taken += 1;
+            }
         }
-        Ok(unfinished.len())
+        Ok(taken)
+    }
+
+    /// Stops a batch for good after an error that trying again would not cure (its sealed rows
+    /// unreadable, say): the rows' sealed data is cleared, the batch shows as failed, and the stop
+    /// is recorded (with the error's code; the detail goes to the server's log).
+    async fn fail_batch(&self, id: i64, e: &AppError) -> Result<()> {
+        tracing::error!(batch = id, error = %e, "batch failed; it will not go on");
+        let mut tx = self.db().begin().await?;
+        tx.batch_fail(id, self.now()).await?;
+        let system = crate::events::Actor { account_id: None, username: "system", client_addr: "" };
+        let detail = format!("stopped: {}", e.code());
+        self.record_in(&mut tx, crate::events::kind::BATCH, system, &format!("batch {id}"), &detail).await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The batch's owner, as the queries record them, and whatever keeps the account from
@@ -297,26 +344,31 @@ impl App {
     }
 
     async fn run_batch(&self, id: i64) -> Result<()> {
+        let worker = self.inner.batches.worker.as_str();
         let (mut chunk, mut wait) = (CHUNK, std::time::Duration::ZERO);
         loop {
             if !wait.is_zero() {
                 tokio::time::sleep(wait).await;
             }
             let now = self.now();
-            if !self.db().batch_lease(id, &self.inner.batches.worker, now, now + LEASE).await? {
+            if !self.db().batch_lease(id, worker, now, now + LEASE).await? {
                 // Done, or another process works on it: its rows out at NHIA are not interrupted.
                 return Ok(());
             }
             let b = self.db().batch(id).await?;
             let owner = self.batch_owner(&b).await?;
+            // A sign-in lockout (anyone mistyping the username sets one off) pauses the batch
+            // until it ends; it does not end the batch.
+            if owner.locked_until.is_some_and(|u| u > now) {
+                wait = WAIT_FIRST;
+                continue;
+            }
             let pending = self.db().batch_pending(id, chunk).await?;
             if pending.is_empty() {
                 return self.finish_batch(&b).await;
             }
             // The account and its right to query are checked again for every chunk.
             let access = self.batch_access(&owner, b.purpose_id, b.operation_id).await?;
-            let case = CaseNumber::parse(&b.case_number)?;
-            let reason = Reason::parse(&b.reason, 1)?;
             // Rows whose query was recorded but whose outcome was not: never sent again.
             let (interrupted, fresh): (Vec<_>, Vec<_>) = pending.into_iter().partition(|i| i.query_seq.is_some());
             let mut outcomes: Vec<nhiguard_store::RowOutcome> = Vec::new();
@@ -332,25 +384,31 @@ impl App {
             let access = match access {
                 Ok(a) => a,
                 Err((why, _)) => {
-                    // Refused from here on: every remaining row is recorded as refused, none sent.
-                    let rows: Vec<nhiguard_store::RowOutcome> =
-                        fresh.iter().map(|i| (i.row_no, "refused".to_owned(), None)).chain(outcomes).collect();
-                    let as_query = QueryInput {
-                        purpose_id: b.purpose_id,
-                        operation_id: b.operation_id,
-                        case_number: b.case_number.clone(),
-                        reason: b.reason.clone(),
-                        ..QueryInput::default()
-                    };
-                    let extra = [("batch", id.to_string()), ("rows", rows.len().to_string())];
-                    drafts.push(self.refusal_draft(&owner, &as_query, &format!("batch: {why}"), &extra).await?);
+                    // Refused from here on: every row not yet sent is refused at once, in one entry.
                     let mut tx = self.db().begin().await?;
+                    let refused = tx.batch_refuse_unsent(id).await?;
+                    if refused > 0 {
+                        let extra = [("batch", id.to_string()), ("rows", refused.to_string())];
+                        let why = format!("batch: {why}");
+                        drafts.push(
+                            self.refusal_draft(
+                                &owner,
+                                &as_query(b.purpose_id, b.operation_id, &b.case_number, &b.reason),
+                                &why,
+                                &extra,
+                            )
+                            .await?,
+                        );
+                    }
                     append_in(&mut tx, &drafts).await?;
-                    tx.batch_record(id, &rows).await?;
+                    tx.batch_record(id, &outcomes).await?;
                     tx.commit().await?;
+                    (chunk, wait) = (CHUNK, std::time::Duration::ZERO);
                     continue;
                 }
             };
+            let case = CaseNumber::parse(&b.case_number)?;
+            let reason = Reason::parse(&b.reason, 1)?;
             // One transaction: claim the rows and record their queries before anything is sent.
             let mut subjects = Vec::new();
             let mut tx = self.db().begin().await?;
@@ -379,30 +437,13 @@ impl App {
                 tx.batch_record(id, &outcomes).await?;
             }
             tx.commit().await?;
-            // The lookups, a few at a time.
-            let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
-            let mut set = tokio::task::JoinSet::new();
-            let operation = Arc::new(access.operation.clone());
-            for ((row, subject), seq) in subjects.into_iter().zip(seqs) {
-                let app = self.clone();
-                let operation = operation.clone();
-                let sem = sem.clone();
-                set.spawn(async move {
-                    let _permit = sem.acquire_owned().await;
-                    (row, seq, app.lookup(&operation, &subject, seq).await)
-                });
-            }
-            let mut looked = Vec::new();
-            while let Some(r) = set.join_next().await {
-                looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))?);
-            }
-            looked.sort_by_key(|(row, _, _)| *row);
+            let looked = self.lookup_chunk(id, &access, subjects, seqs).await?;
             // One transaction: their outcomes, with the answers sealed.
             // Everything the entries need is read before the transaction takes the write lock.
             let mut drafts = Vec::new();
             let mut rows = Vec::new();
-            // Rows NHIA certainly did not take: their queries are recorded as failed, and the rows
-            // go back to wait for another try (a new query then).
+            // Rows NHIA certainly did not carry out: their queries are recorded as failed, and the
+            // rows go back to wait for another try (a new query then).
             let mut unsent = Vec::new();
             for (row, seq, l) in &looked {
                 let mut entry = self.outcome_draft(&owner.username, *seq, l);
@@ -427,11 +468,57 @@ impl App {
                 (1, (wait * 2).clamp(WAIT_FIRST, WAIT_MAX))
             };
             let mut tx = self.db().begin().await?;
+            // Should the lease have passed to another process meanwhile, it records these rows as
+            // interrupted; recording them here as well would give each query two outcomes.
+            let now = self.now();
+            if !tx.batch_hold(id, worker, now + LEASE).await? {
+                tracing::warn!(batch = id, "batch taken over by another process; its answers here are dropped");
+                return Ok(());
+            }
             append_in(&mut tx, &drafts).await?;
             tx.batch_record(id, &rows).await?;
             tx.batch_release(id, &unsent).await?;
             tx.commit().await?;
         }
+    }
+
+    /// A chunk's lookups, [`PARALLEL`] at a time, the lease renewed while they are out. Sorted by row.
+    async fn lookup_chunk(
+        &self,
+        id: i64,
+        access: &Access,
+        subjects: Vec<(u64, Subject)>,
+        seqs: Vec<u64>,
+    ) -> Result<Vec<(u64, u64, crate::gateway::Looked)>> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+        let mut set = tokio::task::JoinSet::new();
+        let operation = Arc::new(access.operation.clone());
+        for ((row, subject), seq) in subjects.into_iter().zip(seqs) {
+            let app = self.clone();
+            let operation = operation.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                (row, seq, app.lookup(&operation, &subject, seq).await)
+            });
+        }
+        let mut renew = tokio::time::interval(RENEW);
+        renew.tick().await;
+        let mut looked = Vec::new();
+        loop {
+            tokio::select! {
+                r = set.join_next() => match r {
+                    Some(r) => looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))?),
+                    None => break,
+                },
+                _ = renew.tick() => {
+                    let now = self.now();
+                    self.db().batch_lease(id, &self.inner.batches.worker, now, now + LEASE).await?;
+                }
+            }
+        }
+        looked.sort_by_key(|(row, _, _)| *row);
+        Ok(looked)
     }
 
     /// Builds the result file (CSV), seals it, and clears the rows' sealed data.

@@ -170,16 +170,7 @@ impl App {
             return Some((b.why, AppError::Unauthenticated(b.message.clone())));
         }
         if let Some(until) = current.locked_until.filter(|u| *u > self.now()) {
-            let e = AppError::forbidden(
-                &format!(
-                    "連續登入失敗次數過多，帳號鎖定至 {}，期間不得查詢",
-                    nhiguard_domain::roc::short_datetime(until)
-                ),
-                &format!(
-                    "too many failed sign-ins: the account is locked until {}, and may not query",
-                    until.to_rfc3339()
-                ),
-            );
+            let e = AppError::Forbidden(crate::auth::locked_until_text(until, "期間不得查詢", "no query until then"));
             return Some(("account locked", e));
         }
         if current.must_change_password {
@@ -822,6 +813,12 @@ pub async fn sandbox_nhi_with_faults(
 /// What a query's outcome tells the person who asked, from what its record keeps: the outcome and,
 /// for an NHIA error, its code (the outcome page is opened after the answer is gone).
 pub fn outcome_message(outcome: Outcome, nhia_error: &str) -> Option<Text> {
+    if nhia_error == crate::querylog::INTERRUPTED {
+        return Some(Text::new(
+            "查詢送出後系統中斷，未取得結果，亦未重送；如仍需要請重新查詢",
+            "the system stopped while the lookup was out: no result was kept and it was not sent again; query again if still needed",
+        ));
+    }
     match outcome {
         Outcome::NotFound => {
             Some(Text::new("健保署查無符合條件之資料", "NHIA has no record matching these conditions"))

@@ -63,6 +63,10 @@ pub(crate) struct Assembler {
     queries: Vec<(LogRow, Option<i64>)>,
 }
 
+/// The detail of a query whose lookup was out when the gateway stopped (a batch's row): no answer
+/// was recorded, and the row was not sent again.
+pub const INTERRUPTED: &str = "interrupted";
+
 /// What a query's outcome entry says.
 struct Recorded {
     outcome: Outcome,
@@ -80,7 +84,11 @@ impl Assembler {
                     let recorded = Recorded {
                         outcome: Outcome::from_code(e.field("outcome").unwrap_or_default())
                             .unwrap_or(Outcome::NhiaError),
-                        nhia_error: e.field("nhia_error").unwrap_or_default().to_owned(),
+                        // A batch row the gateway's stop interrupted says so instead of an NHIA code.
+                        nhia_error: match e.field("interrupted") {
+                            Some(_) => INTERRUPTED.to_owned(),
+                            None => e.field("nhia_error").unwrap_or_default().to_owned(),
+                        },
                         same_surname: e.field("same_surname") == Some("1"),
                         subject_is_employee: e.field("subject_is_employee") == Some("1"),
                     };

@@ -334,10 +334,6 @@ async fn run_due(app: &App) {
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not purge retrieved results"),
     }
-    // A batch whose process stopped (another sharing the database) goes on here once its lease ran out.
-    if let Err(e) = app.resume_batches().await {
-        tracing::error!(error = %e, "could not resume batches");
-    }
     match app.purge_idle_sessions().await {
         Ok(n) if n > 0 => tracing::info!(removed = n, "idle sessions removed"),
         Ok(_) => {}
@@ -347,6 +343,20 @@ async fn run_due(app: &App) {
 
 /// Runs the scheduled work in the server every `checkpoint_minutes`.
 fn spawn_jobs(app: App) {
+    // A batch whose server stopped (another sharing the database) goes on here once its lease has
+    // run out. Only while serving: a one-shot `jobs run-due` would take a batch and then exit.
+    let batches = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match batches.resume_batches().await {
+                Ok(n) if n > 0 => tracing::info!(batches = n, "batches taken over"),
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "could not resume batches"),
+            }
+        }
+    });
     tokio::spawn(async move {
         let minutes = u64::try_from(app.settings().checkpoint_minutes).unwrap_or(10).max(1);
         let mut tick = tokio::time::interval(Duration::from_secs(minutes * 60));
@@ -472,9 +482,12 @@ async fn serve(app: App) -> Result<(), CliError> {
         Err(e) => tracing::error!(error = %e, "could not resume batches"),
     }
     spawn_jobs(app.clone());
-    nhiguard_web::serve(app, listener, shutdown_signal())
-        .await
-        .map_err(|source| CliError::Listen { addr: addr.to_string(), source })
+    let served = nhiguard_web::serve(app.clone(), listener, shutdown_signal()).await;
+    // A clean stop frees this server's batches for the next start (or another server) at once.
+    if let Err(e) = app.release_batches().await {
+        tracing::error!(error = %e, "could not give up the batches' leases");
+    }
+    served.map_err(|source| CliError::Listen { addr: addr.to_string(), source })
 }
 
 #[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]

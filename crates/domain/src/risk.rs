@@ -319,9 +319,12 @@ fn near_disable_date(q: &QuerySummary, th: &Thresholds) -> Option<Flag> {
     Some(flag(q.seq, FlagKind::NearDisableDate, zh, en))
 }
 
+/// Lookups that brought an answer (found or not): an NHIA error disclosed nothing, and a batch row
+/// tried again after an outage would otherwise count once per try.
 fn repeated_subject(queries: &[QuerySummary], th: &Thresholds, out: &mut Vec<Flag>) {
     let mut groups: BTreeMap<(i64, &str), Vec<u64>> = BTreeMap::new();
-    for q in queries.iter().filter(|q| !q.subject_key.is_empty()) {
+    let answered = |q: &&QuerySummary| matches!(q.outcome, Outcome::Answered | Outcome::NotFound);
+    for q in queries.iter().filter(|q| !q.subject_key.is_empty()).filter(answered) {
         groups.entry((q.account_id, q.subject_key.as_str())).or_default().push(q.seq);
     }
     for seqs in groups.values().filter(|s| s.len() >= th.repeat_by_user.max(2) as usize) {
@@ -589,6 +592,10 @@ mod tests {
         let fs = run(&three);
         assert_eq!(kinds(&fs, FlagKind::RepeatedSubject), vec![1, 2, 3]);
         assert_eq!(fs[0].explanation_en, "this user looked up this subject 3 times this month");
+        // Tries NHIA could not answer (a batch row tried again after an outage) are not lookups.
+        let mut tried = three.clone();
+        tried[1].outcome = Outcome::NhiaError;
+        assert_eq!(kinds(&run(&tried), FlagKind::RepeatedSubject), Vec::<u64>::new());
     }
 
     #[test]

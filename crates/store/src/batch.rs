@@ -157,6 +157,15 @@ impl Db {
         Ok(done.rows_affected() == 1)
     }
 
+    /// Gives up every lease `worker` holds (a clean shutdown): the batches are free at once.
+    pub async fn batch_release_leases(&self, worker: &str) -> Result<()> {
+        sqlx::query("UPDATE batches SET worker = NULL, lease_until = NULL WHERE worker = $1")
+            .bind(worker)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// Rows without an outcome, in order, at most `limit`.
     pub async fn batch_pending(&self, batch_id: i64, limit: i64) -> Result<Vec<BatchItem>> {
         let rows =
@@ -285,32 +294,98 @@ impl Tx {
         Ok(())
     }
 
-    /// Records rows' outcomes (with sealed answers) and moves the counters.
+    /// Keeps the lease while this transaction records what `worker` did (renewed to `until`):
+    /// false if another worker has taken the batch over, whose records then stand alone. On
+    /// PostgreSQL the batch's row stays locked to the end of the transaction, so a takeover waits
+    /// for it and then finds the renewed lease.
+    pub async fn batch_hold(&mut self, batch_id: i64, worker: &str, until: Time) -> Result<bool> {
+        let done = sqlx::query("UPDATE batches SET lease_until = $1 WHERE id = $2 AND worker = $3")
+            .bind(micros(until))
+            .bind(batch_id)
+            .bind(worker)
+            .execute(self.conn())
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records rows' outcomes (with sealed answers) and moves the counters. A row that has an
+    /// outcome already keeps it and is not counted again.
     pub async fn batch_record(&mut self, batch_id: i64, rows: &[RowOutcome]) -> Result<()> {
-        let (mut answered, mut not_found, mut failed) = (0i64, 0i64, 0i64);
+        let (mut done, mut answered, mut not_found, mut failed) = (0i64, 0i64, 0i64, 0i64);
         for (row, outcome, answer) in rows {
+            let (nonce, ct) = answer.clone().map_or((None, None), |(n, c)| (Some(n), Some(c)));
+            let set = sqlx::query(
+                "UPDATE batch_items SET outcome = $1, answer_nonce = $2, answer_ciphertext = $3 \
+                 WHERE batch_id = $4 AND row_no = $5 AND outcome IS NULL",
+            )
+            .bind(outcome.clone())
+            .bind(nonce)
+            .bind(ct)
+            .bind(batch_id)
+            .bind(i(*row)?)
+            .execute(self.conn())
+            .await?;
+            if set.rows_affected() == 0 {
+                continue;
+            }
+            done += 1;
             match outcome.as_str() {
                 "answered" => answered += 1,
                 "not_found" => not_found += 1,
                 _ => failed += 1,
             }
-            let (nonce, ct) = answer.clone().map_or((None, None), |(n, c)| (Some(n), Some(c)));
-            sqlx::query("UPDATE batch_items SET outcome = $1, answer_nonce = $2, answer_ciphertext = $3 WHERE batch_id = $4 AND row_no = $5")
-                .bind(outcome.clone())
-                .bind(nonce)
-                .bind(ct)
-                .bind(batch_id)
-                .bind(i(*row)?)
-                .execute(self.conn())
-                .await?;
         }
+        self.batch_count(batch_id, done, answered, not_found, failed).await
+    }
+
+    async fn batch_count(
+        &mut self,
+        batch_id: i64,
+        done: i64,
+        answered: i64,
+        not_found: i64,
+        failed: i64,
+    ) -> Result<()> {
         sqlx::query(
             "UPDATE batches SET done = done + $1, answered = answered + $2, not_found = not_found + $3, failed = failed + $4 WHERE id = $5",
         )
-        .bind(i64::try_from(rows.len()).unwrap_or(0))
+        .bind(done)
         .bind(answered)
         .bind(not_found)
         .bind(failed)
+        .bind(batch_id)
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    /// Refuses every row not yet sent (no query recorded for it); returns how many.
+    pub async fn batch_refuse_unsent(&mut self, batch_id: i64) -> Result<u64> {
+        let refused = sqlx::query(
+            "UPDATE batch_items SET outcome = 'refused' WHERE batch_id = $1 AND outcome IS NULL AND query_seq IS NULL",
+        )
+        .bind(batch_id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        let n = i64::try_from(refused).unwrap_or(i64::MAX);
+        self.batch_count(batch_id, n, 0, 0, n).await?;
+        Ok(refused)
+    }
+
+    /// Ends a batch that cannot go on: marked failed, its rows' sealed data cleared, its lease given up.
+    pub async fn batch_fail(&mut self, batch_id: i64, at: Time) -> Result<()> {
+        sqlx::query(
+            "UPDATE batches SET state = 'failed', finished_at = $1, worker = NULL, lease_until = NULL WHERE id = $2",
+        )
+        .bind(micros(at))
+        .bind(batch_id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query(
+            "UPDATE batch_items SET subject_nonce = NULL, subject_ciphertext = NULL, answer_nonce = NULL, answer_ciphertext = NULL \
+             WHERE batch_id = $1",
+        )
         .bind(batch_id)
         .execute(self.conn())
         .await?;

@@ -46,7 +46,12 @@ pub fn routes() -> Router<AppState> {
         .route("/results/{id}/attached", put(result_attach))
         .route("/results/{id}/shares", post(result_share))
         .route("/results/{id}/shares/{account}", delete(result_unshare))
-        .route("/batches", post(batch_upload).layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT)))
+        .route(
+            "/batches",
+            post(batch_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT))
+                .layer(axum::middleware::from_fn(crate::batch::api_refuse_oversize)),
+        )
         .route("/batches/{id}", get(batch_get).delete(batch_delete))
         .route("/batches/{id}/result.csv", get(batch_csv))
         .route("/applications", get(applications).post(application_file))

@@ -18,7 +18,7 @@ use crate::view::Base;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/batches", get(list).post(upload))
+        .route("/batches", get(list).post(upload).layer(axum::middleware::from_fn(page_refuse_oversize)))
         .route("/batches/{id}", get(detail))
         .route("/batches/{id}/delete", post(delete))
         .route("/batches/{id}/result.csv", get(csv))
@@ -28,6 +28,38 @@ pub fn routes() -> Router<AppState> {
 
 /// A batch file may be up to 10 MiB (the tabular reader's limit), plus the form around it.
 pub const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
+
+/// Whether a request announces a body over [`UPLOAD_LIMIT`] (its Content-Length): refused before
+/// it is read, so that a large upload is not taken in only to be thrown away.
+fn announced_oversize(req: &axum::extract::Request) -> bool {
+    req.headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > UPLOAD_LIMIT as u64)
+}
+
+/// The API's uploads: an announced oversize is answered 413 at once.
+pub async fn api_refuse_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if announced_oversize(&req) {
+        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        return axum::response::IntoResponse::into_response(crate::error::ApiError(e));
+    }
+    next.run(req).await
+}
+
+/// The upload page's form: as [`api_refuse_oversize`], as a page in the reader's language.
+async fn page_refuse_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    if announced_oversize(&req) {
+        let (parts, _) = req.into_parts();
+        let lang = crate::ctx::cookie(&parts, crate::ctx::LANG_COOKIE)
+            .and_then(nhiguard_app::i18n::Lang::from_code)
+            .unwrap_or_default();
+        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        return axum::response::IntoResponse::into_response(PageError::new(e, lang));
+    }
+    next.run(req).await
+}
 
 /// An upload that could not be read: over the limit (413), or not a well-formed request.
 pub fn unreadable_upload(status: axum::http::StatusCode) -> AppError {

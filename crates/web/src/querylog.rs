@@ -88,6 +88,8 @@ pub fn detail_text(lang: Lang, detail: &str) -> String {
         "national_id" => lang.t("身分證號", "national ID"),
         "name" => lang.t("姓名", "name"),
         "birth_date" => lang.t("出生日期", "date of birth"),
+        "file" => lang.t("檔案", "file"),
+        "operation_id" => lang.t("查詢作業", "operation"),
         _ => lang.t("輸入", "input"),
     };
     let text = match code {
@@ -97,7 +99,13 @@ pub fn detail_text(lang: Lang, detail: &str) -> String {
         "no active linkage" => lang.t("機關無此連結作業", "no linkage of the agency").to_owned(),
         "no grant" => lang.t("未獲授權", "no grant").to_owned(),
         "unknown purpose or operation" => lang.t("業務範圍或作業不存在", "unknown purpose or operation").to_owned(),
-        "account not active" => lang.t("帳號已停用", "account not active").to_owned(),
+        "account not active" | "account disabled" => lang.t("帳號已停用", "account disabled").to_owned(),
+        "account past its disable date" => lang.t("帳號已逾停用日", "account past its disable date").to_owned(),
+        "account not activated" => lang.t("帳號尚未啟用", "account not activated").to_owned(),
+        "account locked" => lang.t("帳號鎖定中", "account locked").to_owned(),
+        "password must be changed" => lang.t("密碼逾期須變更", "password must be changed").to_owned(),
+        "second factor not set up" => lang.t("未設定兩步驟驗證", "second factor not set up").to_owned(),
+        "interrupted" => lang.t("系統中斷，未重送", "interrupted, not sent again").to_owned(),
         "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
         c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
         "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),

@@ -128,7 +128,9 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
         && e.field("case_number") == Some("113-兒保-77")
         && e.field("subject_masked") == Some("")));
     // Over the limit: refused before it is read, with a message that says so and what to do.
-    let r = upload(&mut c, &t, "huge.csv", &vec![b'A'; 12 << 20]).await;
+    let (p, o) = ids(&t).await;
+    let q = format!("/api/v1/batches?purpose_id={p}&operation_id={o}&case_number=113-1&reason=x&file_name=huge.csv");
+    let r = c.request_announcing("POST", &q, Some("text/csv"), 12 << 20).await;
     assert_eq!(r.status, 413, "{}", r.body);
     assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("10 MiB"), "{}", r.body);
     assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
@@ -183,6 +185,10 @@ async fn a_user_runs_a_small_batch_through_the_pages() {
             .status,
         403
     );
+    // Over the limit: refused by its announced length, before it is read.
+    let r = web.request_announcing("POST", "/batches", Some("multipart/form-data; boundary=x"), 12 << 20).await;
+    assert_eq!(r.status, 413);
+    assert!(r.body.contains("10 MiB"), "{}", r.body);
     // R-DAT-1: the owner destroys the file early; the destruction is recorded, the file is gone.
     let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
     let mut other = t.api_as("soc.reviewer").await;
@@ -245,6 +251,10 @@ async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again(
         .filter(|e| e.kind() == EntryKind::QueryOutcome && e.field("interrupted") == Some("not sent again"))
         .count();
     assert_eq!(interrupted, 5);
+    // The owner's history says what happened, not that NHIA failed.
+    let history = c.get("/api/v1/queries").await.json();
+    let details: Vec<&str> = history.as_array().unwrap().iter().filter_map(|h| h["detail"].as_str()).collect();
+    assert_eq!(details.iter().filter(|d| **d == "interrupted").count(), 5, "{history}");
 }
 
 #[tokio::test]
@@ -267,8 +277,9 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     let t = TestApp::demo().await;
     let known = t.app.sandbox_examples(260);
     let mut c = t.api_as("soc.user").await;
-    // Slow enough that the account is disabled while the first chunk (200 rows) is out.
-    t.nhia.set_delay(Some(Duration::from_millis(40)));
+    // Slow enough that the account is disabled while the first chunk (200 rows, seven rounds of
+    // lookups) is out.
+    t.nhia.set_delay(Some(Duration::from_millis(100)));
     let seen = t.nhia.requests_seen();
     let csv = format!("身分證號\n{}\n", known.join("\n"));
     let r = upload(&mut c, &t, "list.csv", csv.as_bytes()).await;
@@ -372,7 +383,7 @@ async fn r_qry_4_a_batch_is_worked_on_by_one_process_and_taken_over_when_that_on
     let csv = format!("身分證號\n{}\n", known[..5].join("\n"));
     let id = upload(&mut c, &t, "a.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
     in_flight(id).await;
-    other.resume_batches().await.unwrap();
+    assert_eq!(other.resume_batches().await.unwrap(), 0);
     let b = finished(&mut c, id).await;
     assert_eq!((b["done"].as_u64(), b["answered"].as_u64()), (Some(5), Some(5)), "{b}");
     let entries: Vec<Entry> =
@@ -384,14 +395,108 @@ async fn r_qry_4_a_batch_is_worked_on_by_one_process_and_taken_over_when_that_on
     in_flight(id).await;
     t.app.stop_batches();
     t.nhia.set_delay(None);
-    other.resume_batches().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(t.app.db().batch(id).await.unwrap().done, 0, "the lease still holds");
+    assert_eq!(other.resume_batches().await.unwrap(), 0, "the lease still holds");
     t.clock.advance(chrono::Duration::minutes(6));
-    other.resume_batches().await.unwrap();
+    assert_eq!(other.resume_batches().await.unwrap(), 1);
     let b = finished(&mut c, id).await;
     assert_eq!(b["done"].as_u64(), Some(5), "{b}");
     let entries: Vec<Entry> =
         t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
     assert_eq!(outcomes_of(id, &entries), ["nhia_error"; 5], "recorded as interrupted, never sent again");
+}
+
+#[tokio::test]
+async fn r_qry_4_a_row_nhia_may_have_answered_is_not_sent_again() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(1);
+    let mut c = t.api_as("soc.user").await;
+    // The connection closes after the request went: NHIA may have carried it out.
+    t.nhia.drop_next(1);
+    let seen = t.nhia.requests_seen();
+    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let b = finished(&mut c, id).await;
+    assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(0), Some(1)), "{b}");
+    assert_eq!(t.nhia.requests_seen() - seen, 1, "never sent again");
+}
+
+#[tokio::test]
+async fn r_acc_6_a_lockout_pauses_a_batch_and_it_goes_on_when_the_lockout_ends() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(260);
+    let mut c = t.api_as("soc.user").await;
+    t.nhia.set_delay(Some(Duration::from_millis(100)));
+    let csv = format!("身分證號\n{}\n", known.join("\n"));
+    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Someone mistypes the owner's password five times while the first chunk is out.
+    let mut stranger = t.client();
+    for _ in 0..5 {
+        let wrong = serde_json::json!({"username": "soc.user", "password": "not the password 1"});
+        assert_eq!(stranger.post_json("/api/v1/session", &wrong).await.status, 401);
+    }
+    t.nhia.set_delay(None);
+    while t.app.db().batch(id).await.unwrap().done < 200 {
+        assert!(Instant::now() < deadline, "the first chunk was never recorded");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Paused: past a few of its one-second looks at the lock, nothing more went out or was refused.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let b = t.app.db().batch(id).await.unwrap();
+    assert_eq!((b.done, b.failed, b.state.as_str()), (200, 0, "running"));
+    // The lockout ends: the batch goes on and finishes, nothing refused.
+    t.clock.advance(chrono::Duration::minutes(16));
+    let mut c = t.api_as("soc.user").await;
+    let b = finished(&mut c, id).await;
+    assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(260), Some(0)), "{b}");
+}
+
+#[tokio::test]
+async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_cleared_and_recorded() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(260);
+    let mut c = t.api_as("soc.user").await;
+    t.nhia.set_delay(Some(Duration::from_millis(100)));
+    let csv = format!("身分證號\n{}\n", known.join("\n"));
+    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A row of the second chunk can no longer be opened (its sealed subject damaged).
+    let mut raw = t.raw().await;
+    sqlx::query("UPDATE batch_items SET subject_ciphertext = $1 WHERE batch_id = $2 AND row_no = 255")
+        .bind(vec![0u8; 40])
+        .bind(id)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    t.nhia.set_delay(None);
+    loop {
+        let b = c.get(&format!("/api/v1/batches/{id}")).await.json();
+        if b["state"] == "failed" {
+            assert_eq!(b["done"], 200, "the first chunk's outcomes stay: {b}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the batch never failed: {b}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let items = t.app.db().batch_items(id, 0, 1000).await.unwrap();
+    assert!(
+        items.iter().all(|i| i.subject_ciphertext.is_none() && i.answer_ciphertext.is_none()),
+        "nothing sealed stays"
+    );
+    let events: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    assert!(
+        events.iter().any(|e| e.actor() == "system" && e.fields().iter().any(|(_, v)| v == "stopped: NG-INTERNAL")),
+        "the stop is recorded"
+    );
+    assert_eq!(t.app.resume_batches().await.unwrap(), 0, "a failed batch is not taken up again");
 }

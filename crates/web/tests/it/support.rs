@@ -207,6 +207,29 @@ impl Client {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Response {
+        self.send(method, path, content_type, body.len(), body).await
+    }
+
+    /// A request announcing a body of `declared` bytes and sending none: what a server refuses by
+    /// its length alone. (Sending the bytes would race the server's early answer and close.)
+    pub async fn request_announcing(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        declared: usize,
+    ) -> Response {
+        self.send(method, path, content_type, declared, b"").await
+    }
+
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: Option<&str>,
+        declared: usize,
+        body: &[u8],
+    ) -> Response {
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.bind(SocketAddr::from((self.from, 0))).unwrap();
         let mut stream = socket.connect(self.addr).await.unwrap();
@@ -221,7 +244,7 @@ impl Client {
         if let Some(ct) = content_type {
             req.push_str(&format!("Content-Type: {ct}\r\n"));
         }
-        req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+        req.push_str(&format!("Content-Length: {declared}\r\n\r\n"));
         let mut bytes = req.into_bytes();
         bytes.extend_from_slice(body);
         stream.write_all(&bytes).await.unwrap();
