@@ -11,9 +11,9 @@
 //! NHIGUARD_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres target/release/examples/bench_batch
 //! ```
 //!
-//! The sandbox holds 5,000 people; the file names each of them in turn, so four in five of a
-//! 100,000-row file repeat a subject (as a tax bureau's file of delinquent accounts may). Prints
-//! figures only, never a subject or an answer.
+//! The sandbox holds as many people as the file has rows (at least 5,000), and the file names each
+//! once: a batch refuses a file that names a person twice. Prints figures only, never a subject or
+//! an answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod support;
@@ -44,13 +44,14 @@ fn reset_peak() {
 fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let load = support::OthersLoad::start();
-    let server = support::start();
+    let server = support::start_with(n.max(5000));
     let driver = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (app, addr, backend, direct) = (server.app.clone(), server.addr, server.backend, server.direct.clone());
     driver.block_on(async move {
         println!("batch benchmark on {backend}: {n} subjects");
         println!("before: {}", support::machine_note());
-        let ids = app.sandbox_examples(5000);
+        let ids = app.sandbox_examples(n);
+        assert_eq!(ids.len(), n, "the sandbox knows {n} people");
         let token = support::sign_in(addr, "soc.user").await;
         let current = app.current(&token, SessionKind::Api, "127.0.0.1").await.unwrap();
         let purpose = app.db().purposes().await.unwrap().into_iter().find(|p| p.number == 8).unwrap();

@@ -3,6 +3,7 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::ledger::to_u64;
 use crate::{Db, Result, StoreError, Tx, from_micros, micros};
 
 type Time = chrono::DateTime<chrono::Utc>;
@@ -166,14 +167,18 @@ impl Db {
         Ok(())
     }
 
-    /// Rows without an outcome, in order, at most `limit`.
-    pub async fn batch_pending(&self, batch_id: i64, limit: i64) -> Result<Vec<BatchItem>> {
-        let rows =
-            sqlx::query("SELECT * FROM batch_items WHERE batch_id = $1 AND outcome IS NULL ORDER BY row_no LIMIT $2")
-                .bind(batch_id)
-                .bind(limit)
-                .fetch_all(self.pool())
-                .await?;
+    /// Rows without an outcome from row `from` on, in order, at most `limit`. The caller passes
+    /// the first row it has not seen done, so that each chunk does not read past all the rows
+    /// done before it.
+    pub async fn batch_pending(&self, batch_id: i64, from: u64, limit: i64) -> Result<Vec<BatchItem>> {
+        let rows = sqlx::query(
+            "SELECT * FROM batch_items WHERE batch_id = $1 AND row_no >= $2 AND outcome IS NULL ORDER BY row_no LIMIT $3",
+        )
+        .bind(batch_id)
+        .bind(i(from)?)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
         rows.iter().map(item).collect()
     }
 
@@ -198,6 +203,19 @@ impl Db {
                 .await?;
         rows.iter().map(batch).collect()
     }
+}
+
+/// Rows written by one statement: a chunk of a batch (200) fits in one.
+const ROWS_PER_STATEMENT: usize = 400;
+
+/// `count` rows of `width` placeholders numbered from `$first`, for a `VALUES` list: `($2, $3),
+/// ($4, $5)` for width 2. Its columns are `column1`, `column2` … on both databases.
+fn placeholders(first: usize, count: usize, width: usize) -> String {
+    let group = |k: usize| {
+        let cells: Vec<String> = (0..width).map(|c| format!("${}", first + k * width + c)).collect();
+        format!("({})", cells.join(", "))
+    };
+    (0..count).map(group).collect::<Vec<_>>().join(", ")
 }
 
 impl Tx {
@@ -248,30 +266,45 @@ impl Tx {
     /// on the same batch waits on the rows' locks and then finds them taken.
     pub async fn batch_claim(&mut self, batch_id: i64, rows: &[u64]) -> Result<Vec<u64>> {
         let mut got = Vec::new();
-        for row in rows {
-            let done = sqlx::query(
-                "UPDATE batch_items SET query_seq = -1 WHERE batch_id = $1 AND row_no = $2 AND query_seq IS NULL",
-            )
-            .bind(batch_id)
-            .bind(i(*row)?)
-            .execute(self.conn())
-            .await?;
-            if done.rows_affected() == 1 {
-                got.push(*row);
+        for part in rows.chunks(ROWS_PER_STATEMENT) {
+            // Every listed row is updated, a taken one to what it had: a condition on query_seq
+            // would have PostgreSQL's generic plan read the whole batch for each chunk (its
+            // estimate of the matching rows goes stale as the batch runs). A row this transaction
+            // got reads -1; one taken before reads its query's number (claim and number commit
+            // together).
+            let sql = format!(
+                "UPDATE batch_items SET query_seq = COALESCE(batch_items.query_seq, -1) FROM (VALUES {}) AS v \
+                 WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1 \
+                 RETURNING batch_items.row_no, batch_items.query_seq",
+                placeholders(2, part.len(), 1)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
+            for row in part {
+                q = q.bind(i(*row)?);
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                if r.try_get::<i64, _>("query_seq")? == -1 {
+                    got.push(to_u64(r.try_get::<i64, _>("row_no")?)?);
+                }
             }
         }
+        got.sort_unstable();
         Ok(got)
     }
 
     /// Marks claimed rows as sent, each with its query's ledger sequence number.
     pub async fn batch_mark_sent(&mut self, batch_id: i64, rows: &[(u64, u64)]) -> Result<()> {
-        for (row, seq) in rows {
-            sqlx::query("UPDATE batch_items SET query_seq = $1 WHERE batch_id = $2 AND row_no = $3")
-                .bind(i(*seq)?)
-                .bind(batch_id)
-                .bind(i(*row)?)
-                .execute(self.conn())
-                .await?;
+        for part in rows.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE batch_items SET query_seq = v.column2 FROM (VALUES {}) AS v \
+                 WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1",
+                placeholders(2, part.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
+            for (row, seq) in part {
+                q = q.bind(i(*row)?).bind(i(*seq)?);
+            }
+            q.execute(self.conn()).await?;
         }
         sqlx::query("UPDATE batches SET state = 'running' WHERE id = $1 AND state = 'queued'")
             .bind(batch_id)
@@ -308,34 +341,48 @@ impl Tx {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records rows' outcomes (with sealed answers) and moves the counters. A row that has an
-    /// outcome already keeps it and is not counted again.
+    /// Records rows' outcomes (with sealed answers) and moves the counters. Only the batch's lease
+    /// holder records, in a transaction that holds the lease ([`Tx::batch_hold`]), so a row gets
+    /// one outcome. (A condition on `outcome` here would have PostgreSQL's generic plan read the
+    /// whole batch for each chunk.)
     pub async fn batch_record(&mut self, batch_id: i64, rows: &[RowOutcome]) -> Result<()> {
-        let (mut done, mut answered, mut not_found, mut failed) = (0i64, 0i64, 0i64, 0i64);
-        for (row, outcome, answer) in rows {
-            let (nonce, ct) = answer.clone().map_or((None, None), |(n, c)| (Some(n), Some(c)));
-            let set = sqlx::query(
-                "UPDATE batch_items SET outcome = $1, answer_nonce = $2, answer_ciphertext = $3 \
-                 WHERE batch_id = $4 AND row_no = $5 AND outcome IS NULL",
-            )
-            .bind(outcome.clone())
-            .bind(nonce)
-            .bind(ct)
-            .bind(batch_id)
-            .bind(i(*row)?)
-            .execute(self.conn())
-            .await?;
-            if set.rows_affected() == 0 {
-                continue;
+        let (sealed, bare): (Vec<&RowOutcome>, Vec<&RowOutcome>) = rows.iter().partition(|r| r.2.is_some());
+        let mut recorded: Vec<String> = Vec::with_capacity(rows.len());
+        for part in sealed.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE batch_items SET outcome = v.column2, answer_nonce = v.column3, answer_ciphertext = v.column4 \
+                 FROM (VALUES {}) AS v WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1 \
+                 RETURNING batch_items.outcome",
+                placeholders(2, part.len(), 4)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
+            for (row, outcome, answer) in part {
+                let (nonce, ct) = answer.clone().unwrap_or_default();
+                q = q.bind(i(*row)?).bind(outcome.clone()).bind(nonce).bind(ct);
             }
-            done += 1;
-            match outcome.as_str() {
-                "answered" => answered += 1,
-                "not_found" => not_found += 1,
-                _ => failed += 1,
+            for r in q.fetch_all(self.conn()).await? {
+                recorded.push(r.try_get("outcome")?);
             }
         }
-        self.batch_count(batch_id, done, answered, not_found, failed).await
+        for part in bare.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE batch_items SET outcome = v.column2 FROM (VALUES {}) AS v \
+                 WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1 \
+                 RETURNING batch_items.outcome",
+                placeholders(2, part.len(), 2)
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
+            for (row, outcome, _) in part {
+                q = q.bind(i(*row)?).bind(outcome.clone());
+            }
+            for r in q.fetch_all(self.conn()).await? {
+                recorded.push(r.try_get("outcome")?);
+            }
+        }
+        let count = |o: &str| recorded.iter().filter(|r| r.as_str() == o).count() as i64;
+        let (answered, not_found) = (count("answered"), count("not_found"));
+        let done = recorded.len() as i64;
+        self.batch_count(batch_id, done, answered, not_found, done - answered - not_found).await
     }
 
     async fn batch_count(

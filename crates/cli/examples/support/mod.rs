@@ -72,6 +72,11 @@ pub fn keys() -> nhiguard_app::Keys {
 /// with its default timeouts, retries and breaker), built here so that the benchmark holds the
 /// sandbox's credential for the direct baseline.
 pub fn start() -> Server {
+    start_with(5000)
+}
+
+/// As [`start`], with a sandbox of `people` synthetic people.
+pub fn start_with(people: usize) -> Server {
     // Two workers, as the server runs on this machine; `TOKIO_WORKER_THREADS` (tokio's own name) to try others.
     let workers = std::env::var("TOKIO_WORKER_THREADS").ok().and_then(|w| w.parse().ok()).unwrap_or(2);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(workers).enable_all().build().unwrap();
@@ -83,7 +88,7 @@ pub fn start() -> Server {
         let settings = Settings { listen: addr, ..Settings::default() };
         let keys = keys();
         let today = chrono::Utc::now().date_naive();
-        let data = Arc::new(SandboxData::generate(7, 5000, today));
+        let data = Arc::new(SandboxData::generate(7, people, today));
         let credential = nhiguard_app::auth::random_token().unwrap();
         let sandbox =
             spawn_sandbox("127.0.0.1:0".parse().unwrap(), SandboxConfig::new(data.clone(), credential.clone()))

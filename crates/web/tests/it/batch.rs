@@ -275,11 +275,11 @@ async fn r_qry_1_a_batch_case_number_follows_the_agency_format() {
 #[tokio::test]
 async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_names_account_and_agency() {
     let t = TestApp::demo().await;
-    let known = t.app.sandbox_examples(260);
+    let known = t.app.sandbox_examples(1060);
     let mut c = t.api_as("soc.user").await;
-    // Slow enough that the account is disabled while the first chunk (200 rows, seven rounds of
+    // Slow enough that the account is disabled while the first chunk (1,000 rows, 32 rounds of
     // lookups) is out.
-    t.nhia.set_delay(Some(Duration::from_millis(100)));
+    t.nhia.set_delay(Some(Duration::from_millis(40)));
     let seen = t.nhia.requests_seen();
     let csv = format!("身分證號\n{}\n", known.join("\n"));
     let r = upload(&mut c, &t, "list.csv", csv.as_bytes()).await;
@@ -296,7 +296,7 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     t.nhia.set_delay(None);
-    assert_eq!(t.nhia.requests_seen() - seen, 200, "the first chunk only");
+    assert_eq!(t.nhia.requests_seen() - seen, 1000, "the first chunk only");
     let entries: Vec<Entry> =
         t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
     let refusal = entries
@@ -424,9 +424,9 @@ async fn r_qry_4_a_row_nhia_may_have_answered_is_not_sent_again() {
 #[tokio::test]
 async fn r_acc_6_a_lockout_pauses_a_batch_and_it_goes_on_when_the_lockout_ends() {
     let t = TestApp::demo().await;
-    let known = t.app.sandbox_examples(260);
+    let known = t.app.sandbox_examples(1060);
     let mut c = t.api_as("soc.user").await;
-    t.nhia.set_delay(Some(Duration::from_millis(100)));
+    t.nhia.set_delay(Some(Duration::from_millis(40)));
     let csv = format!("身分證號\n{}\n", known.join("\n"));
     let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -441,27 +441,27 @@ async fn r_acc_6_a_lockout_pauses_a_batch_and_it_goes_on_when_the_lockout_ends()
         assert_eq!(stranger.post_json("/api/v1/session", &wrong).await.status, 401);
     }
     t.nhia.set_delay(None);
-    while t.app.db().batch(id).await.unwrap().done < 200 {
+    while t.app.db().batch(id).await.unwrap().done < 1000 {
         assert!(Instant::now() < deadline, "the first chunk was never recorded");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Paused: past a few of its one-second looks at the lock, nothing more went out or was refused.
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let b = t.app.db().batch(id).await.unwrap();
-    assert_eq!((b.done, b.failed, b.state.as_str()), (200, 0, "running"));
+    assert_eq!((b.done, b.failed, b.state.as_str()), (1000, 0, "running"));
     // The lockout ends: the batch goes on and finishes, nothing refused.
     t.clock.advance(chrono::Duration::minutes(16));
     let mut c = t.api_as("soc.user").await;
     let b = finished(&mut c, id).await;
-    assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(260), Some(0)), "{b}");
+    assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(1060), Some(0)), "{b}");
 }
 
 #[tokio::test]
 async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_cleared_and_recorded() {
     let t = TestApp::demo().await;
-    let known = t.app.sandbox_examples(260);
+    let known = t.app.sandbox_examples(1060);
     let mut c = t.api_as("soc.user").await;
-    t.nhia.set_delay(Some(Duration::from_millis(100)));
+    t.nhia.set_delay(Some(Duration::from_millis(40)));
     let csv = format!("身分證號\n{}\n", known.join("\n"));
     let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -471,7 +471,7 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
     }
     // A row of the second chunk can no longer be opened (its sealed subject damaged).
     let mut raw = t.raw().await;
-    sqlx::query("UPDATE batch_items SET subject_ciphertext = $1 WHERE batch_id = $2 AND row_no = 255")
+    sqlx::query("UPDATE batch_items SET subject_ciphertext = $1 WHERE batch_id = $2 AND row_no = 1055")
         .bind(vec![0u8; 40])
         .bind(id)
         .execute(&mut raw)
@@ -481,7 +481,7 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
     loop {
         let b = c.get(&format!("/api/v1/batches/{id}")).await.json();
         if b["state"] == "failed" {
-            assert_eq!(b["done"], 200, "the first chunk's outcomes stay: {b}");
+            assert_eq!(b["done"], 1000, "the first chunk's outcomes stay: {b}");
             break;
         }
         assert!(Instant::now() < deadline, "the batch never failed: {b}");
