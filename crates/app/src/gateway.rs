@@ -352,6 +352,14 @@ impl App {
             request_id: format!("{}-{query_seq}", self.deployment_id()),
         };
         match self.nhi().connector.lookup(&request).await {
+            // A person found with nothing to say of them: only a visit lookup may answer so.
+            Ok(LookupAnswer::Found(rs))
+                if rs.is_empty() && !nhiguard_domain::catalogue::answers_per_visit(&operation.results) =>
+            {
+                let e = nhiguard_nhi::NhiError::BadAnswer { detail: "found, with no record".into() };
+                tracing::warn!(query_seq, code = e.code(), detail = %e.detail(), "NHIA lookup failed");
+                (Outcome::NhiaError, Vec::new(), Some(e))
+            }
             Ok(LookupAnswer::Found(rs)) => {
                 let mut dropped = 0usize;
                 let records = rs

@@ -159,6 +159,12 @@ pub const SEED_PURPOSES: &[SeedPurpose] = &[
     },
 ];
 
+/// Whether an operation with these result fields answers one record per medical visit — possibly
+/// none, for a person with no visits — rather than one record per person found.
+pub fn answers_per_visit(results: &[ResultField]) -> bool {
+    results.iter().any(|f| matches!(f, ResultField::VisitDate | ResultField::Hospital | ResultField::Department))
+}
+
 /// An NHIA lookup as shipped by default. Codes are the county's; the connector maps them to NHIA's.
 #[derive(Debug, Clone, Copy)]
 pub struct SeedOperation {

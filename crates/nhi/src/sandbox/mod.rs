@@ -68,10 +68,7 @@ pub fn answer(data: &SandboxData, operation_code: &str, subject: &Subject) -> Re
     if people.is_empty() {
         return Ok(LookupAnswer::NotFound);
     }
-    let per_visit = op
-        .results
-        .iter()
-        .any(|f| matches!(f, ResultField::VisitDate | ResultField::Hospital | ResultField::Department));
+    let per_visit = nhiguard_domain::catalogue::answers_per_visit(op.results);
     let mut records = Vec::new();
     for person in people {
         if per_visit {

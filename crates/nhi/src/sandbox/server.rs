@@ -64,6 +64,7 @@ struct FaultPlan {
     unavailable: u32,
     retry_after_secs: u64,
     garbage: u32,
+    empty: u32,
     drop: u32,
 }
 
@@ -71,6 +72,7 @@ enum FaultAction {
     Drop,
     Unavailable(u64),
     Garbage,
+    EmptyFound,
     Answer,
 }
 
@@ -103,6 +105,12 @@ impl SandboxFaults {
         self.with_plan(|p| p.garbage = n);
     }
 
+    /// Answers the next `n` requests "found" with no record at all (well-formed, but no answer to
+    /// a lookup of a person).
+    pub fn empty_found_next(&self, n: u32) {
+        self.with_plan(|p| p.empty = n);
+    }
+
     /// Closes the connection without answering for the next `n` requests (only when served by
     /// `spawn_sandbox*`; a bare `sandbox_router` answers 500 instead).
     pub fn drop_next(&self, n: u32) {
@@ -131,6 +139,9 @@ impl SandboxFaults {
             } else if p.garbage > 0 {
                 p.garbage -= 1;
                 FaultAction::Garbage
+            } else if p.empty > 0 {
+                p.empty -= 1;
+                FaultAction::EmptyFound
             } else {
                 FaultAction::Answer
             };
@@ -193,6 +204,7 @@ async fn inject_faults(State(faults): State<SandboxFaults>, req: Request, next: 
             (StatusCode::OK, [(header::CONTENT_TYPE, "text/html")], "<html><body>系統維護中 maintenance</body></html>")
                 .into_response()
         }
+        FaultAction::EmptyFound => Json(WireAnswer::Found { records: Vec::new() }).into_response(),
     }
 }
 
@@ -408,6 +420,7 @@ mod tests {
                 FaultAction::Drop => "drop",
                 FaultAction::Unavailable(_) => "503",
                 FaultAction::Garbage => "garbage",
+                FaultAction::EmptyFound => "empty",
                 FaultAction::Answer => "answer",
             })
             .collect();

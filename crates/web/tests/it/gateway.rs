@@ -328,6 +328,12 @@ async fn not_found_and_nhia_failures_are_answered_clearly_and_recorded() {
     let outcomes: Vec<String> =
         entries(&t, EntryKind::QueryOutcome).await.iter().map(|e| e.field("outcome").unwrap().to_owned()).collect();
     assert_eq!(outcomes, ["not_found", "nhia_error", "nhia_error"]);
+    // "Found" with no record is no answer to an insured-status lookup: an NHIA error, nothing kept.
+    t.nhia.empty_found_next(1);
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-5", REASON, &subject(&t))).await;
+    let a = r.json();
+    assert_eq!((a["outcome"].as_str(), a["result_id"].is_null()), (Some("nhia_error"), true), "{a}");
+    assert!(a["message_zh"].as_str().unwrap().contains("無法辨識"), "{a}");
 }
 
 #[tokio::test]
