@@ -316,10 +316,15 @@ impl App {
     /// is recorded (with the error's code; the detail goes to the server's log).
     async fn fail_batch(&self, id: i64, e: &AppError) -> Result<()> {
         tracing::error!(batch = id, error = %e, "batch failed; it will not go on");
+        self.stop_batch_for_good(id, e.code()).await
+    }
+
+    /// Marks a batch failed, clears its rows' sealed data and records the stop with `why`.
+    async fn stop_batch_for_good(&self, id: i64, why: &str) -> Result<()> {
         let mut tx = self.db().begin().await?;
         tx.batch_fail(id, self.now()).await?;
         let system = crate::events::Actor { account_id: None, username: "system", client_addr: "" };
-        let detail = format!("stopped: {}", e.code());
+        let detail = format!("stopped: {why}");
         self.record_in(&mut tx, crate::events::kind::BATCH, system, &format!("batch {id}"), &detail).await?;
         tx.commit().await?;
         Ok(())
@@ -670,6 +675,15 @@ impl App {
     /// The scheduled purge of batch result files (R-DAT-1).
     pub(crate) async fn purge_batches(&self) -> Result<usize> {
         let mut n = 0;
+        // A batch still unfinished when its retention ends (NHIA out for a month) stops there: the
+        // subjects and answers it holds are kept no longer than a finished batch's file.
+        for b in self.db().unfinished_batches().await?.into_iter().filter(|b| b.purge_after <= self.now()) {
+            if let Some(task) = self.inner.batches.tasks.lock().unwrap_or_else(|p| p.into_inner()).remove(&b.id) {
+                task.abort();
+            }
+            self.stop_batch_for_good(b.id, "retention reached").await?;
+            n += 1;
+        }
         for b in self.db().batches_due(self.now()).await? {
             let mut tx = self.db().begin().await?;
             if self.destroy_batch_recorded(&mut tx, b.id, "batch_purged", "schedule", "system").await? {

@@ -500,3 +500,32 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
     );
     assert_eq!(t.app.resume_batches().await.unwrap(), 0, "a failed batch is not taken up again");
 }
+
+#[tokio::test]
+async fn r_dat_1_a_batch_still_unfinished_when_its_retention_ends_is_stopped_and_its_sealed_rows_cleared() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(1);
+    let mut c = t.api_as("soc.user").await;
+    // NHIA stays unavailable: the row waits and waits.
+    t.nhia.unavailable_next(u32::MAX);
+    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.nhia.requests_seen() == 0 {
+        assert!(Instant::now() < deadline, "the batch never tried");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t.clock.advance(chrono::Duration::days(29));
+    t.app.purge_results().await.unwrap();
+    assert_eq!(t.app.db().batch(id).await.unwrap().state, "running", "not before its date");
+    t.clock.advance(chrono::Duration::days(2));
+    t.app.purge_results().await.unwrap();
+    assert_eq!(t.app.db().batch(id).await.unwrap().state, "failed");
+    let items = t.app.db().batch_items(id, 0, 10).await.unwrap();
+    assert!(items.iter().all(|i| i.subject_ciphertext.is_none() && i.answer_ciphertext.is_none()));
+    let events: Vec<Entry> =
+        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    assert!(events.iter().any(|e| e.fields().iter().any(|(_, v)| v == "stopped: retention reached")));
+    t.nhia.clear();
+}
