@@ -346,9 +346,8 @@ impl Tx {
     /// one outcome. (A condition on `outcome` here would have PostgreSQL's generic plan read the
     /// whole batch for each chunk.)
     pub async fn batch_record(&mut self, batch_id: i64, rows: &[RowOutcome]) -> Result<()> {
-        let (sealed, bare): (Vec<&RowOutcome>, Vec<&RowOutcome>) = rows.iter().partition(|r| r.2.is_some());
         let mut recorded: Vec<String> = Vec::with_capacity(rows.len());
-        for part in sealed.chunks(ROWS_PER_STATEMENT) {
+        for part in rows.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "UPDATE batch_items SET outcome = v.column2, answer_nonce = v.column3, answer_ciphertext = v.column4 \
                  FROM (VALUES {}) AS v WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1 \
@@ -357,23 +356,8 @@ impl Tx {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
             for (row, outcome, answer) in part {
-                let (nonce, ct) = answer.clone().unwrap_or_default();
+                let (nonce, ct) = answer.clone().map_or((None, None), |(n, c)| (Some(n), Some(c)));
                 q = q.bind(i(*row)?).bind(outcome.clone()).bind(nonce).bind(ct);
-            }
-            for r in q.fetch_all(self.conn()).await? {
-                recorded.push(r.try_get("outcome")?);
-            }
-        }
-        for part in bare.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "UPDATE batch_items SET outcome = v.column2 FROM (VALUES {}) AS v \
-                 WHERE batch_items.batch_id = $1 AND batch_items.row_no = v.column1 \
-                 RETURNING batch_items.outcome",
-                placeholders(2, part.len(), 2)
-            );
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(batch_id);
-            for (row, outcome, _) in part {
-                q = q.bind(i(*row)?).bind(outcome.clone());
             }
             for r in q.fetch_all(self.conn()).await? {
                 recorded.push(r.try_get("outcome")?);

@@ -11,10 +11,9 @@ use axum::routing::{get, post};
 use nhiguard_app::account_review::{AccountReviewView, ItemView};
 use nhiguard_domain::account_review::AccountReviewState;
 use nhiguard_domain::roc;
-use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageUser};
+use crate::ctx::{CsrfForm, Empty, PageUser};
 use crate::error::PageError;
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -64,9 +63,6 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
         rows,
     }))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn start(State(s): State<AppState>, u: PageUser, CsrfForm(_): CsrfForm<Empty>) -> Result<Response, PageError> {
     let id = s.app.start_account_review(&u.current).await.page(u.ctx.lang)?;

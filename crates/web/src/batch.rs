@@ -11,7 +11,7 @@ use nhiguard_app::batch::BatchInput;
 use nhiguard_domain::roc;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageQuerier, PageUser};
+use crate::ctx::{CsrfForm, Empty, PageQuerier, PageUser};
 use crate::error::{PageError, status_of};
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -244,9 +244,6 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
 }
 
 use crate::view::attachment;
-
-#[derive(serde::Deserialize)]
-struct Empty {}
 
 /// Destroys the result file now (R-DAT-1), back to the batch's page.
 async fn delete(

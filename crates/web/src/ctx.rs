@@ -215,6 +215,10 @@ impl ApiUser {
     }
 }
 
+/// A form that carries nothing but its CSRF token (a button: sign out, destroy, start).
+#[derive(Debug, serde::Deserialize)]
+pub struct Empty {}
+
 /// A form body whose `csrf` field matched the session's token (or, before sign-in, the
 /// pre-session cookie). A mismatch is refused with 403 and recorded; nothing is changed.
 #[derive(Debug)]

@@ -13,7 +13,7 @@ use nhiguard_domain::roc;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageUser};
+use crate::ctx::{CsrfForm, Empty, PageUser};
 use crate::error::PageError;
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -92,9 +92,6 @@ async fn page(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
         earlier: verifications.collect(),
     }))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 /// Runs a verification; what it found is recorded and shown on the page it redirects to, so that a
 /// reload shows the result again instead of running it again.

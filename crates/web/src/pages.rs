@@ -19,7 +19,7 @@ use nhiguard_domain::roc;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, Ctx, LANG_COOKIE, PRE_SESSION_COOKIE, PageUser, SESSION_COOKIE, set_cookie};
+use crate::ctx::{CsrfForm, Ctx, Empty, LANG_COOKIE, PRE_SESSION_COOKIE, PageUser, SESSION_COOKIE, set_cookie};
 use crate::error::{PageError, render_error};
 use crate::view::{Base, roc_date};
 
@@ -190,9 +190,6 @@ async fn signin(State(s): State<AppState>, ctx: Ctx, CsrfForm(f): CsrfForm<Signi
         Err(e) => PageError::new(e, ctx.lang).into_response(),
     }
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn signout(State(s): State<AppState>, u: PageUser, CsrfForm(_): CsrfForm<Empty>) -> PageResult {
     s.app.sign_out(&u.token, &u.current).await.page(u.ctx.lang)?;

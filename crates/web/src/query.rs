@@ -14,7 +14,7 @@ use nhiguard_domain::roc;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageQuerier, PageUser};
+use crate::ctx::{CsrfForm, Empty, PageQuerier, PageUser};
 use crate::error::{PageError, status_of};
 use crate::pages::{OrPage, render, see_other};
 use crate::view::Base;
@@ -229,9 +229,6 @@ async fn result(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         shared_with,
     }))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 #[derive(Deserialize)]
 struct AttachForm {

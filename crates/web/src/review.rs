@@ -14,7 +14,7 @@ use nhiguard_domain::role::Role;
 use serde::Deserialize;
 
 use crate::AppState;
-use crate::ctx::{CsrfForm, PageUser};
+use crate::ctx::{CsrfForm, Empty, PageUser};
 use crate::error::PageError;
 use crate::pages::{OrPage, render, see_other};
 use crate::view::{Base, attachment};
@@ -250,9 +250,6 @@ async fn finding(
     s.app.record_finding(&u.current, id, seq, &f.finding, &f.note).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/reviews/{id}")))
 }
-
-#[derive(Deserialize)]
-struct Empty {}
 
 async fn sign(
     State(s): State<AppState>,

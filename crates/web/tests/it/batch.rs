@@ -42,6 +42,28 @@ async fn finished(c: &mut Client, id: i64) -> Value {
     }
 }
 
+/// Waits until the batch's first chunk is out: its queries recorded, the lookups on their way (bounded).
+async fn first_chunk_sent(t: &TestApp, id: i64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
+        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Every ledger entry, decoded.
+async fn ledger(t: &TestApp) -> Vec<Entry> {
+    t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect()
+}
+
+/// Uploads a file of these IDs and gives the batch's id.
+async fn upload_ids(c: &mut Client, t: &TestApp, ids: &[String]) -> i64 {
+    let csv = format!("身分證號\n{}\n", ids.join("\n"));
+    let r = upload(c, t, "list.csv", csv.as_bytes()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.json()["id"].as_i64().unwrap()
+}
+
 #[tokio::test]
 async fn r_qry_4_each_subject_of_a_batch_is_its_own_query_and_the_result_file_is_recorded_when_downloaded() {
     let t = TestApp::demo().await;
@@ -218,14 +240,9 @@ async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again(
     // NHIA answers slowly: the batch will be stopped while its lookups are out.
     t.nhia.set_delay(Some(Duration::from_millis(1500)));
     let seen = t.nhia.requests_seen();
-    let csv = format!("身分證號\n{}\n", known.join("\n"));
-    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
+    let id = upload_ids(&mut c, &t, &known).await;
     // Wait until the chunk's queries are recorded (sent), then stop everything, as a crash would.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
-        assert!(Instant::now() < deadline, "the batch never sent its chunk");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    first_chunk_sent(&t, id).await;
     t.app.stop_batches();
     t.nhia.set_delay(None);
     assert_eq!(t.app.resume_batches().await.unwrap(), 1);
@@ -281,24 +298,17 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     // lookups) is out.
     t.nhia.set_delay(Some(Duration::from_millis(40)));
     let seen = t.nhia.requests_seen();
-    let csv = format!("身分證號\n{}\n", known.join("\n"));
-    let r = upload(&mut c, &t, "list.csv", csv.as_bytes()).await;
-    assert_eq!(r.status, 201, "{}", r.body);
-    let id = r.json()["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
-        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let id = upload_ids(&mut c, &t, &known).await;
+    first_chunk_sent(&t, id).await;
     t.set_account_status("soc.user", "disabled", None).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
     while t.app.db().batch(id).await.unwrap().state != "done" {
         assert!(Instant::now() < deadline, "the batch never finished");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     t.nhia.set_delay(None);
     assert_eq!(t.nhia.requests_seen() - seen, 1000, "the first chunk only");
-    let entries: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let entries = ledger(&t).await;
     let refusal = entries
         .iter()
         .find(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused"))
@@ -320,14 +330,11 @@ async fn r_qry_4_a_row_nhia_could_not_take_waits_and_goes_again_as_a_new_query()
     // NHIA says it is unavailable to the first lookup and its two retries.
     t.nhia.unavailable_next(3);
     let seen = t.nhia.requests_seen();
-    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = upload_ids(&mut c, &t, &known).await;
     let b = finished(&mut c, id).await;
     assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(1), Some(0)), "{b}");
     assert_eq!(t.nhia.requests_seen() - seen, 4, "three refused attempts, then one answered");
-    let entries: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let entries = ledger(&t).await;
     let queries: Vec<u64> = entries
         .iter()
         .filter(|e| e.kind() == EntryKind::Query && e.field("batch") == Some(&id.to_string()))
@@ -368,31 +375,18 @@ async fn r_qry_4_a_batch_is_worked_on_by_one_process_and_taken_over_when_that_on
             .map(|e| e.field("outcome").unwrap_or_default().to_owned())
             .collect()
     };
-    let in_flight = |id: i64| {
-        let t = &t;
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
-                assert!(Instant::now() < deadline, "the batch never sent its chunk");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    };
     // The other process resumes while this one has the rows out: it leaves the batch alone.
     t.nhia.set_delay(Some(Duration::from_millis(400)));
-    let csv = format!("身分證號\n{}\n", known[..5].join("\n"));
-    let id = upload(&mut c, &t, "a.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
-    in_flight(id).await;
+    let id = upload_ids(&mut c, &t, &known[..5]).await;
+    first_chunk_sent(&t, id).await;
     assert_eq!(other.resume_batches().await.unwrap(), 0);
     let b = finished(&mut c, id).await;
     assert_eq!((b["done"].as_u64(), b["answered"].as_u64()), (Some(5), Some(5)), "{b}");
-    let entries: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let entries = ledger(&t).await;
     assert_eq!(outcomes_of(id, &entries), ["answered"; 5], "one outcome per query, none interrupted");
     // This process stops mid-chunk; the other takes the batch over once the lease has run out.
-    let csv = format!("身分證號\n{}\n", known[5..].join("\n"));
-    let id = upload(&mut c, &t, "b.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
-    in_flight(id).await;
+    let id = upload_ids(&mut c, &t, &known[5..]).await;
+    first_chunk_sent(&t, id).await;
     t.app.stop_batches();
     t.nhia.set_delay(None);
     assert_eq!(other.resume_batches().await.unwrap(), 0, "the lease still holds");
@@ -400,8 +394,7 @@ async fn r_qry_4_a_batch_is_worked_on_by_one_process_and_taken_over_when_that_on
     assert_eq!(other.resume_batches().await.unwrap(), 1);
     let b = finished(&mut c, id).await;
     assert_eq!(b["done"].as_u64(), Some(5), "{b}");
-    let entries: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let entries = ledger(&t).await;
     assert_eq!(outcomes_of(id, &entries), ["nhia_error"; 5], "recorded as interrupted, never sent again");
 }
 
@@ -413,9 +406,7 @@ async fn r_qry_4_a_row_nhia_may_have_answered_is_not_sent_again() {
     // The connection closes after the request went: NHIA may have carried it out.
     t.nhia.drop_next(1);
     let seen = t.nhia.requests_seen();
-    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = upload_ids(&mut c, &t, &known).await;
     let b = finished(&mut c, id).await;
     assert_eq!((b["answered"].as_u64(), b["failed"].as_u64()), (Some(0), Some(1)), "{b}");
     assert_eq!(t.nhia.requests_seen() - seen, 1, "never sent again");
@@ -427,13 +418,8 @@ async fn r_acc_6_a_lockout_pauses_a_batch_and_it_goes_on_when_the_lockout_ends()
     let known = t.app.sandbox_examples(1060);
     let mut c = t.api_as("soc.user").await;
     t.nhia.set_delay(Some(Duration::from_millis(40)));
-    let csv = format!("身分證號\n{}\n", known.join("\n"));
-    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
-        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let id = upload_ids(&mut c, &t, &known).await;
+    first_chunk_sent(&t, id).await;
     // Someone mistypes the owner's password five times while the first chunk is out.
     let mut stranger = t.client();
     for _ in 0..5 {
@@ -441,6 +427,7 @@ async fn r_acc_6_a_lockout_pauses_a_batch_and_it_goes_on_when_the_lockout_ends()
         assert_eq!(stranger.post_json("/api/v1/session", &wrong).await.status, 401);
     }
     t.nhia.set_delay(None);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while t.app.db().batch(id).await.unwrap().done < 1000 {
         assert!(Instant::now() < deadline, "the first chunk was never recorded");
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -462,13 +449,8 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
     let known = t.app.sandbox_examples(1060);
     let mut c = t.api_as("soc.user").await;
     t.nhia.set_delay(Some(Duration::from_millis(40)));
-    let csv = format!("身分證號\n{}\n", known.join("\n"));
-    let id = upload(&mut c, &t, "list.csv", csv.as_bytes()).await.json()["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while t.app.db().batch_items(id, 0, 10).await.unwrap().iter().any(|i| i.query_seq.is_none()) {
-        assert!(Instant::now() < deadline, "the batch never sent its first chunk");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let id = upload_ids(&mut c, &t, &known).await;
+    first_chunk_sent(&t, id).await;
     // A row of the second chunk can no longer be opened (its sealed subject damaged).
     let mut raw = t.raw().await;
     sqlx::query("UPDATE batch_items SET subject_ciphertext = $1 WHERE batch_id = $2 AND row_no = 1055")
@@ -478,6 +460,7 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
         .await
         .unwrap();
     t.nhia.set_delay(None);
+    let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let b = c.get(&format!("/api/v1/batches/{id}")).await.json();
         if b["state"] == "failed" {
@@ -492,8 +475,7 @@ async fn r_qry_4_a_batch_that_cannot_go_on_is_marked_failed_its_sealed_rows_clea
         items.iter().all(|i| i.subject_ciphertext.is_none() && i.answer_ciphertext.is_none()),
         "nothing sealed stays"
     );
-    let events: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let events = ledger(&t).await;
     assert!(
         events.iter().any(|e| e.actor() == "system" && e.fields().iter().any(|(_, v)| v == "stopped: NG-INTERNAL")),
         "the stop is recorded"
@@ -508,9 +490,7 @@ async fn r_dat_1_a_batch_still_unfinished_when_its_retention_ends_is_stopped_and
     let mut c = t.api_as("soc.user").await;
     // NHIA stays unavailable: the row waits and waits.
     t.nhia.unavailable_next(u32::MAX);
-    let id = upload(&mut c, &t, "one.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await.json()["id"]
-        .as_i64()
-        .unwrap();
+    let id = upload_ids(&mut c, &t, &known).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     while t.nhia.requests_seen() == 0 {
         assert!(Instant::now() < deadline, "the batch never tried");
@@ -524,8 +504,7 @@ async fn r_dat_1_a_batch_still_unfinished_when_its_retention_ends_is_stopped_and
     assert_eq!(t.app.db().batch(id).await.unwrap().state, "failed");
     let items = t.app.db().batch_items(id, 0, 10).await.unwrap();
     assert!(items.iter().all(|i| i.subject_ciphertext.is_none() && i.answer_ciphertext.is_none()));
-    let events: Vec<Entry> =
-        t.app.db().ledger_rows(0, 100_000).await.unwrap().iter().map(|r| Entry::decode(&r.body).unwrap()).collect();
+    let events = ledger(&t).await;
     assert!(events.iter().any(|e| e.fields().iter().any(|(_, v)| v == "stopped: retention reached")));
     t.nhia.clear();
 }
