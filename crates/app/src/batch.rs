@@ -58,6 +58,13 @@ const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// for good (`fail_batch`).
 const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
+/// The wait before a batch's work starts again: `due` (doubled after every wait, up to
+/// [`RESTART_MAX`]) while the work fails soon after it starts, back to [`WAIT_FIRST`] once it ran
+/// for longer than the longest wait (a database that failed an hour ago is not failing now).
+fn restart_wait(due: std::time::Duration, ran: std::time::Duration) -> std::time::Duration {
+    if ran > RESTART_MAX { WAIT_FIRST } else { due }
+}
+
 /// Batches being worked on in this process, and the name it works under: a lease in the database
 /// tells other processes sharing it which batches are taken (`Db::batch_lease`).
 #[derive(Debug)]
@@ -259,9 +266,11 @@ impl App {
         let task = tokio::spawn(async move {
             let mut wait = WAIT_FIRST;
             loop {
+                let started = std::time::Instant::now();
                 match app.run_batch(id).await {
                     Ok(()) => break,
                     Err(e @ AppError::Unavailable(_)) => {
+                        wait = restart_wait(wait, started.elapsed());
                         tracing::error!(batch = id, error = %e, retry_in_s = wait.as_secs(), "batch stopped; it will go on");
                         tokio::time::sleep(wait).await;
                         wait = (wait * 2).min(RESTART_MAX);
@@ -718,5 +727,31 @@ impl App {
         };
         append_in(tx, &[entry]).await?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// R-QRY-4: a batch the database keeps failing waits longer each time, up to five minutes; one
+    /// that ran for a while before failing starts from the first wait again.
+    #[test]
+    fn r_qry_4_restart_waits_double_while_failing_at_once_and_reset_after_a_long_run() {
+        // As `spawn_batch` does: the wait taken, then doubled for the next failure.
+        let waits = |runs: &[u64]| {
+            let mut due = WAIT_FIRST;
+            let mut taken = Vec::new();
+            for &ran in runs {
+                let wait = restart_wait(due, Duration::from_secs(ran));
+                taken.push(wait.as_secs());
+                due = (wait * 2).min(RESTART_MAX);
+            }
+            taken
+        };
+        assert_eq!(waits(&[0; 11]), [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
+        assert_eq!(waits(&[0, 0, 0, 0, 3600, 0]), [1, 2, 4, 8, 1, 2], "an hour's work between failures");
+        assert_eq!(waits(&[0, 0, 0, 300]), [1, 2, 4, 8], "not longer than the longest wait");
     }
 }
