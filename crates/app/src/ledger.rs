@@ -187,7 +187,10 @@ pub async fn verify(
 /// An entry, whether it is in the log, and the proof against a signed checkpoint.
 #[derive(Debug, Clone)]
 pub struct Inclusion {
+    /// The entry; for a reader whose branch does not reach the agency it names, without its actor
+    /// and fields (`withheld`): the proof of its hash still holds.
     pub entry: Entry,
+    pub withheld: bool,
     pub leaf: Hash,
     pub checkpoint: String,
     pub tree_size: u64,
@@ -326,7 +329,7 @@ impl App {
             }
             Err(e) => return Err(e),
         };
-        Ok(Inclusion { leaf: leaf_hash(&body), entry, checkpoint: cp.text, tree_size: cp.size, proof })
+        Ok(Inclusion { leaf: leaf_hash(&body), entry, withheld: false, checkpoint: cp.text, tree_size: cp.size, proof })
     }
 
     /// The size of the first signed checkpoint that covers entry `seq`, as far as this process has
@@ -514,7 +517,10 @@ impl App {
         Ok(v)
     }
 
-    /// An entry and its inclusion proof, for an auditor; the reading is recorded first.
+    /// An entry and its inclusion proof, for an auditor; the reading is recorded first. An entry
+    /// that names an agency (a query: its subject, case number and reason) is shown whole only to
+    /// a reader whose branch reaches that agency, as the query log is (R-LOG-1); to others, the
+    /// proof that its hash is in the log, without what it says.
     pub async fn inclusion_for(&self, current: &crate::Current, seq: u64) -> Result<Inclusion> {
         self.check_ledger_access(current, "inclusion proof").await?;
         self.record(
@@ -524,7 +530,24 @@ impl App {
             "inclusion proof",
         )
         .await?;
-        self.inclusion(seq).await
+        let mut inc = self.inclusion(seq).await?;
+        let agency = inc.entry.fields().iter().find(|(k, _)| k == "agency_id").and_then(|(_, v)| v.parse::<i64>().ok());
+        if let Some(agency) = agency {
+            let tree = self.db().org_tree().await?;
+            let reaches = nhiguard_domain::access::authorize(
+                &tree,
+                &current.actor(),
+                nhiguard_domain::access::Action::VerifyLedger,
+                Some(agency),
+            )
+            .is_ok();
+            if !reaches {
+                let e = &inc.entry;
+                inc.entry = Entry::new(e.seq(), e.at_micros(), e.kind(), "", Vec::new()).map_err(ledger_err)?;
+                inc.withheld = true;
+            }
+        }
+        Ok(inc)
     }
 
     /// Signs a checkpoint on request (planning department, auditors).

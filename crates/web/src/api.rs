@@ -841,6 +841,9 @@ pub struct ProofDto {
     actor: String,
     at: String,
     fields: Vec<(String, String)>,
+    /// True when the entry names an agency outside the caller's branch: `actor` and `fields` are
+    /// then empty, and the proof shows only that `leaf_hash` is in the log.
+    withheld: bool,
     /// Hex SHA-256 leaf hash (RFC 9162).
     leaf_hash: String,
     tree_size: u64,
@@ -860,6 +863,7 @@ async fn ledger_proof(State(s): State<AppState>, u: ApiUser, Path(seq): Path<u64
         actor: inc.entry.actor().to_owned(),
         at: nhiguard_app::from_micros(inc.entry.at_micros()).to_rfc3339(),
         fields: inc.entry.fields().to_vec(),
+        withheld: inc.withheld,
         leaf_hash: inc.leaf.to_hex(),
         tree_size: inc.tree_size,
         proof: inc.proof.iter().map(|h| h.to_hex()).collect(),

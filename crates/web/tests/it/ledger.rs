@@ -377,6 +377,54 @@ impl Today for TestApp {
 /// the checkpoint and equals the proof from all the leaves; a log whose roots were never stored
 /// (one from before they were kept) catches up on the first proof; a changed root makes a proof
 /// fail, never pass.
+/// An auditor of one agency proves any entry is in the log, but reads a query entry (its subject,
+/// case number and reason) only if it is of an agency within the auditor's branch.
+#[tokio::test]
+async fn r_log_1_r_log_2_a_proof_of_another_agencys_query_withholds_what_the_entry_says() {
+    let t = TestApp::demo().await;
+    let p = t.app.db().purposes().await.unwrap().into_iter().find(|p| p.number == 8).unwrap().id;
+    let o = t.app.db().operations().await.unwrap().into_iter().find(|o| o.code == "INS01").unwrap().id;
+    let id = t.app.sandbox_examples(1).remove(0);
+    let mut soc = t.api_as("soc.user").await;
+    let body = serde_json::json!({"purpose_id": p, "operation_id": o, "case_number": "113-兒保-000123",
+        "reason": "兒少保護個案家訪前確認投保單位以聯繫家屬", "national_id": id});
+    let r = soc.post_json("/api/v1/queries", &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let seq = r.json()["query_seq"].as_u64().unwrap();
+    t.app.checkpoint_now().await.unwrap().expect("a checkpoint covering the query");
+    let path = format!("/api/v1/ledger/entries/{seq}/proof");
+    // The health bureau's auditor: the proof, without the social bureau's entry.
+    let mut other = t.api_as("hlt.auditor").await;
+    let r = other.get(&path).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let p = r.json();
+    assert_eq!(p["withheld"], true);
+    assert_eq!(p["kind"], "query");
+    assert_eq!((p["actor"].as_str(), p["fields"].as_array().map(Vec::len)), (Some(""), Some(0)), "{p}");
+    assert!(!r.body.contains(&id) && !r.body.contains("113-兒保-000123"), "{}", r.body);
+    let cp = nhiguard_ledger::SignedCheckpoint::parse(p["checkpoint"].as_str().unwrap()).unwrap();
+    let leaf = nhiguard_ledger::Hash::from_hex(p["leaf_hash"].as_str().unwrap()).unwrap();
+    let path_hashes: Vec<_> = p["proof"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| nhiguard_ledger::Hash::from_hex(h.as_str().unwrap()).unwrap())
+        .collect();
+    nhiguard_ledger::verify_inclusion(&leaf, seq, cp.checkpoint().size(), &path_hashes, &cp.checkpoint().root())
+        .expect("the withheld entry's hash is still proven in the log");
+    let mut web = t.browser_as("hlt.auditor").await;
+    let page = web.get(&format!("/integrity/proof?seq={seq}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("id=\"withheld\"") && !page.body.contains(&id), "{}", page.body);
+    // The planning department reaches the whole county's log: the entry is read whole.
+    let mut plan = t.api_as("plan.admin").await;
+    let p = plan.get(&path).await.json();
+    assert_eq!(p["withheld"], false, "{p}");
+    assert_eq!(p["actor"], "soc.user");
+    let conditions = format!("national_id={id}");
+    assert!(p["fields"].as_array().unwrap().iter().any(|f| f[0] == "conditions" && f[1] == conditions.as_str()), "{p}");
+}
+
 #[tokio::test]
 async fn r_log_2_proofs_come_from_stored_subtree_roots_and_a_wrong_root_cannot_pass() {
     let t = TestApp::demo().await;
