@@ -281,12 +281,28 @@ pub fn parse_date(field: crate::Field, input: &str) -> Result<Option<chrono::Nai
     let (y, m, d): (i32, u32, u32) =
         (y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
     let year = if y < 1000 { y + 1911 } else { y };
+    if !(1800..=9999).contains(&year) {
+        // Beyond any date the county deals in; and far enough from chrono's limits that a day
+        // added to it (the end of a search period) cannot overflow.
+        return Err(bad());
+    }
     chrono::NaiveDate::from_ymd_opt(year, m, d).map(Some).ok_or_else(bad)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_are_read_as_roc_or_gregorian_within_four_digit_years() {
+        let d = |s: &str| parse_date("date", s);
+        assert_eq!(d("115/11/27").unwrap(), chrono::NaiveDate::from_ymd_opt(2026, 11, 27));
+        assert_eq!(d("2026-11-27").unwrap(), chrono::NaiveDate::from_ymd_opt(2026, 11, 27));
+        assert_eq!(d(" ").unwrap(), None);
+        for bad in ["262142-12-31", "10000-01-01", "1799-12-31", "115/13/01", "115/2/30", "-1/1/1", "115/11"] {
+            assert!(d(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn r_pur_1_seed_catalogue_has_eleven_live_items_and_item_6_retired() {

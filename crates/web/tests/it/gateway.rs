@@ -537,6 +537,8 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     assert_eq!(count(&plan.get("/api/v1/query-log?case_number=%E9%95%B7%E8%80%85").await.json()), 1);
     assert_eq!(count(&plan.get("/api/v1/query-log?username=soc.user").await.json()), 3);
     assert_eq!(plan.get("/api/v1/query-log?from=115/12/01&to=115/11/01").await.status, 422);
+    let far = plan.get("/api/v1/query-log?from=262142-12-01&to=262142-12-31").await;
+    assert_eq!(far.status, 422, "a year past any calendar is a bad date, not a dropped connection: {}", far.body);
     assert_eq!(count(&plan.get("/api/v1/query-log?from=115/10/01&to=115/10/31").await.json()), 0);
     assert_eq!(soc.get("/api/v1/query-log").await.status, 403, "a plain user may not");
     let mut other = t.api_as("tax.reviewer").await;
