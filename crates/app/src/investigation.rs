@@ -195,6 +195,9 @@ impl App {
 
     /// One query of the log by its sequence number (with its outcome, which follows it closely).
     async fn log_row(&self, seq: u64) -> Result<Option<LogRow>> {
+        if i64::try_from(seq).is_err() {
+            return Ok(None);
+        }
         let rows = self.db().ledger_rows(seq, 2_000).await?;
         let purposes = self.db().purposes().await?;
         Ok(assemble(&rows, &purposes)?.into_iter().find(|r| r.seq == seq))

@@ -290,6 +290,10 @@ impl App {
     /// pages seldom read, and the waits for them overlap. Should the checkpoint read be another size,
     /// the proof is read again for it.
     pub async fn inclusion(&self, seq: u64) -> Result<Inclusion> {
+        if i64::try_from(seq).is_err() {
+            // Beyond any position a log can hold: no such entry (not a store that cannot count).
+            return Err(AppError::not_found("查無此筆紀錄", "no such entry"));
+        }
         let guess = self.covering_size(seq).await?;
         let guessed = async {
             match guess {

@@ -103,6 +103,9 @@ async fn r_rev_5_an_anomaly_opens_an_investigation_that_the_three_units_close_wi
     // Evidence: an entry of this agency's log, not just any number.
     let r = ethics.post_json(&format!("{path}/evidence"), &json!({"seq": 1, "note": "第一筆日誌不是查詢紀錄"})).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("seq")), "{}", r.body);
+    let far = json!({"seq": 9_223_372_036_854_775_808u64, "note": "此序號超出整個查詢日誌之範圍"});
+    let r = ethics.post_json(&format!("{path}/evidence"), &far).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("seq")), "{}", r.body);
     let r = ethics
         .post_json(&format!("{path}/evidence"), &json!({"seq": sample[1], "note": "同一承辦人同日之另一筆查詢"}))
         .await;

@@ -262,6 +262,8 @@ async fn r_log_2_auditors_verify_and_read_proofs_and_their_reading_is_recorded()
     let mut user = t.api_as("soc.user").await;
     assert_eq!(user.post_json("/api/v1/ledger/verify", &serde_json::json!({})).await.status, 403);
     assert_eq!(user.get("/api/v1/ledger/entries/4/proof").await.status, 403);
+    let beyond = auditor.get("/api/v1/ledger/entries/9223372036854775808/proof").await;
+    assert_eq!(beyond.status, 404, "a position past any log is no such entry: {}", beyond.body);
     let mut web = t.browser_as("eth.officer").await;
     let page = web.get("/integrity").await;
     assert_eq!(page.status, 200);
