@@ -107,11 +107,20 @@ struct LangQuery {
     back: String,
 }
 
+/// A path on this site and nothing else: browsers read `//host`, `/\\host` and `/<tab>/host` as
+/// another site, so the second character may not be a slash or backslash, and only the characters
+/// of an ordinary path and query are let through (which also keeps the Location header valid).
+fn is_local_path(p: &str) -> bool {
+    let mut chars = p.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && p.chars().all(|c| c.is_ascii_alphanumeric() || "/-._~?=&%#+".contains(c))
+}
+
 async fn switch_lang(ctx: Ctx, Query(q): Query<LangQuery>) -> Response {
     let lang = Lang::from_code(&q.to).unwrap_or(ctx.lang);
-    // Only a local path: never redirect to another site.
-    let back = if q.back.starts_with('/') && !q.back.starts_with("//") { q.back } else { "/".into() };
-    let mut res = see_other(&back);
+    let back = if is_local_path(&q.back) { q.back.as_str() } else { "/" };
+    let mut res = see_other(back);
     if let Ok(v) = HeaderValue::from_str(&set_cookie(LANG_COOKIE, lang.code(), ctx.secure, Some(31_536_000))) {
         res.headers_mut().append(header::SET_COOKIE, v);
     }

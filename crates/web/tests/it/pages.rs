@@ -22,6 +22,12 @@ async fn pages_are_traditional_chinese_first_with_roc_dates_and_an_english_switc
     assert!(linkages.body.contains("105/09/01"), "approval dates in ROC form");
     // The switch never redirects off-site.
     assert_eq!(c.get("/lang?to=zh-TW&back=//evil.example").await.header("location"), Some("/"));
+    for other_site in ["/%5Cevil.example", "/%09/evil.example", "/%0A", "https://evil.example", "/%5C%5Cevil"] {
+        let r = c.get(&format!("/lang?to=zh-TW&back={other_site}")).await;
+        assert_eq!((r.status, r.header("location")), (303, Some("/")), "{other_site}");
+    }
+    let r = c.get("/lang?to=zh-TW&back=/querylog%3Ffrom%3D115%2F11%2F01").await;
+    assert_eq!(r.header("location"), Some("/querylog?from=115/11/01"), "a local path with its query goes back");
 }
 
 #[tokio::test]
