@@ -418,10 +418,15 @@ impl App {
         Ok(self.db().applications_at(&nodes).await?)
     }
 
+    /// One application, for those who handle them (R-ACC-2): an admin or a supervisor whose branch
+    /// holds its unit — the roles that list it, not every role that may see the unit (it carries
+    /// the applicant's employee number and reason).
     pub async fn application(&self, current: &Current, id: i64) -> Result<ApplicationRow> {
         let a = self.db().application(id).await?;
         let tree = self.db().org_tree().await?;
-        if let Err(e) = authorize(&tree, &current.actor(), Action::ViewBranch, Some(a.org_node_id)) {
+        let mut handler = current.actor();
+        handler.roles.retain(|r| r.is_admin() || *r == Role::Supervisor);
+        if let Err(e) = authorize(&tree, &handler, Action::ViewBranch, Some(a.org_node_id)) {
             self.refuse_account_action(current, &format!("application {id}"), e).await?;
         }
         Ok(a)

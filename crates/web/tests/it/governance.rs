@@ -29,6 +29,10 @@ fn application(person: i64, username: &str, roles: &[&str], grants: &[String], p
            "reason": "新進社工員，辦理長者健康檢查業務", "pledge": pledge})
 }
 
+async fn application_status(t: &TestApp, username: &str, id: i64) -> u16 {
+    t.api_as(username).await.get(&format!("/api/v1/applications/{id}")).await.status
+}
+
 #[tokio::test]
 async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
     let t = TestApp::demo().await;
@@ -62,6 +66,14 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
         "submitted"
     );
     assert_eq!(admin.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
+    // Read by those who handle it only: not by a user or an auditor of the same agency (it
+    // carries the applicant's employee number and reason), on the API or the page.
+    assert_eq!(application_status(&t, "hlt.chief", id).await, 200);
+    for other in ["hlt.user", "hlt.auditor", "nt.user"] {
+        assert_eq!(application_status(&t, other, id).await, 403, "{other}");
+        let mut web = t.browser_as(other).await;
+        assert_eq!(web.get(&format!("/applications/{id}")).await.status, 403, "{other}");
+    }
     // A supervisor of another agency may not decide it.
     let mut tax = t.api_as("tax.reviewer").await;
     assert_eq!(tax.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
