@@ -110,6 +110,31 @@ async fn r_acc_9_an_admin_reviews_its_accounts_and_the_decisions_are_applied_at_
     assert!(!home.get("/").await.body.contains("reminder-account-review"));
 }
 
+/// An agency admin reaches its unit's account review, but the unit's users are the unit admin's
+/// to decide on (R-ACC-1: the agency admin manages the units' admins, the unit admin its users).
+#[tokio::test]
+async fn r_acc_1_r_acc_9_a_units_users_are_decided_on_by_the_unit_admin_not_the_agency_admin() {
+    let t = TestApp::demo().await;
+    let mut unit = t.api_as("nt.admin").await;
+    let id = unit.post_json("/api/v1/account-reviews", &json!({})).await.json()["id"].as_i64().unwrap();
+    let review = unit.get(&format!("/api/v1/account-reviews/{id}")).await.json();
+    let decide = format!("/api/v1/account-reviews/{id}/accounts/{}", item(&review, "nt.user")["account_id"]);
+    let mut agency = t.api_as("hlt.admin").await;
+    assert_eq!(agency.get(&format!("/api/v1/account-reviews/{id}")).await.status, 200, "it may read it");
+    let r = agency.put_json(&decide, &json!({"decision": "disable", "note": "代為停用"})).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let events = t.app.recent_events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "forbidden" && e.target == "account nt.user"), "refusal recorded");
+    // The unit admin decides; the agency admin cannot apply a disable of the unit's user either.
+    assert_eq!(unit.put_json(&decide, &json!({"decision": "disable", "note": "已離職"})).await.status, 204);
+    let r = agency.post_json(&format!("/api/v1/account-reviews/{id}/apply"), &json!({})).await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    let a = t.app.db().account(t.account_id("nt.user").await).await.unwrap();
+    assert_eq!(a.status, "active", "nothing changed");
+    assert_eq!(unit.post_json(&format!("/api/v1/account-reviews/{id}/apply"), &json!({})).await.status, 204);
+    assert_eq!(t.app.db().account(t.account_id("nt.user").await).await.unwrap().status, "disabled");
+}
+
 #[tokio::test]
 async fn r_acc_6_a_password_about_to_expire_is_reminded_on_the_home_page() {
     let t = TestApp::demo().await;
