@@ -540,15 +540,29 @@ impl App {
     }
 }
 
+/// What the incoming admin gives for a handover.
+#[derive(Debug, Clone, Copy)]
+pub struct Handover<'a> {
+    /// The outgoing admin's username.
+    pub outgoing: &'a str,
+    /// Why (R-ACC-10).
+    pub reason: &'a str,
+    /// Keep the outgoing account under this new password (typed twice), instead of disabling it.
+    pub new_password: Option<&'a str>,
+    pub confirm: Option<&'a str>,
+}
+
 impl App {
     /// R-ACC-8: the incoming admin takes over the branch from the outgoing one in one recorded
-    /// step. The outgoing account is disabled (its grants revoked); or, where it must be kept, its
-    /// password is marked as to be changed at once.
-    pub async fn handover(&self, current: &Current, outgoing: &str, keep: bool) -> Result<()> {
+    /// step, saying why (R-ACC-10). The outgoing account is disabled (its grants revoked); or,
+    /// where it must be kept, the incoming admin sets its password in the same step — so the
+    /// outgoing admin, who knew the old one, cannot sign in and choose the next — and its sessions
+    /// and second factor end with the old password.
+    pub async fn handover(&self, current: &Current, h: &Handover<'_>) -> Result<()> {
         let me = self.db().account(current.account_id).await?;
         let out = self
             .db()
-            .account_by_username(outgoing.trim())
+            .account_by_username(h.outgoing.trim())
             .await?
             .ok_or_else(|| AppError::invalid("outgoing", "找不到原管理者帳號", "no such outgoing admin account"))?;
         let admin_roles = |roles: &[Role]| roles.iter().copied().filter(|r| r.is_admin()).collect::<Vec<_>>();
@@ -567,14 +581,41 @@ impl App {
             };
             return self.refuse_account_action(current, &format!("account {}", out.username), e).await;
         }
+        nhiguard_domain::investigation::check_note("reason", h.reason)?;
+        let hash = match h.new_password {
+            Some(new) => {
+                if Some(new) != h.confirm {
+                    return Err(AppError::invalid("confirm", "兩次輸入的新密碼不一致", "the two new passwords differ"));
+                }
+                let policy = self.settings().password_policy();
+                nhiguard_domain::password::check(new, policy, &out.username, &out.person_name)?;
+                let mut previous = self.db().password_history(out.id, 4).await?;
+                previous.extend(out.password_hash.clone());
+                if crate::auth::verify_password_off_thread(new, previous.into_iter().map(Some).collect()).await? {
+                    return Err(AppError::invalid(
+                        "password",
+                        "新密碼不可與此帳號最近 5 次使用過的密碼相同",
+                        "the new password must differ from the account's last 5",
+                    ));
+                }
+                Some(crate::auth::hash_password_off_thread(new).await?)
+            }
+            None => None,
+        };
         let mut tx = self.db().begin().await?;
-        let detail = if keep {
-            tx.require_password_change(out.id).await?;
-            format!("took over from {}; kept account's password must be changed at once", out.username)
+        let detail = if let Some(hash) = hash {
+            tx.change_password(out.id, &hash, self.now()).await?;
+            tx.clear_totp(out.id).await?;
+            let ended = tx.end_sessions_of(out.id).await?;
+            format!(
+                "took over from {}; account kept, password set by the incoming admin, {ended} sessions ended: {}",
+                out.username,
+                h.reason.trim()
+            )
         } else {
             tx.set_account_status(out.id, "disabled", None).await?;
             tx.revoke_all_grants(out.id).await?;
-            format!("took over from {}; outgoing account disabled", out.username)
+            format!("took over from {}; outgoing account disabled: {}", out.username, h.reason.trim())
         };
         self.record_in(&mut tx, kind::HANDOVER, current.event_actor(), &format!("account {}", out.username), &detail)
             .await?;

@@ -451,6 +451,14 @@ impl Tx {
     }
 
     /// Removes the second factor entirely (an admin's reset for a lost authenticator).
+    /// Ends every session of an account (its password was set by someone else: whoever held a
+    /// session under the old one is out).
+    pub async fn end_sessions_of(&mut self, account_id: i64) -> Result<u64> {
+        let done =
+            sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(account_id).execute(self.conn()).await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn clear_totp(&mut self, account_id: i64) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET totp_nonce = NULL, totp_secret = NULL, totp_pending_nonce = NULL, \

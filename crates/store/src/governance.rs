@@ -307,13 +307,4 @@ impl Tx {
             .await?;
         Ok(())
     }
-
-    /// Marks the password as to be changed before anything else (R-ACC-8).
-    pub async fn require_password_change(&mut self, account_id: i64) -> Result<()> {
-        sqlx::query("UPDATE accounts SET must_change_password = 1 WHERE id = $1")
-            .bind(account_id)
-            .execute(self.conn())
-            .await?;
-        Ok(())
-    }
 }

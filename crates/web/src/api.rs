@@ -1958,9 +1958,17 @@ async fn person_email(
 pub struct HandoverBody {
     /// The outgoing admin's username.
     outgoing: String,
-    /// Keep the outgoing account (its password must then be changed at once) instead of disabling it.
+    /// Why the branch changes hands (at least 10 characters).
+    #[serde(default)]
+    reason: String,
+    /// Keep the outgoing account instead of disabling it; the incoming admin then sets its password
+    /// in the same step (`new_password`, typed twice in `confirm`).
     #[serde(default)]
     keep: bool,
+    #[serde(default)]
+    new_password: Option<String>,
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 /// The incoming admin takes over the branch (R-ACC-8).
@@ -1971,6 +1979,30 @@ async fn handover_post(
     body: Result<Json<HandoverBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
-    s.app.handover(&u.current, &b.outgoing, b.keep).await?;
+    let new_password = match (b.keep, b.new_password.as_deref()) {
+        (true, Some(p)) => Some(p),
+        (true, None) => {
+            return Err(ApiError(AppError::invalid(
+                "new_password",
+                "保留原管理者帳號時，須由新任管理者立即設定其新密碼（new_password、confirm）",
+                "to keep the outgoing account, set its new password now (new_password, confirm)",
+            )));
+        }
+        (false, Some(_)) => {
+            return Err(ApiError(AppError::invalid(
+                "new_password",
+                "停用原管理者帳號時不設定密碼；如須保留帳號，請一併送出 keep: true",
+                "a disabled account gets no password; send keep: true to keep the account",
+            )));
+        }
+        (false, None) => None,
+    };
+    let h = nhiguard_app::governance::Handover {
+        outgoing: &b.outgoing,
+        reason: &b.reason,
+        new_password,
+        confirm: b.confirm.as_deref(),
+    };
+    s.app.handover(&u.current, &h).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -348,18 +348,25 @@ async fn r_acc_8_the_incoming_admin_takes_over_and_the_outgoing_account_stops() 
     tx.set_demo_password(id, &hash, crate::support::start_time()).await.unwrap();
     tx.commit().await.unwrap();
     let mut incoming = t.api_as("hlt.admin2").await;
+    let reason = "原管理者調任稅務局，職務由本人接任";
+    let to = |who: &str| json!({"outgoing": who, "reason": reason});
     // Not someone of another unit or role.
-    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "tax.admin"})).await.status, 403);
-    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "hlt.user"})).await.status, 403);
-    assert_eq!(incoming.post_json("/api/v1/handover", &json!({"outgoing": "hlt.admin"})).await.status, 204);
+    assert_eq!(incoming.post_json("/api/v1/handover", &to("tax.admin")).await.status, 403);
+    assert_eq!(incoming.post_json("/api/v1/handover", &to("hlt.user")).await.status, 403);
+    // R-ACC-10: with a reason.
+    let r = incoming.post_json("/api/v1/handover", &json!({"outgoing": "hlt.admin", "reason": "交接"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("reason")), "{}", r.body);
+    assert_eq!(incoming.post_json("/api/v1/handover", &to("hlt.admin")).await.status, 204);
     let r = t.client().post_json("/api/v1/session", &json!({"username": "hlt.admin", "password": PASSWORD})).await;
     assert_eq!(r.status, 401, "the outgoing admin is disabled");
     let steps = t.app.recent_events(20).await.unwrap();
-    assert!(steps.iter().any(|e| e.event == "handover" && e.detail.contains("hlt.admin")));
+    assert!(steps.iter().any(|e| e.event == "handover" && e.detail.contains("hlt.admin") && e.detail.contains(reason)));
 }
 
+/// R-ACC-8: "its password must be changed at once by the incoming admin" — in the handover itself,
+/// so that the outgoing admin, who knew the old password, cannot sign in and choose the next one.
 #[tokio::test]
-async fn r_acc_8_a_kept_admin_account_must_change_its_password_at_once() {
+async fn r_acc_8_a_kept_admin_accounts_password_is_set_by_the_incoming_admin_in_the_handover() {
     let t = TestApp::demo().await;
     let person = new_person(&t, "tax.admin", "TAX", "NT-0386", "石昱廷").await;
     let mut tx = t.app.db().begin().await.unwrap();
@@ -375,13 +382,41 @@ async fn r_acc_8_a_kept_admin_account_must_change_its_password_at_once() {
         .await
         .unwrap();
     tx.commit().await.unwrap();
+    let mut outgoing = t.api_as("tax.admin").await;
+    assert_eq!(outgoing.get("/api/v1/me").await.status, 200);
     let mut incoming = t.api_as("tax.admin2").await;
-    assert_eq!(
-        incoming.post_json("/api/v1/handover", &json!({"outgoing": "tax.admin", "keep": true})).await.status,
-        204
-    );
-    let mut kept = t.api_as("tax.admin").await;
-    assert_eq!(kept.get("/api/v1/me").await.status, 403, "nothing works until the password is changed");
+    let reason = "原管理者帳號綁定稅務系統排程，須保留";
+    let kept = "Kept-Admin-Tax-2026";
+    let handover = |body: Value| {
+        let mut b = json!({"outgoing": "tax.admin", "reason": reason, "keep": true});
+        b.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+        b
+    };
+    let r = incoming.post_json("/api/v1/handover", &handover(json!({}))).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("new_password")), "{}", r.body);
+    let r = incoming.post_json("/api/v1/handover", &handover(json!({"new_password": kept, "confirm": "x"}))).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("confirm")), "{}", r.body);
+    let r =
+        incoming.post_json("/api/v1/handover", &handover(json!({"new_password": "short", "confirm": "short"}))).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("password")), "{}", r.body);
+    let r =
+        incoming.post_json("/api/v1/handover", &handover(json!({"new_password": PASSWORD, "confirm": PASSWORD}))).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("password")), "the old one: {}", r.body);
+    assert_eq!(outgoing.get("/api/v1/me").await.status, 200, "nothing changed by the refused attempts");
+    let r = incoming.post_json("/api/v1/handover", &handover(json!({"new_password": kept, "confirm": kept}))).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // The outgoing admin's session is over and the old password no longer opens the account.
+    assert_eq!(outgoing.get("/api/v1/me").await.status, 401);
+    let old = t.client().post_json("/api/v1/session", &json!({"username": "tax.admin", "password": PASSWORD})).await;
+    assert_eq!(old.status, 401, "{}", old.body);
+    let new = t.client().post_json("/api/v1/session", &json!({"username": "tax.admin", "password": kept})).await;
+    assert_eq!(new.status, 200, "the incoming admin holds it now: {}", new.body);
+    let a = t.app.db().account(t.account_id("tax.admin").await).await.unwrap();
+    assert_eq!((a.status.as_str(), a.must_change_password), ("active", false));
+    let steps = t.app.recent_events(20).await.unwrap();
+    let h = steps.iter().find(|e| e.event == "handover").expect("recorded");
+    assert!(h.detail.contains("password set by the incoming admin") && h.detail.contains(reason), "{h:?}");
+    assert!(!h.detail.contains(kept), "never the password");
 }
 
 #[tokio::test]
