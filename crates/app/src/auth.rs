@@ -556,6 +556,17 @@ impl App {
             return Err(AppError::invalid("confirm", "兩次輸入的密碼不一致", "the two passwords differ"));
         }
         password::check(new_password, self.settings().password_policy(), &account.username, &account.person_name)?;
+        // After a reset, the link does not bring back an old password (R-ACC-6).
+        let previous = self.db().password_history(account.id, 5).await?;
+        if !previous.is_empty()
+            && verify_password_off_thread(new_password, previous.into_iter().map(Some).collect()).await?
+        {
+            return Err(AppError::invalid(
+                "password",
+                "新密碼不可與最近 5 次使用過的密碼相同",
+                "the new password must differ from the last 5",
+            ));
+        }
         let pw_hash = hash_password_off_thread(new_password).await?;
         let mut tx = self.db().begin().await?;
         match tx.activate_with_token(&hash, &pw_hash, now).await? {

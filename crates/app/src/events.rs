@@ -39,6 +39,7 @@ pub mod kind {
     pub const TOTP: &str = "totp";
     pub const ACCOUNT_DISABLE_DATE: &str = "account_disable_date";
     pub const PASSWORD_CHANGE: &str = "password_change";
+    pub const PASSWORD_RESET: &str = "password_reset";
     pub const PASSWORD_CHANGE_FAILED: &str = "password_change_failed";
 }
 

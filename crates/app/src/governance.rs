@@ -336,7 +336,7 @@ impl App {
         }
         let token = self.issue_activation(account_id, current.event_actor()).await?;
         let url = self.activation_url(&token);
-        Ok(match self.mail_activation(current, account_id, &url).await? {
+        Ok(match self.mail_activation(current, account_id, &url, false).await? {
             Some(masked) => CarriedOut { account_id, activation_url: None, mailed_to: Some(masked) },
             None => CarriedOut { account_id, activation_url: Some(url), mailed_to: None },
         })
@@ -366,7 +366,13 @@ impl App {
     /// R-ACC-4: sends the activation link to the owner when a mail server is set and their address
     /// known; returns the masked address, or `None` when the admin must hand the link over (the
     /// reason is recorded).
-    async fn mail_activation(&self, current: &Current, account_id: i64, url: &str) -> Result<Option<String>> {
+    async fn mail_activation(
+        &self,
+        current: &Current,
+        account_id: i64,
+        url: &str,
+        reset: bool,
+    ) -> Result<Option<String>> {
         let Some(mailer) = &self.inner.mailer else { return Ok(None) };
         let account = self.db().account(account_id).await?;
         let email = self.db().person_email(account.person_ref).await?;
@@ -383,12 +389,26 @@ impl App {
         }
         let masked = nhiguard_domain::ids::mask_email(&email);
         let hours = self.settings().activation_hours;
-        let body = format!(
-            "{name} 您好：\n\n您的健保資料查詢管理系統帳號 {user} 已開通。請於 {hours} 小時內開啟下列連結設定密碼（僅能使用一次）：\n\n{url}\n\n若您未申請此帳號，請勿開啟並通知貴機關管理者。\n\nYour account {user} is ready. Open this link within {hours} hours to set your password (it works once):\n{url}\n",
-            name = account.person_name,
-            user = account.username,
-        );
-        match mailer.send(&email, "健保資料查詢管理系統帳號開通 / Your nhiguard account", body).await {
+        let (subject, body) = if reset {
+            (
+                "健保資料查詢管理系統密碼重設 / Your nhiguard password was reset",
+                format!(
+                    "{name} 您好：\n\n管理者已重設您的健保資料查詢管理系統帳號 {user} 之密碼，原密碼已失效。請於 {hours} 小時內開啟下列連結設定新密碼（僅能使用一次）：\n\n{url}\n\n若您未請求重設，請立即通知貴機關管理者。\n\nThe password of your account {user} was reset by your admin; the old one no longer works. Open this link within {hours} hours to set a new one (it works once):\n{url}\n",
+                    name = account.person_name,
+                    user = account.username,
+                ),
+            )
+        } else {
+            (
+                "健保資料查詢管理系統帳號開通 / Your nhiguard account",
+                format!(
+                    "{name} 您好：\n\n您的健保資料查詢管理系統帳號 {user} 已開通。請於 {hours} 小時內開啟下列連結設定密碼（僅能使用一次）：\n\n{url}\n\n若您未申請此帳號，請勿開啟並通知貴機關管理者。\n\nYour account {user} is ready. Open this link within {hours} hours to set your password (it works once):\n{url}\n",
+                    name = account.person_name,
+                    user = account.username,
+                ),
+            )
+        };
+        match mailer.send(&email, subject, body).await {
             Ok(()) => {
                 self.record(kind::ACTIVATION_ISSUED, current.event_actor(), &target, &format!("mailed to {masked}"))
                     .await?;
@@ -537,6 +557,50 @@ impl App {
         self.record_in(&mut tx, kind::PASSWORD_CHANGE, current.event_actor(), &a.username, "by owner").await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+impl App {
+    /// R-ACC-4, R-ACC-10: an admin resets the password of an account it manages — forgotten, or
+    /// possibly known to someone else, or a first activation link that expired unused. The old
+    /// password stops working at once and the account's sessions end; the owner sets a new one
+    /// through a one-time link, mailed to them as on creation or shown once to the admin to hand
+    /// over. A disabled account is not reset: an approved application enables it again (R-ACC-2).
+    pub async fn reset_password(&self, current: &Current, account_id: i64, reason: &str) -> Result<CarriedOut> {
+        let a = self.db().account(account_id).await?;
+        let tree = self.db().org_tree().await?;
+        let target = format!("account {}", a.username);
+        if let Err(e) = nhiguard_domain::account::may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
+            self.record(kind::FORBIDDEN, current.event_actor(), &target, "password reset").await?;
+            return Err(e.into());
+        }
+        if a.id == current.account_id {
+            return Err(AppError::invalid(
+                "account",
+                "不能重設自己的密碼；請於「變更密碼」頁變更，或請上一層級之管理者重設",
+                "you cannot reset your own password: change it on the password page, or ask the admin above you",
+            ));
+        }
+        if a.status == "disabled" {
+            return Err(AppError::conflict(
+                "此帳號已停用；須以申請恢復，不能重設密碼",
+                "this account is disabled: it is enabled again by an application, not by a password reset",
+            ));
+        }
+        nhiguard_domain::investigation::check_note("reason", reason)?;
+        let token = crate::auth::random_token()?;
+        let now = self.now();
+        let expires = now + chrono::Duration::hours(self.settings().activation_hours);
+        let mut tx = self.db().begin().await?;
+        tx.reset_password(a.id, now).await?;
+        tx.insert_activation_token(&crate::auth::token_hash(&token), a.id, now, expires).await?;
+        self.record_in(&mut tx, kind::PASSWORD_RESET, current.event_actor(), &target, reason.trim()).await?;
+        tx.commit().await?;
+        let url = self.activation_url(&token);
+        Ok(match self.mail_activation(current, a.id, &url, true).await? {
+            Some(masked) => CarriedOut { account_id: a.id, activation_url: None, mailed_to: Some(masked) },
+            None => CarriedOut { account_id: a.id, activation_url: Some(url), mailed_to: None },
+        })
     }
 }
 

@@ -411,8 +411,11 @@ impl Tx {
         // The caller checked the token just before; losing it now means another request used it.
         let Some(row) = row else { return Ok(Err(TokenProblem::Used)) };
         let account_id: i64 = row.try_get("account_id")?;
+        // A pending account becomes active; a disabled one stays disabled (it was disabled after
+        // the link went out: only an approved application enables it again).
         sqlx::query(
-            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, status = 'active', failed_attempts = 0, \
+            "UPDATE accounts SET password_hash = $1, password_changed_at = $2, must_change_password = 0, \
+             status = CASE WHEN status = 'pending' THEN 'active' ELSE status END, failed_attempts = 0, \
              locked_until = NULL WHERE id = $3",
         )
         .bind(password_hash)
@@ -421,6 +424,33 @@ impl Tx {
         .execute(self.conn())
         .await?;
         Ok(Ok(account_id))
+    }
+
+    /// R-ACC-4, R-ACC-10: a password reset. The old password stops working (kept in the history, so
+    /// it is not chosen again), the account's sessions end, and earlier activation links that were
+    /// not used expire; the caller issues the new link in the same transaction.
+    pub async fn reset_password(&mut self, account_id: i64, now: Time) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO password_history (account_id, password_hash, changed_at) \
+             SELECT id, password_hash, $1 FROM accounts WHERE id = $2 AND password_hash IS NOT NULL",
+        )
+        .bind(micros(now))
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        sqlx::query("UPDATE accounts SET password_hash = NULL WHERE id = $1")
+            .bind(account_id)
+            .execute(self.conn())
+            .await?;
+        sqlx::query(
+            "UPDATE activation_tokens SET expires_at = $1 WHERE account_id = $2 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(micros(now))
+        .bind(account_id)
+        .execute(self.conn())
+        .await?;
+        self.end_sessions_of(account_id).await?;
+        Ok(())
     }
 
     /// Stores a new sealed TOTP secret as pending; the one in force (if any) stays in force.

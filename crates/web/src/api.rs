@@ -62,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/handover", post(handover_post))
         .route("/accounts/{id}/disable-date", put(disable_date_put))
         .route("/accounts/{id}/totp-reset", post(totp_reset))
+        .route("/accounts/{id}/password-reset", post(password_reset))
         .route("/reviews", get(reviews_list))
         .route("/reviews/prepare", post(reviews_prepare))
         .route("/reviews/{id}", get(review_get))
@@ -163,6 +164,7 @@ async fn api_not_found() -> ApiError {
         result_unshare,
         totp_begin,
         totp_reset,
+        password_reset,
         totp_confirm,
         person_email,
         handover_post
@@ -1913,6 +1915,37 @@ async fn totp_begin(State(s): State<AppState>, u: ApiUser, body: axum::body::Byt
 async fn totp_reset(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
     s.app.reset_totp(&u.current, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// Why (at least 10 characters): recorded with the reset (R-ACC-10).
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ResetDto {
+    /// The one-time link for the owner to set a new password, shown only in this answer — unless
+    /// it was mailed to the owner (`mailed_to`).
+    activation_url: Option<String>,
+    /// Where the link was mailed instead (masked).
+    mailed_to: Option<String>,
+}
+
+/// An admin resets the password of an account it manages (R-ACC-4, R-ACC-10): the old one stops
+/// working and the account's sessions end; the owner sets a new one through a one-time link.
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/password-reset", params(("id" = i64, Path)), request_body = ResetBody,
+    responses((status = 200, body = ResetDto), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn password_reset(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<ResetBody>, axum::extract::rejection::JsonRejection>,
+) -> ApiResult<ResetDto> {
+    let b = json_body(body)?;
+    let done = s.app.reset_password(&u.current, id, &b.reason).await?;
+    Ok(Json(ResetDto { activation_url: done.activation_url, mailed_to: done.mailed_to }))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/password/totp", post(totp_begin))
         .route("/password/totp/confirm", post(totp_confirm))
         .route("/accounts/{id}/disable-date", post(disable_date))
+        .route("/accounts/{id}/password-reset", post(password_reset))
 }
 
 struct AppLine {
@@ -403,6 +404,44 @@ struct DisableForm {
     #[serde(default)]
     disable_on: String,
     reason: String,
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+#[derive(Template)]
+#[template(path = "password_reset.html")]
+struct ResetPage {
+    b: Base,
+    username: String,
+    unit: i64,
+    activation: String,
+    mailed_to: String,
+    hours: i64,
+}
+
+/// R-ACC-4: an admin resets an account's password; the new one-time link is shown once, here,
+/// unless it was mailed to its owner.
+async fn password_reset(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(f): CsrfForm<ReasonForm>,
+) -> Result<Response, PageError> {
+    let lang: Lang = u.ctx.lang;
+    let done = s.app.reset_password(&u.current, id, &f.reason).await.page(lang)?;
+    let a = s.app.db().account(id).await.map_err(AppError::from).page(lang)?;
+    Ok(render(&ResetPage {
+        b: Base::new(lang, "重設密碼", "Password reset", Some(&u.current), "/org"),
+        username: a.username,
+        unit: a.org_node_id,
+        activation: done.activation_url.unwrap_or_default(),
+        mailed_to: done.mailed_to.unwrap_or_default(),
+        hours: s.app.settings().activation_hours,
+    }))
 }
 
 async fn disable_date(

@@ -576,3 +576,100 @@ async fn r_act_1_a_query_shows_who_ran_it_under_which_application_who_approved_a
     let mut other = t.browser_as("soc.chief").await;
     assert_eq!(other.get(&format!("/reviews/{}/entries/{}", review.id, seqs[0])).await.status, 403);
 }
+
+/// Sets a password through a one-time link, as its owner would; the page's status.
+async fn activate(t: &TestApp, link: &str, password: &str) -> (u16, String) {
+    let path = link.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
+    let mut owner = t.client();
+    let page = owner.get(&path).await;
+    if page.status != 200 {
+        return (page.status, page.body);
+    }
+    let csrf = page.csrf();
+    let r = owner.post_form(&path, &[("csrf", &csrf), ("password", password), ("confirm", password)]).await;
+    (r.status, r.body)
+}
+
+/// R-ACC-4, R-ACC-10: a forgotten (or possibly known) password is reset by an admin who manages
+/// the account, with a reason; the old password and sessions stop at once, and only the owner
+/// sets the next one, through a one-time link that a newer reset voids.
+#[tokio::test]
+async fn r_acc_4_r_acc_10_an_admin_resets_a_password_and_the_owner_sets_the_next_one() {
+    let t = TestApp::demo().await;
+    let mut user = t.api_as("hlt.user").await;
+    assert_eq!(user.get("/api/v1/me").await.status, 200);
+    let path = format!("/api/v1/accounts/{}/password-reset", t.account_id("hlt.user").await);
+    let reason = "本人遺忘密碼，經電話確認身分後重設";
+    let mut admin = t.api_as("hlt.admin").await;
+    // Refused: no real reason; an admin of another agency; the agency admin for a unit's user.
+    let r = admin.post_json(&path, &json!({"reason": "忘記"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("reason")), "{}", r.body);
+    assert_eq!(t.api_as("soc.admin").await.post_json(&path, &json!({"reason": reason})).await.status, 403);
+    let nt_user = format!("/api/v1/accounts/{}/password-reset", t.account_id("nt.user").await);
+    assert_eq!(admin.post_json(&nt_user, &json!({"reason": reason})).await.status, 403);
+    assert_eq!(user.get("/api/v1/me").await.status, 200, "nothing changed by the refusals");
+    let events = t.app.recent_events(20).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "forbidden" && e.target == "account hlt.user"), "refusal recorded");
+
+    let r = admin.post_json(&path, &json!({"reason": reason})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let first = r.json()["activation_url"].as_str().unwrap().to_owned();
+    assert_eq!(user.get("/api/v1/me").await.status, 401, "the account's sessions ended");
+    let old = t.client().post_json("/api/v1/session", &json!({"username": "hlt.user", "password": PASSWORD})).await;
+    assert_eq!(old.status, 401, "the old password no longer works");
+    // A second reset (the first link went astray) voids the first link.
+    let second =
+        admin.post_json(&path, &json!({"reason": reason})).await.json()["activation_url"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    let (status, body) = activate(&t, &first, "Sun-Moon-Lake-115").await;
+    assert!(status == 409 && body.contains("逾期"), "{status} {body}");
+    // Not back to the old password; then a new one, and the account works as before.
+    let (status, body) = activate(&t, &second, PASSWORD).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = activate(&t, &second, "Sun-Moon-Lake-115").await;
+    assert_eq!(status, 200, "{body}");
+    let new = t
+        .client()
+        .post_json("/api/v1/session", &json!({"username": "hlt.user", "password": "Sun-Moon-Lake-115"}))
+        .await;
+    assert_eq!(new.status, 200, "{}", new.body);
+    let a = t.app.db().account(t.account_id("hlt.user").await).await.unwrap();
+    assert_eq!(a.status, "active");
+    let events = t.app.recent_events(50).await.unwrap();
+    let resets: Vec<_> = events.iter().filter(|e| e.event == "password_reset").collect();
+    assert_eq!(resets.len(), 2);
+    assert!(resets.iter().all(|e| e.username == "hlt.admin" && e.target == "account hlt.user" && e.detail == reason));
+    assert!(!events.iter().any(|e| e.detail.contains("/activate/")), "the link is never recorded");
+}
+
+/// A link issued before an account was disabled does not enable it again; a disabled account is
+/// not reset (R-ACC-2: an approved application enables it). The page shows the link once.
+#[tokio::test]
+async fn r_acc_4_a_reset_link_does_not_enable_a_disabled_account() {
+    let t = TestApp::demo().await;
+    let id = t.account_id("hlt.user").await;
+    let mut web = t.browser_as("hlt.admin").await;
+    let unit = format!("/org/{}", t.node("HLT").await);
+    assert!(web.get(&unit).await.body.contains(&format!("/accounts/{id}/password-reset")));
+    let r =
+        web.submit(&unit, &format!("/accounts/{id}/password-reset"), &[("reason", "疑似密碼外洩，先行重設密碼")]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("id=\"activation-link\""), "{}", r.body);
+    let link = r.body.split("<pre id=\"activation-link\">").nth(1).unwrap().split("</pre>").next().unwrap().to_owned();
+    t.set_account_status("hlt.user", "disabled", None).await;
+    let (status, body) = activate(&t, &link, "Sun-Moon-Lake-115").await;
+    assert_eq!(status, 200, "{body}");
+    let a = t.app.db().account(id).await.unwrap();
+    assert_eq!(a.status, "disabled", "still disabled");
+    let r = t
+        .client()
+        .post_json("/api/v1/session", &json!({"username": "hlt.user", "password": "Sun-Moon-Lake-115"}))
+        .await;
+    assert_eq!(r.status, 401);
+    let r = t
+        .api_as("hlt.admin")
+        .await
+        .post_json(&format!("/api/v1/accounts/{id}/password-reset"), &json!({"reason": "疑似密碼外洩，先行重設密碼"}))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}
