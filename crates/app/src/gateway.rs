@@ -222,12 +222,25 @@ impl App {
         }
         field(&mut f, "case_number", clip(&input.case_number));
         field(&mut f, "reason", clip(&input.reason));
-        let conditions = match NationalId::parse(&input.national_id) {
-            Ok(id) => id.masked(),
-            Err(_) if !input.national_id.trim().is_empty() => "(invalid id)".to_owned(),
-            Err(_) => String::new(),
+        // R-LOG-1: the subject's conditions, as an allowed query's entry has them, so that an
+        // attempt without the right to it still says whom it was about. What does not parse as a
+        // subject (a mistyped ID) is recorded as such, not kept.
+        let subject = match NationalId::parse(&input.national_id) {
+            Ok(id) => Some(Subject::NationalId(id)),
+            Err(_) => {
+                let name = nhiguard_domain::ids::parse_name("name", &input.name, 40).ok();
+                let born = nhiguard_domain::catalogue::parse_date("birth_date", &input.birth_date).ok().flatten();
+                name.zip(born).map(|(name, birth_date)| Subject::NameBirthDate { name, birth_date })
+            }
         };
-        field(&mut f, "subject_masked", conditions);
+        match &subject {
+            Some(s) => {
+                field(&mut f, "conditions", s.conditions());
+                field(&mut f, "subject_masked", s.masked());
+            }
+            None if !input.national_id.trim().is_empty() => field(&mut f, "subject_masked", "(invalid id)"),
+            None => field(&mut f, "subject_masked", String::new()),
+        }
         field(&mut f, "outcome", Outcome::Refused.code());
         field(&mut f, "refusal", why);
         field(&mut f, "client_addr", current.client_addr.clone());

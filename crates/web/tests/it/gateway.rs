@@ -137,7 +137,16 @@ async fn r_qry_1_bad_input_is_refused_named_recorded_and_never_sent() {
     let refused: Vec<_> =
         entries(&t, EntryKind::Query).await.into_iter().filter(|e| e.field("outcome") == Some("refused")).collect();
     assert_eq!(refused.len(), cases.len(), "each refusal recorded");
-    assert!(refused.iter().all(|e| e.field("conditions").is_none()), "a refusal keeps no full subject id");
+    // R-LOG-1: whom each attempt was about, as for an allowed query; a mistyped ID is not kept.
+    let full = format!("national_id={id}");
+    for e in &refused {
+        if e.field("refusal") == Some("invalid national_id") {
+            assert_eq!(e.field("conditions"), None, "{e:?}");
+        } else {
+            assert_eq!(e.field("conditions"), Some(full.as_str()), "{e:?}");
+        }
+    }
+    assert_eq!(refused.iter().filter(|e| e.field("conditions").is_none()).count(), 2, "the two cases without an ID");
 }
 
 #[tokio::test]
