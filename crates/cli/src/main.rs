@@ -139,6 +139,11 @@ enum ReviewCommand {
         /// the one the stored review names.
         #[arg(long, value_name = "FILE")]
         checkpoint: Option<std::path::PathBuf>,
+        /// The public key to check the checkpoint's signature with (as `ledger public-key` prints
+        /// it), for an auditor who does not hold the server's key file; default: the public half
+        /// of the key file.
+        #[arg(long, value_name = "FILE")]
+        public_key: Option<std::path::PathBuf>,
     },
 }
 
@@ -368,6 +373,19 @@ fn spawn_jobs(app: App) {
 }
 
 #[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
+/// The key checkpoints are checked with: the public key file given, or the public half of the
+/// deployment's signing key file.
+fn read_public_key(s: &Settings, given: Option<&std::path::Path>) -> Result<PublicKey, CliError> {
+    match given {
+        Some(path) => PublicKey::parse(read_text(path)?.trim())
+            .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() }),
+        None => {
+            let path = s.effective_ledger_key_file();
+            Ok(SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e))?.public_key())
+        }
+    }
+}
+
 fn print_recompute(seed: &str, n: usize, sample: &[u64]) {
     println!("種子 / seed: {seed}");
     println!("查詢筆數 / queries: {n}; 抽查 / sampled: {}", sample.len());
@@ -397,14 +415,7 @@ async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
             let db = Db::open_read_only(&url)
                 .await
                 .map_err(|source| CliError::Database { url: redact_url(&url), source })?;
-            let key = match &public_key {
-                Some(path) => PublicKey::parse(read_text(path)?.trim())
-                    .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() })?,
-                None => {
-                    let path = s.effective_ledger_key_file();
-                    SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e))?.public_key()
-                }
-            };
+            let key = read_public_key(&s, public_key.as_deref())?;
             let mut extra = Vec::new();
             for path in &from_checkpoint {
                 extra.push(
@@ -553,7 +564,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Ledger { command } => ledger_command(command).await,
-        Command::Review { command: ReviewCommand::Recompute { common, agency, month, checkpoint } } => {
+        Command::Review { command: ReviewCommand::Recompute { common, agency, month, checkpoint, public_key } } => {
             let s = load_settings(&common)?;
             init_logging(&s);
             let bad_month =
@@ -589,8 +600,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
             };
             let cp = SignedCheckpoint::parse(&text)
                 .map_err(|e| CliError::Input { path: "--checkpoint".into(), reason: e.to_string() })?;
-            let key_path = s.effective_ledger_key_file();
-            let key = SigningKey::read_key_file(&key_path).map_err(|e| key_error(&key_path, e))?.public_key();
+            let key = read_public_key(&s, public_key.as_deref())?;
             cp.verify(&key)
                 .map_err(|e| CliError::VerifyFailed(format!("the checkpoint's signature does not verify: {e}")))?;
             let rows = nhiguard_app::review::month_rows(&db, node, year, month).await?;

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::Datelike;
 use nhiguard_ledger::Entry;
 use nhiguard_store::Db;
 use nhiguard_store::testdb::TestDb;
@@ -227,4 +228,41 @@ async fn ledger_verify_fails_with_a_message_when_the_key_file_is_missing_or_the_
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("listen") && err.contains("127.0.0.1:8080"), "names the setting and what is allowed: {err}");
+}
+
+/// R-REV-2: anyone can recompute a month's sample from the recorded inputs — an auditor with the
+/// public key handed out, without the server's signing key file.
+#[tokio::test]
+async fn r_rev_2_a_sample_is_recomputed_with_the_public_key_alone() {
+    let d = Deployment::new("recompute").await;
+    let (mut server, _) = d.start("demo").await;
+    kill(&mut server);
+    let out = d.command(&["ledger", "public-key"]).stdout(Stdio::piped()).output().unwrap();
+    assert!(out.status.success());
+    let public = d.dir.join("handed-out.pub");
+    std::fs::write(&public, &out.stdout).unwrap();
+    std::fs::rename(d.dir.join("ledger-signing.key"), d.dir.join("kept-elsewhere.key")).unwrap();
+    // The demo's last month has its reviews prepared.
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let last = today.with_day(1).unwrap() - chrono::Duration::days(1);
+    let month = last.format("%Y-%m").to_string();
+    let recompute = |extra: &[&str]| {
+        let mut args = vec!["review", "recompute", "--agency", "SOC", "--month", &month];
+        args.extend_from_slice(extra);
+        let out = d.command(&args).stdout(Stdio::piped()).stderr(Stdio::piped()).output().unwrap();
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, text) = recompute(&[]);
+    assert_ne!(code, Some(0), "without a key there is nothing to check the signature with: {text}");
+    assert!(text.contains("ledger-signing.key"), "{text}");
+    let (code, text) = recompute(&["--public-key", public.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("matches the stored review's sample"), "{text}");
+    // Another deployment's key does not pass.
+    let other = d.dir.join("other.pub");
+    let key = nhiguard_ledger::SigningKey::generate("nhiguard.other").unwrap().public_key().to_text();
+    std::fs::write(&other, key).unwrap();
+    let (code, text) = recompute(&["--public-key", other.to_str().unwrap()]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("signature"), "{text}");
 }
