@@ -372,7 +372,6 @@ fn spawn_jobs(app: App) {
     });
 }
 
-#[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
 /// The key checkpoints are checked with: the public key file given, or the public half of the
 /// deployment's signing key file.
 fn read_public_key(s: &Settings, given: Option<&std::path::Path>) -> Result<PublicKey, CliError> {
@@ -386,6 +385,7 @@ fn read_public_key(s: &Settings, given: Option<&std::path::Path>) -> Result<Publ
     }
 }
 
+#[expect(clippy::print_stdout, reason = "the CLI is where nhiguard talks to the terminal")]
 fn print_recompute(seed: &str, n: usize, sample: &[u64]) {
     println!("種子 / seed: {seed}");
     println!("查詢筆數 / queries: {n}; 抽查 / sampled: {}", sample.len());
