@@ -461,8 +461,8 @@ impl App {
     }
 
     /// An admin removes the second factor of an account it manages (a lost or replaced phone); the
-    /// owner sets it up again. Recorded.
-    pub async fn reset_totp(&self, current: &Current, account_id: i64) -> Result<()> {
+    /// owner sets it up again. Recorded with its reason (R-ACC-10).
+    pub async fn reset_totp(&self, current: &Current, account_id: i64, reason: &str) -> Result<()> {
         let a = self.db().account(account_id).await?;
         let tree = self.db().org_tree().await?;
         if let Err(e) = nhiguard_domain::account::may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
@@ -470,6 +470,7 @@ impl App {
                 .await?;
             return Err(e.into());
         }
+        nhiguard_domain::account::check_reason(reason)?;
         let mut tx = self.db().begin().await?;
         tx.clear_totp(account_id).await?;
         self.record_in(
@@ -477,7 +478,7 @@ impl App {
             kind::TOTP,
             current.event_actor(),
             &format!("account {}", a.username),
-            "reset by admin",
+            &format!("reset by admin: {}", reason.trim()),
         )
         .await?;
         tx.commit().await?;

@@ -587,7 +587,7 @@ impl App {
                 "this account is disabled: it is enabled again by an application, not by a password reset",
             ));
         }
-        nhiguard_domain::investigation::check_note("reason", reason)?;
+        nhiguard_domain::account::check_reason(reason)?;
         let token = crate::auth::random_token()?;
         let now = self.now();
         let expires = now + chrono::Duration::hours(self.settings().activation_hours);
@@ -645,7 +645,7 @@ impl App {
             };
             return self.refuse_account_action(current, &format!("account {}", out.username), e).await;
         }
-        nhiguard_domain::investigation::check_note("reason", h.reason)?;
+        nhiguard_domain::account::check_reason(h.reason)?;
         let hash = match h.new_password {
             Some(new) => {
                 if Some(new) != h.confirm {

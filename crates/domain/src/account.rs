@@ -70,6 +70,12 @@ fn forbidden(zh: impl Into<String>, en: impl Into<String>) -> DomainError {
 /// the unit admins of the units directly below it; a unit admin manages the non-admin accounts of
 /// its unit and the unit admins of the units directly below it. Nobody manages above or beside
 /// their own branch, and nobody but the planning department makes agency admins.
+/// R-ACC-10: the reason given for an account action (a handover, a reset) says something, as an
+/// investigation's notes must.
+pub fn check_reason(text: &str) -> Result<(), DomainError> {
+    crate::investigation::check_note("reason", text)
+}
+
 pub fn may_manage(tree: &OrgTree, actor: &Actor, node: i64, roles: &[Role]) -> Result<(), DomainError> {
     let Some(target) = tree.get(node) else {
         return Err(DomainError::invalid("org_node_id", "找不到此組織節點", "no such org node"));

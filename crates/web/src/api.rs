@@ -1911,9 +1911,16 @@ async fn totp_begin(State(s): State<AppState>, u: ApiUser, body: axum::body::Byt
 }
 
 /// An admin removes the second factor of an account it manages (a lost phone).
-#[utoipa::path(post, path = "/api/v1/accounts/{id}/totp-reset", params(("id" = i64, Path)), responses((status = 204), (status = 403, body = ErrorBody)))]
-async fn totp_reset(State(s): State<AppState>, u: ApiUser, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
-    s.app.reset_totp(&u.current, id).await?;
+#[utoipa::path(post, path = "/api/v1/accounts/{id}/totp-reset", params(("id" = i64, Path)), request_body = ResetBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn totp_reset(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<ResetBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.reset_totp(&u.current, id, &b.reason).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -295,12 +295,15 @@ async fn r_acc_6_the_optional_second_factor_is_needed_at_sign_in_once_set_up_and
         403
     );
     let mut admin = t.api_as("soc.admin").await;
-    assert_eq!(
-        admin.post_json(&format!("/api/v1/accounts/{account}/totp-reset"), &serde_json::json!({})).await.status,
-        204
-    );
+    let reset = format!("/api/v1/accounts/{account}/totp-reset");
+    // R-ACC-10: with a reason.
+    let r = admin.post_json(&reset, &serde_json::json!({})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("reason")), "{}", r.body);
+    let why = "本人手機遺失，經電話確認身分後重設";
+    assert_eq!(admin.post_json(&reset, &serde_json::json!({"reason": why})).await.status, 204);
     assert_eq!(t.client().post_json("/api/v1/session", &sign("")).await.status, 200, "off after the reset");
     let events = t.app.recent_events(50).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "totp" && e.detail == format!("reset by admin: {why}")));
     assert!(events.iter().any(|e| e.event == "totp" && e.detail == "enabled"));
     assert!(
         events
