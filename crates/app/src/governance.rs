@@ -107,6 +107,19 @@ impl App {
         Ok(Ok(()))
     }
 
+    /// R-ACC-5: one person, one account — an account is not enabled again while its person has
+    /// another in use.
+    async fn check_one_account(&self, account: &nhiguard_store::AccountRow) -> Result<()> {
+        let others = self.db().active_accounts_of_person(account.person_ref).await?;
+        if others.iter().any(|&id| id != account.id) {
+            return Err(AppError::conflict(
+                "此人已有另一個使用中的帳號：一人一帳號，不能再恢復此帳號",
+                "this person has another account in use (one person, one account): this one is not enabled again",
+            ));
+        }
+        Ok(())
+    }
+
     /// Files an application (a draft) for a person at the admin's reach (R-ACC-1, R-ACC-2, R-ACC-3).
     pub async fn file_application(&self, current: &Current, input: &ApplicationInput) -> Result<i64> {
         let kind = ApplicationKind::from_code(input.kind.trim())
@@ -116,16 +129,12 @@ impl App {
             .person(input.person_ref)
             .await
             .map_err(|_| AppError::invalid("person_ref", "請選擇申請人", "choose the person"))?;
-        let roles = if kind == ApplicationKind::NewAccount || kind == ApplicationKind::ChangeGrants {
-            parse_roles(&input.roles)?
-        } else {
-            Vec::new()
-        };
-        let grants = if kind == ApplicationKind::NewAccount || kind == ApplicationKind::ChangeGrants {
-            parse_grants(&input.grants)?
-        } else {
-            Vec::new()
-        };
+        // A re-enabled account comes back with what this application lists and the supervisor
+        // approves, not with whatever it held before (R-ACC-2).
+        let lists_rights =
+            matches!(kind, ApplicationKind::NewAccount | ApplicationKind::ChangeGrants | ApplicationKind::Reenable);
+        let roles = if lists_rights { parse_roles(&input.roles)? } else { Vec::new() };
+        let grants = if lists_rights { parse_grants(&input.grants)? } else { Vec::new() };
         let reason = nhiguard_domain::ids::parse_name("reason", &input.reason, 500)?;
         let tree = self.db().org_tree().await?;
         let target = format!("person {}", person.person_id);
@@ -153,6 +162,18 @@ impl App {
                 en: format!("the grant {pair} is beyond the NHIA-approved linkages of the agency"),
             };
             return self.refuse_account_action(current, &target, e).await.map(|()| 0);
+        }
+        if kind == ApplicationKind::Reenable
+            && let Some(a) = &account
+        {
+            self.check_one_account(a).await?;
+            if roles.is_empty() {
+                return Err(AppError::invalid(
+                    "roles",
+                    "恢復使用須列出所申請之角色（及查詢權限）",
+                    "a re-enable lists the roles (and query permissions) asked for",
+                ));
+            }
         }
         let username = if kind == ApplicationKind::NewAccount {
             let u = Username::parse(&input.username)?;
@@ -275,6 +296,12 @@ impl App {
     pub async fn carry_out(&self, current: &Current, id: i64) -> Result<CarriedOut> {
         let a = self.step(current, id, ApplicationStep::CarryOut, "").await?;
         let kind = ApplicationKind::from_code(&a.kind).ok_or_else(|| AppError::Internal("application kind".into()))?;
+        if kind == ApplicationKind::Reenable
+            && let Some(account) = a.account_id
+        {
+            // Another account may have been made for the person since the approval.
+            self.check_one_account(&self.db().account(account).await?).await?;
+        }
         let roles: Vec<&str> = a.roles.split(',').filter(|r| !r.is_empty()).collect();
         let grants = parse_grants(&a.grants)?;
         // The agency's linkages may have changed since the approval: check again.
@@ -312,8 +339,9 @@ impl App {
             }
             ApplicationKind::Reenable => {
                 let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;
+                tx.replace_roles_and_grants(account_id, &roles, &grants, current.account_id, now).await?;
                 tx.set_account_status(account_id, "active", None).await?;
-                (account_id, "re-enabled".to_owned())
+                (account_id, format!("re-enabled with roles {} and grants {}", a.roles, a.grants))
             }
             ApplicationKind::Removal => {
                 let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;

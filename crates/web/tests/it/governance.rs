@@ -673,3 +673,60 @@ async fn r_acc_4_a_reset_link_does_not_enable_a_disabled_account() {
         .await;
     assert_eq!(r.status, 409, "{}", r.body);
 }
+
+/// R-ACC-2, R-ACC-5: an account enabled again holds what its application listed and the supervisor
+/// approved — not the roles and grants it kept while disabled — and is not enabled beside another
+/// account of the same person.
+#[tokio::test]
+async fn r_acc_2_r_acc_5_a_re_enabled_account_holds_only_what_was_approved() {
+    let t = TestApp::demo().await;
+    let account = t.account_id("hlt.user").await;
+    let before = t.app.db().grants_of(account).await.unwrap();
+    assert!(before.len() > 1, "the demo user holds several grants: {before:?}");
+    // Disabled by a date: roles and grants stay on the row.
+    t.set_account_status("hlt.user", "disabled", None).await;
+    let person = t.app.db().account(account).await.unwrap().person_ref;
+    let grant = pair(&t, 3, "INS01").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let file = |roles: &[&str]| {
+        json!({"kind": "reenable", "person_ref": person, "account_id": account, "roles": roles,
+               "grants": [grant.clone()], "reason": "留職停薪期滿復職，恢復辦理長者健檢業務", "pledge": true})
+    };
+    let r = admin.post_json("/api/v1/applications", &file(&[])).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("roles")), "{}", r.body);
+    let r = admin.post_json("/api/v1/applications", &file(&["user"])).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.json()["id"].as_i64().unwrap();
+    admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+    let r = t.api_as("hlt.chief").await.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await;
+    assert_eq!(r.json()["state"], "approved", "{}", r.body);
+    let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = t.app.db().account(account).await.unwrap();
+    assert_eq!(a.status, "active");
+    assert_eq!(a.roles, vec![nhiguard_domain::role::Role::User]);
+    let held: Vec<String> = t
+        .app
+        .db()
+        .grants_of(account)
+        .await
+        .unwrap()
+        .iter()
+        .map(|g| format!("{}:{}", g.purpose_id, g.operation_id))
+        .collect();
+    assert_eq!(held, vec![grant.clone()], "only the approved grant");
+
+    // One person, one account: not enabled again beside another of the same person.
+    t.set_account_status("hlt.user", "disabled", None).await;
+    let mut tx = t.app.db().begin().await.unwrap();
+    let other = nhiguard_store::NewAccount {
+        username: "hlt.user2".into(),
+        person_ref: person,
+        status: "active".into(),
+        roles: vec![nhiguard_domain::role::Role::User],
+    };
+    tx.insert_account(&other, crate::support::start_time()).await.unwrap();
+    tx.commit().await.unwrap();
+    let r = admin.post_json("/api/v1/applications", &file(&["user"])).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}
