@@ -72,7 +72,8 @@ fn reach(tree: &OrgTree, actor: &Actor, role: Role) -> Option<i64> {
         Role::PlanningAdmin => tree.root().map(|r| r.id),
         Role::UnitAdmin | Role::User => Some(actor.org_node_id),
         Role::AgencyAdmin | Role::Supervisor | Role::Reviewer | Role::Auditor | Role::EthicsOfficer => {
-            // Someone placed at the county root (not in an agency) reaches only that node.
+            // Someone placed at the county root (not in an agency) reaches the whole county, as a
+            // county-level office would; only the planning department places people there.
             Some(tree.agency_of(actor.org_node_id).unwrap_or(actor.org_node_id))
         }
     }
