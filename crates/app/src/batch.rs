@@ -681,6 +681,39 @@ impl App {
         Ok(())
     }
 
+    /// Keeps a finished batch's result file with its case (R-QRY-6), or lets the scheduled purge
+    /// take it again (at its date, or at the next purge if that has passed). Only its owner may;
+    /// recorded like a single result's.
+    pub async fn attach_batch(&self, current: &Current, id: i64, attached: bool) -> Result<()> {
+        let b = self.batch(current, id).await?;
+        if b.state != "done" {
+            return Err(AppError::conflict(
+                "批次尚未完成，完成後才能隨案保存結果檔",
+                "the batch has not finished; its result can be kept with the case once it has",
+            ));
+        }
+        let mut tx = self.db().begin().await?;
+        if !tx.set_batch_attached(id, attached).await? {
+            return Err(AppError::conflict("此批次結果已銷毀", "this batch's result has already been destroyed"));
+        }
+        let event = if attached { "batch_attached" } else { "batch_detached" };
+        let fields = vec![
+            ("event".into(), event.into()),
+            ("batch".into(), id.to_string()),
+            ("case_number".into(), b.case_number.clone()),
+            ("by".into(), current.username.clone()),
+        ];
+        let entry = Draft {
+            kind: nhiguard_ledger::EntryKind::Retention,
+            actor: current.username.clone(),
+            at_micros: self.now().timestamp_micros(),
+            fields,
+        };
+        append_in(&mut tx, &[entry]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// The scheduled purge of batch result files (R-DAT-1).
     pub(crate) async fn purge_batches(&self) -> Result<usize> {
         let mut n = 0;
@@ -714,7 +747,7 @@ impl App {
         actor: &str,
     ) -> Result<bool> {
         let now = self.now();
-        if !tx.destroy_batch(id, by, now).await? {
+        if !tx.destroy_batch(id, by, now, by == "schedule").await? {
             return Ok(false);
         }
         let fields =

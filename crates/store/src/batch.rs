@@ -42,6 +42,8 @@ pub struct BatchRow {
     pub result_nonce: Option<Vec<u8>>,
     pub result_ciphertext: Option<Vec<u8>>,
     pub destroyed_at: Option<Time>,
+    /// Kept with its case: the scheduled purge leaves the result file (R-QRY-6).
+    pub attached: bool,
 }
 
 impl std::fmt::Debug for BatchRow {
@@ -104,6 +106,7 @@ fn batch(r: &AnyRow) -> Result<BatchRow> {
         result_nonce: r.try_get("result_nonce")?,
         result_ciphertext: r.try_get("result_ciphertext")?,
         destroyed_at: r.try_get::<Option<i64>, _>("destroyed_at")?.map(from_micros),
+        attached: r.try_get::<i64, _>("attached")? != 0,
     })
 }
 
@@ -197,7 +200,9 @@ impl Db {
     /// Batches whose result file is past its purge date.
     pub async fn batches_due(&self, now: Time) -> Result<Vec<BatchRow>> {
         let rows =
-            sqlx::query("SELECT * FROM batches WHERE purge_after <= $1 AND destroyed_at IS NULL AND state = 'done'")
+            sqlx::query(
+                "SELECT * FROM batches WHERE purge_after <= $1 AND destroyed_at IS NULL AND state = 'done' AND attached = 0",
+            )
                 .bind(micros(now))
                 .fetch_all(self.pool())
                 .await?;
@@ -443,13 +448,29 @@ impl Tx {
     }
 
     /// Clears a batch's result file, keeping the record of when and by whom.
-    pub async fn destroy_batch(&mut self, batch_id: i64, by: &str, at: Time) -> Result<bool> {
+    /// Clears a batch's result file; `scheduled`: only if it is not kept with its case (an attach
+    /// that came in just before the purge wins). False if nothing was cleared.
+    pub async fn destroy_batch(&mut self, batch_id: i64, by: &str, at: Time, scheduled: bool) -> Result<bool> {
         let done = sqlx::query(
-            "UPDATE batches SET result_nonce = NULL, result_ciphertext = NULL, destroyed_at = $1, destroyed_by = $2 \
-             WHERE id = $3 AND destroyed_at IS NULL",
+            "UPDATE batches SET result_nonce = NULL, result_ciphertext = NULL, destroyed_at = $1, destroyed_by = $2, \
+             attached = 0 WHERE id = $3 AND destroyed_at IS NULL AND (attached = 0 OR $4 = 0)",
         )
         .bind(micros(at))
         .bind(by)
+        .bind(batch_id)
+        .bind(i64::from(scheduled))
+        .execute(self.conn())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Keeps a finished batch's result file with its case, or lets it go at its purge date again;
+    /// false if there is no result file to keep.
+    pub async fn set_batch_attached(&mut self, batch_id: i64, attached: bool) -> Result<bool> {
+        let done = sqlx::query(
+            "UPDATE batches SET attached = $1 WHERE id = $2 AND destroyed_at IS NULL AND result_ciphertext IS NOT NULL",
+        )
+        .bind(i64::from(attached))
         .bind(batch_id)
         .execute(self.conn())
         .await?;

@@ -171,10 +171,17 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: "",
         postgres: "",
     },
+    Migration {
+        version: 24,
+        name: "batch_attached",
+        common: include_str!("migrations/0024_batch_attached.sql"),
+        sqlite: "",
+        postgres: "",
+    },
 ];
 
 /// The schema version this binary writes.
-pub const SCHEMA_VERSION: i64 = 23;
+pub const SCHEMA_VERSION: i64 = 24;
 
 fn dialect(sql: &str, backend: Backend) -> String {
     let (id, blob) = match backend {

@@ -54,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/batches/{id}", get(batch_get).delete(batch_delete))
         .route("/batches/{id}/result.csv", get(batch_csv))
+        .route("/batches/{id}/attached", put(batch_attach))
         .route("/applications", get(applications).post(application_file))
         .route("/applications/{id}", get(application_get))
         .route("/applications/{id}/{step}", post(application_step))
@@ -141,6 +142,7 @@ async fn api_not_found() -> ApiError {
         batch_delete,
         batch_csv,
         result_attach,
+        batch_attach,
         reviews_list,
         reviews_prepare,
         review_get,
@@ -1315,6 +1317,8 @@ pub struct BatchDto {
     case_number: String,
     created_at: String,
     purge_after: String,
+    /// Kept with the case: the result file is not purged at `purge_after`.
+    attached: bool,
 }
 
 fn batch_dto(b: nhiguard_app::batch::BatchRow) -> BatchDto {
@@ -1329,6 +1333,7 @@ fn batch_dto(b: nhiguard_app::batch::BatchRow) -> BatchDto {
         case_number: b.case_number,
         created_at: b.created_at.to_rfc3339(),
         purge_after: b.purge_after.to_rfc3339(),
+        attached: b.attached,
     }
 }
 
@@ -1393,6 +1398,21 @@ async fn result_attach(
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
     s.app.attach_result(&u.current, id, b.attached).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Keep a finished batch's result file with its case past the purge date, or let it go again
+/// (R-QRY-6); the owner only, recorded.
+#[utoipa::path(put, path = "/api/v1/batches/{id}/attached", params(("id" = i64, Path)), request_body = AttachBody,
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn batch_attach(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+    body: Result<Json<AttachBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let b = json_body(body)?;
+    s.app.attach_batch(&u.current, id, b.attached).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -21,6 +21,8 @@ pub fn routes() -> Router<AppState> {
         .route("/batches", get(list).post(upload).layer(axum::middleware::from_fn(page_refuse_oversize)))
         .route("/batches/{id}", get(detail))
         .route("/batches/{id}/delete", post(delete))
+        .route("/batches/{id}/attach", post(attach))
+        .route("/batches/{id}/detach", post(detach))
         .route("/batches/{id}/result.csv", get(csv))
         .route("/batches/{id}/result.ods", get(ods))
         .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_LIMIT))
@@ -219,6 +221,7 @@ struct DetailPage {
     not_found: u64,
     failed: u64,
     purge: String,
+    attached: bool,
     downloadable: bool,
 }
 
@@ -239,6 +242,7 @@ async fn detail(State(s): State<AppState>, u: PageUser, Path(id): Path<i64>) -> 
         not_found: b.not_found,
         failed: b.failed,
         purge: roc::short_date(roc::taipei_date(b.purge_after)),
+        attached: b.attached,
         downloadable: b.state == "done" && b.result_ciphertext.is_some(),
     }))
 }
@@ -253,6 +257,28 @@ async fn delete(
     CsrfForm(_): CsrfForm<Empty>,
 ) -> Result<Response, PageError> {
     s.app.delete_batch_result(&u.current, id).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/batches/{id}")))
+}
+
+/// Keeps the result file with its case (R-QRY-6), back to the batch's page.
+async fn attach(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    s.app.attach_batch(&u.current, id, true).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/batches/{id}")))
+}
+
+/// Lets the scheduled purge take the result file again.
+async fn detach(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<Empty>,
+) -> Result<Response, PageError> {
+    s.app.attach_batch(&u.current, id, false).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/batches/{id}")))
 }
 

@@ -508,3 +508,40 @@ async fn r_dat_1_a_batch_still_unfinished_when_its_retention_ends_is_stopped_and
     assert!(events.iter().any(|e| e.fields().iter().any(|(_, v)| v == "stopped: retention reached")));
     t.nhia.clear();
 }
+
+/// R-QRY-6, R-DAT-1: a batch's result file kept with its case outlives the purge; let go again, it
+/// goes at the next purge. Only its owner keeps it; each step is recorded.
+#[tokio::test]
+async fn r_qry_6_r_dat_1_a_batch_result_kept_with_its_case_is_not_purged_until_let_go() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(2);
+    let mut c = t.api_as("soc.user").await;
+    let id = upload_ids(&mut c, &t, &known).await;
+    finished(&mut c, id).await;
+    let at = format!("/batches/{id}");
+    let attached = format!("/api/v1/batches/{id}/attached");
+    let mut other = t.api_as("soc.reviewer").await;
+    assert_eq!(other.put_json(&attached, &serde_json::json!({"attached": true})).await.status, 403, "not its owner");
+    let mut web = t.browser_as("soc.user").await;
+    let r = web.submit(&at, &format!("{at}/attach"), &[]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some(at.as_str())), "{}", r.body);
+    let page = web.get(&at).await;
+    assert!(page.body.contains("隨案保存") && page.body.contains("detach-batch"), "{}", page.body);
+    assert_eq!(c.get(&format!("/api/v1/batches/{id}")).await.json()["attached"], true);
+    t.clock.advance(chrono::Duration::days(31));
+    t.app.purge_results().await.unwrap();
+    let mut c = t.api_as("soc.user").await; // a month on: a new session
+    assert_eq!(c.get(&format!("/api/v1/batches/{id}/result.csv")).await.status, 200, "kept past its date");
+    // Let go: the next purge takes it, and records it.
+    assert_eq!(c.put_json(&attached, &serde_json::json!({"attached": false})).await.status, 204);
+    t.app.purge_results().await.unwrap();
+    assert_eq!(c.get(&format!("/api/v1/batches/{id}/result.csv")).await.status, 409);
+    assert_eq!(c.put_json(&attached, &serde_json::json!({"attached": true})).await.status, 409, "nothing left to keep");
+    let events: Vec<String> = ledger(&t)
+        .await
+        .iter()
+        .filter(|e| e.field("batch") == Some(&*id.to_string()))
+        .filter_map(|e| e.field("event").map(str::to_owned))
+        .collect();
+    assert_eq!(events, ["batch_attached", "batch_downloaded", "batch_detached", "batch_purged"], "{events:?}");
+}
