@@ -119,6 +119,7 @@ pub async fn verify(
     deployment_id: &str,
     key: &PublicKey,
     extra: Vec<SignedCheckpoint>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Verification> {
     let stored = db.checkpoints().await?;
     let mut checkpoints = extra;
@@ -132,15 +133,36 @@ pub async fn verify(
         }
     }
     let found = checkpoints.len();
+    // What dates the entries for the prune check below: each checkpoint's size and time.
+    let dating: Vec<SignedCheckpoint> = if db.prunes().await?.is_empty() { Vec::new() } else { checkpoints.clone() };
     let mut verifier = Verifier::new(deployment_id, key.clone(), checkpoints).map_err(ledger_err)?;
     // Retention: entries below a signed prune boundary may have had their content cleared.
     let prune_origin = format!("nhiguard.{deployment_id}.pruned");
+    let mut early: Option<VerifyFailure> = None;
     for p in db.prunes().await? {
         let checked = SignedCheckpoint::parse(&p.text).map_err(|e| e.to_string()).and_then(|s| {
             if s.checkpoint().origin() != prune_origin || s.checkpoint().size() != p.below {
                 return Err("not a prune statement of this log".to_owned());
             }
             s.verify(key).map_err(|e| e.to_string())
+        });
+        // Signed with the key or not, a prune may not take entries younger than the law allows:
+        // the checkpoints (those handed out above all) date them.
+        let checked = checked.and_then(|()| {
+            let statement = SignedCheckpoint::parse(&p.text).map_err(|e| e.to_string())?;
+            // The latest checkpoint below the boundary says the most; only a genuine one counts
+            // (a forged one fails the verification by itself).
+            let latest = dating
+                .iter()
+                .filter(|c| c.checkpoint().size() < p.below)
+                .max_by_key(|c| c.checkpoint().at_secs())
+                .filter(|c| c.verify(key).is_ok())
+                .map(SignedCheckpoint::checkpoint);
+            let dated: Vec<&nhiguard_ledger::Checkpoint> = latest.into_iter().collect();
+            if let Err(f) = nhiguard_ledger::check_prune_timing(statement.checkpoint(), &dated, now.timestamp()) {
+                early.get_or_insert(f);
+            }
+            Ok(())
         });
         match checked {
             Ok(()) => verifier.allow_pruned_below(p.below),
@@ -176,7 +198,7 @@ pub async fn verify(
     }
     let mut report = verifier.finish();
     if report.failure.is_none()
-        && let Some(f) = unreadable
+        && let Some(f) = unreadable.or(early)
     {
         report.failure = Some(f);
         report.root = None;
@@ -280,7 +302,7 @@ impl App {
 
     /// Verifies the whole log with this deployment's own key.
     pub async fn verify_ledger(&self, extra: Vec<SignedCheckpoint>) -> Result<Verification> {
-        verify(self.db(), self.deployment_id(), &self.ledger_keys().signing.public_key(), extra).await
+        verify(self.db(), self.deployment_id(), &self.ledger_keys().signing.public_key(), extra, self.now()).await
     }
 
     /// The proof that entry `seq` is in the log as of the first checkpoint that covers it.

@@ -423,7 +423,7 @@ async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
                         .map_err(|e| CliError::Input { path: path.display().to_string(), reason: e.to_string() })?,
                 );
             }
-            let v = nhiguard_app::ledger::verify(&db, &s.deployment_id, &key, extra).await?;
+            let v = nhiguard_app::ledger::verify(&db, &s.deployment_id, &key, extra, chrono::Utc::now()).await?;
             let r = &v.report;
             match &r.failure {
                 None => {

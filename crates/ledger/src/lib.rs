@@ -32,4 +32,4 @@ pub use nodes::{
     merge_into_tiles, partial_tiles, proof_from_nodes, proof_needs, roots_from_tiles, tile_from_bytes, tile_to_bytes,
     tiles_for,
 };
-pub use verify::{StoredEntry, Verifier, VerifyFailure, VerifyReport};
+pub use verify::{RETENTION_YEARS, StoredEntry, Verifier, VerifyFailure, VerifyReport, check_prune_timing};

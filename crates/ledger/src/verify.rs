@@ -71,6 +71,42 @@ pub enum VerifyFailure {
     /// Entries below `below` had their content removed, but no signed checkpoint covering them
     /// verifies, so nothing binds what was removed.
     PruneUnanchored { below: u64 },
+    /// A prune statement removed entries younger than the retention the law sets: entries from
+    /// `checkpoint_size` on were written after a checkpoint signed less than [`RETENTION_YEARS`]
+    /// before the statement — or the statement is dated after the verification (`checkpoint_size`
+    /// then equals `below`).
+    PrunedEarly { below: u64, checkpoint_size: u64 },
+}
+
+/// The fewest years entries are kept whole (R-LOG-2; a county may keep them longer).
+pub const RETENTION_YEARS: i64 = 5;
+
+/// A prune statement's date may run ahead of the verifier's clock by this much (clocks differ).
+const CLOCK_SLACK_SECS: i64 = 86_400;
+
+/// Is a prune statement (`prune`: its size is the boundary, its time when it was made) no earlier
+/// than the law allows, as far as `checkpoints` can tell? Entries from a checkpoint's size on were
+/// written after it was signed, so a prune reaching past that size must come at least
+/// [`RETENTION_YEARS`] (of 365 days) after it; and no statement may be dated after `now_secs`. A
+/// checkpoint handed out of the deployment (printed, given to the ethics unit) makes this hold even
+/// against someone holding the signing key, as long as the verifier's clock is right.
+pub fn check_prune_timing(
+    prune: &crate::checkpoint::Checkpoint,
+    checkpoints: &[&crate::checkpoint::Checkpoint],
+    now_secs: i64,
+) -> std::result::Result<(), VerifyFailure> {
+    let below = prune.size();
+    if prune.at_secs() > now_secs.saturating_add(CLOCK_SLACK_SECS) {
+        return Err(VerifyFailure::PrunedEarly { below, checkpoint_size: below });
+    }
+    let min_age = RETENTION_YEARS * 365 * 86_400;
+    let latest_before = checkpoints.iter().filter(|c| c.size() < below).max_by_key(|c| c.at_secs());
+    match latest_before {
+        Some(c) if prune.at_secs() < c.at_secs().saturating_add(min_age) => {
+            Err(VerifyFailure::PrunedEarly { below, checkpoint_size: c.size() })
+        }
+        _ => Ok(()),
+    }
 }
 
 impl VerifyFailure {
@@ -88,6 +124,7 @@ impl VerifyFailure {
             VerifyFailure::CheckpointRootMismatch { .. } => "checkpoint_root_mismatch",
             VerifyFailure::TailCut { .. } => "tail_cut",
             VerifyFailure::PruneUnanchored { .. } => "prune_unanchored",
+            VerifyFailure::PrunedEarly { .. } => "pruned_early",
         }
     }
 
@@ -147,6 +184,17 @@ impl fmt::Display for VerifyFailure {
                 f,
                 "第 0 至 {below} 筆前之紀錄內容已移除，卻無涵蓋它們的已簽章檢查點 / the content of entries below {below} \
                  was removed, but no signed checkpoint covering them verifies"
+            ),
+            VerifyFailure::PrunedEarly { below, checkpoint_size } if below == checkpoint_size => write!(
+                f,
+                "移除第 {below} 筆前紀錄之聲明，日期晚於驗證時間，保存年限無從確認 / the statement that removed the \
+                 entries below {below} is dated after this verification: their retention cannot have been kept"
+            ),
+            VerifyFailure::PrunedEarly { below, checkpoint_size } => write!(
+                f,
+                "第 {checkpoint_size} 至 {below} 筆前之紀錄寫於某一檢查點之後未滿 {RETENTION_YEARS} 年即被移除 / the \
+                 entries from {checkpoint_size} to below {below} were written after a signed checkpoint and removed \
+                 less than {RETENTION_YEARS} years after it"
             ),
         }
     }
@@ -457,6 +505,39 @@ mod prune_tests {
             .collect();
         v.feed(&rows);
         v.finish()
+    }
+
+    /// R-LOG-2: a prune statement, even one signed with the deployment's own key, cannot take entries
+    /// younger than five years: a checkpoint signed before they were written dates them, and a
+    /// statement dated ahead of the verifier's clock (the server's clock set forward) is refused.
+    #[test]
+    fn r_log_2_a_prune_of_entries_younger_than_five_years_is_found() {
+        let day = 86_400;
+        let year = 365 * day;
+        let at = |size: u64, secs: i64| Checkpoint::new("nantou", size, crate::hash::EMPTY_ROOT, secs).unwrap();
+        let t0 = 1_700_000_000;
+        let (c10, c20) = (at(10, t0), at(20, t0 + 30 * day));
+        let cps = [&c10, &c20];
+        let now = t0 + 6 * year;
+        // Entries below 15 were all written before the checkpoint at 20 (a month after t0): pruning
+        // them five years after the checkpoint at 10 is in time; a day earlier is not.
+        assert_eq!(check_prune_timing(&at(15, t0 + 5 * year), &cps, now), Ok(()));
+        assert_eq!(
+            check_prune_timing(&at(15, t0 + 5 * year - day), &cps, now),
+            Err(VerifyFailure::PrunedEarly { below: 15, checkpoint_size: 10 })
+        );
+        // Reaching past the checkpoint at 20 needs five years after it.
+        assert_eq!(
+            check_prune_timing(&at(25, t0 + 5 * year + day), &cps, now),
+            Err(VerifyFailure::PrunedEarly { below: 25, checkpoint_size: 20 })
+        );
+        assert_eq!(check_prune_timing(&at(25, t0 + 5 * year + 31 * day), &cps, now), Ok(()));
+        // Dated after the verification.
+        let future = check_prune_timing(&at(5, now + 2 * day), &cps, now).unwrap_err();
+        assert_eq!(future, VerifyFailure::PrunedEarly { below: 5, checkpoint_size: 5 });
+        assert!(future.message().contains("dated after"), "{}", future.message());
+        // No checkpoint before the boundary: nothing to tell by.
+        assert_eq!(check_prune_timing(&at(8, t0), &cps, now), Ok(()));
     }
 
     #[test]

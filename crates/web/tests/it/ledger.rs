@@ -364,14 +364,36 @@ async fn r_log_2_entries_can_be_pruned_only_after_five_years_and_the_log_still_v
     assert!(code == "checkpoint_bad_signature" || code == "entry_unreadable", "{code}: {msg}");
 }
 
+/// R-LOG-2: a server whose clock was set years ahead to prune young entries leaves a prune
+/// statement dated after any honest verification; it is found, whoever holds the key.
+#[tokio::test]
+async fn r_log_2_a_prune_made_under_a_clock_set_ahead_is_found() {
+    let (t, _, _) = ledger_with_history().await;
+    let first_day = t.clock_now_date();
+    let real = t.clock_now();
+    t.clock.advance(chrono::Duration::days(6 * 366));
+    t.app.prune_ledger(first_day + chrono::Duration::days(1), "plan.admin").await.unwrap();
+    assert!(t.app.verify_ledger(Vec::new()).await.unwrap().report.is_ok(), "at the server's own time, in order");
+    // The clock put back: the statement is dated six years after the verification.
+    t.clock.set(real + chrono::Duration::days(1));
+    let (code, msg) = failure(&t).await;
+    assert_eq!(code, "pruned_early", "{msg}");
+    assert!(msg.contains("dated after"), "{msg}");
+}
+
 trait Today {
     fn clock_now_date(&self) -> chrono::NaiveDate;
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
 }
 
 impl Today for TestApp {
     fn clock_now_date(&self) -> chrono::NaiveDate {
+        nhiguard_domain::roc::taipei_date(self.clock_now())
+    }
+
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
         use nhiguard_domain::clock::Clock;
-        nhiguard_domain::roc::taipei_date(self.clock.now())
+        self.clock.now()
     }
 }
 
