@@ -405,21 +405,26 @@ impl App {
             let access = match access {
                 Ok(a) => a,
                 Err((why, _)) => {
-                    // Refused from here on: every row not yet sent is refused at once, in one entry.
+                    // Refused from here on: this chunk's unsent rows now, each its own refused query
+                    // naming its subject (R-LOG-1, R-QRY-4); the next chunks the same way.
+                    let why = format!("batch: {why}");
+                    let query = as_query(b.purpose_id, b.operation_id, &b.case_number, &b.reason);
+                    let base = self.refusal_draft(&owner, &query, &why, &[("batch", id.to_string())]).await?;
+                    for i in &fresh {
+                        let (Some(n), Some(c)) = (&i.subject_nonce, &i.subject_ciphertext) else { continue };
+                        let plain = self.inner.results_key.open(n, c, &subject_aad(id, i.row_no))?;
+                        let subject = Subject::NationalId(NationalId::parse(&String::from_utf8_lossy(&plain))?);
+                        let mut entry = base.clone();
+                        entry.fields.retain(|(k, _)| k != "subject_masked");
+                        entry.fields.push(("subject_masked".into(), subject.masked()));
+                        entry.fields.push(("conditions".into(), subject.conditions()));
+                        entry.fields.push(("row".into(), i.row_no.to_string()));
+                        drafts.push(entry);
+                        outcomes.push((i.row_no, "refused".into(), None));
+                    }
                     let mut tx = self.db().begin().await?;
-                    let refused = tx.batch_refuse_unsent(id).await?;
-                    if refused > 0 {
-                        let extra = [("batch", id.to_string()), ("rows", refused.to_string())];
-                        let why = format!("batch: {why}");
-                        drafts.push(
-                            self.refusal_draft(
-                                &owner,
-                                &as_query(b.purpose_id, b.operation_id, &b.case_number, &b.reason),
-                                &why,
-                                &extra,
-                            )
-                            .await?,
-                        );
+                    if !tx.batch_hold(id, worker, self.now() + LEASE).await? {
+                        return Ok(());
                     }
                     append_in(&mut tx, &drafts).await?;
                     tx.batch_record(id, &outcomes).await?;

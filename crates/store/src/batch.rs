@@ -395,20 +395,6 @@ impl Tx {
         Ok(())
     }
 
-    /// Refuses every row not yet sent (no query recorded for it); returns how many.
-    pub async fn batch_refuse_unsent(&mut self, batch_id: i64) -> Result<u64> {
-        let refused = sqlx::query(
-            "UPDATE batch_items SET outcome = 'refused' WHERE batch_id = $1 AND outcome IS NULL AND query_seq IS NULL",
-        )
-        .bind(batch_id)
-        .execute(self.conn())
-        .await?
-        .rows_affected();
-        let n = i64::try_from(refused).unwrap_or(i64::MAX);
-        self.batch_count(batch_id, n, 0, 0, n).await?;
-        Ok(refused)
-    }
-
     /// Ends a batch that cannot go on: marked failed, its rows' sealed data cleared, its lease given up.
     pub async fn batch_fail(&mut self, batch_id: i64, at: Time) -> Result<()> {
         sqlx::query(

@@ -309,17 +309,25 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     t.nhia.set_delay(None);
     assert_eq!(t.nhia.requests_seen() - seen, 1000, "the first chunk only");
     let entries = ledger(&t).await;
-    let refusal = entries
-        .iter()
-        .find(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused"))
-        .expect("the refusal is recorded");
-    assert_eq!(refusal.field("refusal"), Some("batch: account disabled"));
-    assert_eq!(refusal.field("rows"), Some("60"));
-    assert_eq!(refusal.field("batch"), Some(id.to_string().as_str()));
+    let refusals: Vec<&Entry> =
+        entries.iter().filter(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused")).collect();
+    // Each subject not sent is its own refused query, naming whom (R-LOG-1, R-QRY-4).
+    assert_eq!(refusals.len(), 60);
+    for (k, refusal) in refusals.iter().enumerate() {
+        // The file's rows: its header is row 1, the 1,001st subject row 1,002.
+        let subject = 1000 + k;
+        assert_eq!(refusal.field("row"), Some((subject + 2).to_string().as_str()));
+        assert_eq!(refusal.field("conditions"), Some(format!("national_id={}", known[subject]).as_str()));
+        assert_eq!(refusal.field("refusal"), Some("batch: account disabled"));
+        assert_eq!(refusal.field("batch"), Some(id.to_string().as_str()));
+    }
+    let refusal = refusals[0];
     assert_eq!(refusal.field("account_id"), Some(t.account_id("soc.user").await.to_string().as_str()));
     assert_eq!(refusal.field("agency_id"), Some(t.node("SOC").await.to_string().as_str()));
     assert_eq!(refusal.field("operation"), Some("INS01"));
     assert_eq!(refusal.field("case_number"), Some("113-兒保-77"));
+    let b = t.app.db().batch(id).await.unwrap();
+    assert_eq!((b.done, b.failed), (1060, 60), "the refused rows count as done, not answered");
 }
 
 #[tokio::test]
