@@ -470,7 +470,7 @@ impl App {
                 .await?;
             return Err(e.into());
         }
-        nhiguard_domain::account::check_reason(reason)?;
+        nhiguard_domain::account::check_reason("reason", reason)?;
         let mut tx = self.db().begin().await?;
         tx.clear_totp(account_id).await?;
         self.record_in(

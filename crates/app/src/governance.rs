@@ -519,7 +519,14 @@ impl App {
 
     /// R-ACC-7: sets the day an account stops working (00:00 Asia/Taipei) and why; a date in the
     /// past applies at once. Gives the account's unit.
-    pub async fn set_disable_date(&self, current: &Current, account_id: i64, on: &str, reason: &str) -> Result<i64> {
+    pub async fn set_disable_date(
+        &self,
+        current: &Current,
+        account_id: i64,
+        on: &str,
+        reason: &str,
+        note: &str,
+    ) -> Result<i64> {
         let a = self.db().account(account_id).await?;
         let tree = self.db().org_tree().await?;
         if let Err(e) = may_manage(&tree, &current.actor(), a.org_node_id, &a.roles) {
@@ -536,12 +543,17 @@ impl App {
                     "the reason is moved, resigned, retired or other",
                 )
             })?;
+        // R-ACC-10: "other" says what (the listed reasons speak for themselves).
+        if date.is_some() && reason == "other" {
+            nhiguard_domain::account::check_reason("note", note)?;
+        }
         let mut tx = self.db().begin().await?;
         tx.set_disable_date(account_id, date, &reason).await?;
         tx.withdraw_disable_proposal(account_id).await?;
-        let detail = match date {
-            Some(d) => format!("disable on {d} ({reason})"),
-            None => "disable date cleared".to_owned(),
+        let detail = match (date, note.trim()) {
+            (Some(d), "") => format!("disable on {d} ({reason})"),
+            (Some(d), note) => format!("disable on {d} ({reason}): {note}"),
+            (None, _) => "disable date cleared".to_owned(),
         };
         self.record_in(
             &mut tx,
@@ -615,7 +627,7 @@ impl App {
                 "this account is disabled: it is enabled again by an application, not by a password reset",
             ));
         }
-        nhiguard_domain::account::check_reason(reason)?;
+        nhiguard_domain::account::check_reason("reason", reason)?;
         let token = crate::auth::random_token()?;
         let now = self.now();
         let expires = now + chrono::Duration::hours(self.settings().activation_hours);
@@ -673,7 +685,7 @@ impl App {
             };
             return self.refuse_account_action(current, &format!("account {}", out.username), e).await;
         }
-        nhiguard_domain::account::check_reason(h.reason)?;
+        nhiguard_domain::account::check_reason("reason", h.reason)?;
         let hash = match h.new_password {
             Some(new) => {
                 if Some(new) != h.confirm {

@@ -72,8 +72,8 @@ fn forbidden(zh: impl Into<String>, en: impl Into<String>) -> DomainError {
 /// their own branch, and nobody but the planning department makes agency admins.
 /// R-ACC-10: the reason given for an account action (a handover, a reset) says something, as an
 /// investigation's notes must.
-pub fn check_reason(text: &str) -> Result<(), DomainError> {
-    crate::investigation::check_note("reason", text)
+pub fn check_reason(field: crate::Field, text: &str) -> Result<(), DomainError> {
+    crate::investigation::check_note(field, text)
 }
 
 pub fn may_manage(tree: &OrgTree, actor: &Actor, node: i64, roles: &[Role]) -> Result<(), DomainError> {

@@ -1276,6 +1276,9 @@ pub struct DisableBody {
     disable_on: String,
     /// moved, resigned, retired or other
     reason: String,
+    /// What the reason is, in words (at least 10 characters when the reason is `other`).
+    #[serde(default)]
+    note: String,
 }
 
 /// Set the day an account stops working (R-ACC-7).
@@ -1288,7 +1291,7 @@ async fn disable_date_put(
     body: Result<Json<DisableBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
-    s.app.set_disable_date(&u.current, id, &b.disable_on, &b.reason).await?;
+    s.app.set_disable_date(&u.current, id, &b.disable_on, &b.reason, &b.note).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -404,6 +404,8 @@ struct DisableForm {
     #[serde(default)]
     disable_on: String,
     reason: String,
+    #[serde(default)]
+    note: String,
 }
 
 #[derive(Deserialize)]
@@ -451,6 +453,6 @@ async fn disable_date(
     CsrfForm(f): CsrfForm<DisableForm>,
 ) -> Result<Response, PageError> {
     let lang: Lang = u.ctx.lang;
-    let unit = s.app.set_disable_date(&u.current, id, &f.disable_on, &f.reason).await.page(lang)?;
+    let unit = s.app.set_disable_date(&u.current, id, &f.disable_on, &f.reason, &f.note).await.page(lang)?;
     Ok(see_other(&format!("/org/{unit}")))
 }

@@ -254,6 +254,15 @@ async fn r_acc_7_a_disable_date_stops_the_account_and_only_its_admin_sets_it() {
         )
         .await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("reason")));
+    // R-ACC-10: "other" is said in words.
+    let path = format!("/api/v1/accounts/{nt_user}/disable-date");
+    let r = unit.put_json(&path, &json!({"disable_on": "2026-12-31", "reason": "other"})).await;
+    assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("note")), "{}", r.body);
+    let why = "借調至縣府其他機關一年，期滿再議";
+    let r = unit.put_json(&path, &json!({"disable_on": "2026-12-31", "reason": "other", "note": why})).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let events = t.app.recent_events(10).await.unwrap();
+    assert!(events.iter().any(|e| e.event == "account_disable_date" && e.detail.ends_with(why)), "{events:?}");
     // Today's date applies at once.
     assert_eq!(unit.put_json(&format!("/api/v1/accounts/{nt_user}/disable-date"), &body).await.status, 204);
     let r = t.client().post_json("/api/v1/session", &json!({"username": "nt.user", "password": PASSWORD})).await;
