@@ -25,6 +25,7 @@ const binary = path.resolve(repoRoot, process.argv[2] ?? 'target/debug/nhiguard'
 const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PASSWORD = 'Nantou-Demo-115';
 const NEW_PASSWORD = 'Jade-Mountain-3952'; // hlt.ye's own, set through the activation link
+const RESET_PASSWORD = 'Alishan-Sunrise-4417'; // hlt.ye's next, after the admin's reset (step p1)
 const HEALTH_TIMEOUT_MS = 60_000;
 const STEP_TIMEOUT_MS = 10_000;
 const BATCH_TIMEOUT_MS = 30_000; // a small sandbox batch finishes in seconds; its page refreshes every 2 s
@@ -434,6 +435,32 @@ async function journey() {
     assert.match(await text('#my-roles'), /使用者/);
   });
 
+  await step('p1. hlt.admin resets hlt.ye\'s password on the unit page: a one-time link; only it sets the next one', async () => {
+    await switchTo('hlt.admin');
+    await Promise.all([page.waitForURL('**/org'), navLink('組織').click()]);
+    await Promise.all([
+      page.waitForURL(/\/org\/\d+$/),
+      page.locator('#org-tree').getByRole('link', { name: '衛生局', exact: true }).click(),
+    ]);
+    const row = page.locator('tr').filter({ hasText: 'hlt.ye' });
+    await row.locator('summary', { hasText: '重設密碼' }).click();
+    await row.locator('form.password-reset input[name=reason]').fill('本人遺忘密碼，經電話確認身分後重設');
+    await Promise.all([page.waitForNavigation(), row.locator('form.password-reset button[type=submit]').click()]);
+    const link = await text('#activation-link');
+    assert.match(new URL(link).pathname, /^\/activate\/[^/]+$/, 'a one-time link is shown');
+    assert.match(await text('main'), /原密碼已失效/);
+    await signOut();
+    await page.goto(link);
+    assert.equal(await text('#activate-user'), 'hlt.ye');
+    await page.fill('main input[name=password]', RESET_PASSWORD);
+    await page.fill('main input[name=confirm]', RESET_PASSWORD);
+    const [done] = await Promise.all([page.waitForNavigation(), page.click('main form button[type=submit]')]);
+    assert.equal(done?.status(), 200, 'the new password is set');
+    await page.goto(url('/signin'));
+    await signIn('hlt.ye', RESET_PASSWORD);
+    assert.match(await text('#me'), /hlt\.ye/, 'hlt.ye signs in with the new password');
+  });
+
   // ---- issue 5: a small batch, its CSV result, and a file that is refused as a whole ----
   const batchCase = '113-兒保-批次1';
   let batchIds = [];
@@ -463,6 +490,11 @@ async function journey() {
     const csv = readFileSync(await download.path(), 'utf8');
     assert.ok(csv.includes('投保狀態'), `the CSV has a 投保狀態 column; starts ${JSON.stringify(csv.slice(0, 120))}`);
     assert.ok(csv.includes(id1), 'the CSV lists the first ID');
+    // Kept with the case: no purge date until it is let go again.
+    await Promise.all([page.waitForNavigation(), page.click('#attach-batch')]);
+    assert.equal(await text('#batch-purge'), '隨案保存');
+    await Promise.all([page.waitForNavigation(), page.click('#detach-batch')]);
+    assert.match(await text('#batch-purge'), /^\d{3}\/\d{2}\/\d{2}$/, 'a ROC purge date again');
   });
 
   await step('r. a batch file with a bad ID is refused as a whole (422): #batch-error names 第 2 列', async () => {
