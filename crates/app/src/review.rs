@@ -621,7 +621,13 @@ impl App {
                 self.review_entry(&mut tx, current, id, "reviewer_signed", String::new()).await?;
             }
             ReviewState::Reviewed => {
-                if !current.has(Role::Supervisor) || r.reviewer_account_id == Some(current.account_id) {
+                // The head is a supervisor of this agency: the supervisor role itself must reach it,
+                // not another role the account holds (the planning department's, say).
+                let tree = self.db().org_tree().await?;
+                let mut head = current.actor();
+                head.roles.retain(|role| *role == Role::Supervisor);
+                let heads_it = authorize(&tree, &head, Action::ViewQueryLog, Some(r.agency_id)).is_ok();
+                if !heads_it || r.reviewer_account_id == Some(current.account_id) {
                     return Err(AppError::forbidden(
                         "由單位主管（非查核人員本人）核定",
                         "the unit head, not the reviewer, approves",

@@ -191,6 +191,17 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
             .status,
         409
     );
+    // The head is a supervisor of this agency: a planning admin who is also a supervisor (of its
+    // own department) reaches the review as planning admin, but does not approve it.
+    let mut raw = t.raw().await;
+    sqlx::query("INSERT INTO account_roles (account_id, role) VALUES ($1, 'supervisor')")
+        .bind(t.account_id("plan.admin").await)
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    let mut planning = t.api_as("plan.admin").await;
+    assert_eq!(planning.get(&format!("/api/v1/reviews/{id}")).await.status, 200, "it may read it");
+    assert_eq!(planning.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status, 403);
     assert_eq!(chief.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status, 204);
     let done = chief.get(&format!("/api/v1/reviews/{id}")).await.json();
     assert_eq!(done["state"], "approved");
