@@ -56,11 +56,19 @@ pub(crate) fn assemble(rows: &[LedgerRow], purposes: &[Purpose]) -> Result<Vec<L
 /// decoded while the database is still delivering it. Each entry is read in place
 /// (`EntryView`), and only what the log shows is copied out of it: a month's review reads 200,000
 /// entries, and copying every field of each cost more than reading them.
+/// A search's conditions, asked of each query as it arrives.
+type Keep = Box<dyn FnMut(&LogRow) -> bool + Send>;
+
 #[derive(Default)]
 pub(crate) struct Assembler {
     outcomes: HashMap<u64, Recorded>,
     /// Each query as the log shows it but for its outcome, with the purpose it names.
     queries: Vec<(LogRow, Option<i64>)>,
+    /// Keeps only the queries it says yes to (a search's conditions), as they arrive.
+    keep: Option<Keep>,
+    /// The most queries kept; past it, [`Assembler::finish`] refuses instead of answering with
+    /// part of them.
+    limit: Option<usize>,
 }
 
 /// The detail of a query whose lookup was out when the gateway stopped (a batch's row): no answer
@@ -76,6 +84,11 @@ struct Recorded {
 }
 
 impl Assembler {
+    /// An assembler that keeps only the queries `keep` says yes to, at most `limit` of them.
+    pub(crate) fn keeping(keep: impl FnMut(&LogRow) -> bool + Send + 'static, limit: usize) -> Self {
+        Self { keep: Some(Box::new(keep)), limit: Some(limit), ..Self::default() }
+    }
+
     pub(crate) fn push(&mut self, seq: u64, body: &[u8]) -> Result<()> {
         let e = EntryView::decode(body).map_err(|e| AppError::Internal(format!("ledger entry {seq}: {e}")))?;
         match e.kind() {
@@ -116,6 +129,12 @@ impl Assembler {
                     same_surname: false,
                     subject_is_employee: false,
                 };
+                if self.keep.as_mut().is_some_and(|keep| !keep(&row)) {
+                    return Ok(());
+                }
+                if self.limit.is_some_and(|limit| self.queries.len() >= limit) {
+                    return Err(too_many(self.queries.len()));
+                }
                 self.queries.push((row, f("purpose_id").parse::<i64>().ok()));
             }
             _ => {}
@@ -125,7 +144,7 @@ impl Assembler {
 
     /// The queries, newest first, each with its outcome.
     pub(crate) fn finish(self, purposes: &[Purpose]) -> Result<Vec<LogRow>> {
-        let Assembler { mut outcomes, mut queries } = self;
+        let Assembler { mut outcomes, mut queries, .. } = self;
         let labels: HashMap<i64, String> =
             purposes.iter().map(|p| (p.id, format!("{}. {}", p.number, p.name_zh))).collect();
         queries.sort_unstable_by_key(|(r, _)| std::cmp::Reverse(r.seq));
@@ -210,8 +229,17 @@ fn day_start_micros(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0).map(|t| (t - chrono::Duration::hours(8)).and_utc().timestamp_micros()).unwrap_or(0)
 }
 
-/// The most entries one search reads.
-const SEARCH_LIMIT: u64 = 200_000;
+/// The most queries one search answers with. Past it the search is refused, never cut short: a
+/// list that silently lacks its newest queries would mislead whoever reads it.
+const SEARCH_LIMIT: usize = 100_000;
+
+fn too_many(limit: usize) -> AppError {
+    AppError::invalid(
+        "from",
+        format!("符合條件的查詢超過 {limit} 筆：請縮短期間，或加上機關、帳號、案號條件"),
+        format!("more than {limit} queries match: shorten the period, or add an agency, a user or a case number"),
+    )
+}
 
 impl App {
     /// The agencies whose query log `current` may read, in the tree's order: the search form's
@@ -247,29 +275,34 @@ impl App {
         }
         let (from, to) = filter.period(roc::taipei_date(self.now()))?;
         self.record(kind::LEDGER_READ, current.event_actor(), "query log search", &filter.describe()).await?;
-        // Outcomes are written just after their query: read a little past the end for them.
-        let rows = self
-            .db()
-            .ledger_between(
-                &["query", "query_outcome"],
-                day_start_micros(from),
-                day_start_micros(to + chrono::Duration::days(1)) + 60_000_000,
-                SEARCH_LIMIT,
-            )
-            .await?;
         let purposes = self.db().purposes().await?;
         let end = day_start_micros(to + chrono::Duration::days(1));
-        let mut out = assemble(&rows, &purposes)?;
-        out.retain(|r| {
+        // Every query of the period is read, each kept or dropped as it comes (a county's month
+        // may hold hundreds of thousands; one agency's are what is kept).
+        let (wanted_agency, username, case) =
+            (filter.agency_id, filter.username.trim().to_lowercase(), filter.case_number.trim().to_owned());
+        let mut reach: HashMap<i64, bool> = HashMap::new();
+        let keep = move |r: &LogRow| {
+            let Some(agency) = r.agency_id else { return false };
             r.at.timestamp_micros() < end
-                && r.agency_id.is_some_and(|a| authorize(&tree, &actor, Action::ViewQueryLog, Some(a)).is_ok())
-                && filter
-                    .agency_id
-                    .is_none_or(|a| r.agency_id == Some(a) || r.agency_id.is_some_and(|x| tree.is_within(x, a)))
-                && (filter.username.trim().is_empty() || r.username == filter.username.trim().to_lowercase())
-                && (filter.case_number.trim().is_empty() || r.case_number.contains(filter.case_number.trim()))
-        });
-        Ok((out, from, to))
+                && *reach
+                    .entry(agency)
+                    .or_insert_with(|| authorize(&tree, &actor, Action::ViewQueryLog, Some(agency)).is_ok())
+                && wanted_agency.is_none_or(|a| agency == a || tree.is_within(agency, a))
+                && (username.is_empty() || r.username == username)
+                && (case.is_empty() || r.case_number.contains(&case))
+        };
+        let mut assembler = Assembler::keeping(keep, SEARCH_LIMIT);
+        // Outcomes are written just after their query: read a little past the end for them.
+        self.db()
+            .for_each_body_between(
+                &["query", "query_outcome"],
+                day_start_micros(from),
+                end + 60_000_000,
+                |seq, body| assembler.push(seq, body),
+            )
+            .await?;
+        Ok((assembler.finish(&purposes)?, from, to))
     }
 }
 
@@ -414,5 +447,35 @@ impl App {
             }
         };
         Ok((name, bytes))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(seq: u64, agency: i64) -> Vec<u8> {
+        let fields =
+            [("agency_id", agency.to_string()), ("case_number", format!("C-{seq}")), ("outcome", "sent".into())];
+        let fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v));
+        nhiguard_ledger::Entry::new(seq, 1_700_000_000_000_000, EntryKind::Query, "clerk", fields).unwrap().encode()
+    }
+
+    /// R-LOG-1: a search keeps only what it was asked for as it reads, and past its limit refuses
+    /// instead of answering with part of the queries (the newest would be what was left out).
+    #[test]
+    fn r_log_1_a_search_keeps_what_matches_and_refuses_rather_than_cut_short() {
+        let mut a = Assembler::keeping(|r: &LogRow| r.agency_id == Some(7), 2);
+        for (seq, agency) in [(0, 7), (1, 8), (2, 8), (3, 7), (4, 8)] {
+            a.push(seq, &query(seq, agency)).unwrap();
+        }
+        let rows = a.finish(&[]).unwrap();
+        assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 0], "the other agency's are not counted");
+        let mut a = Assembler::keeping(|r: &LogRow| r.agency_id == Some(7), 2);
+        a.push(0, &query(0, 7)).unwrap();
+        a.push(1, &query(1, 7)).unwrap();
+        let e = a.push(2, &query(2, 7)).unwrap_err();
+        assert!(matches!(&e, AppError::Invalid { .. }), "{e:?}");
+        assert!(e.message().get(crate::i18n::Lang::Zh).contains("超過 2 筆"), "{e:?}");
     }
 }
