@@ -49,6 +49,15 @@ pub fn set_cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -
     c
 }
 
+/// A path as it may be recorded (ledger, server log): an activation link's path carries the one-time
+/// token that sets the account's password, and the token is left out.
+pub(crate) fn recordable_path(path: &str) -> String {
+    match path.strip_prefix("/activate/") {
+        Some(_) => "/activate/…".to_owned(),
+        None => path.to_owned(),
+    }
+}
+
 /// The request's path as the client sent it (nested routers see a shortened one).
 fn full_path(parts: &Parts) -> String {
     parts
@@ -247,9 +256,8 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                 username: current.map(|c| c.username.as_str()).unwrap_or(""),
                 client_addr: &ctx.addr,
             };
-            if let Err(e) =
-                state.app.record(kind::CSRF_REFUSED, actor, parts.uri.path(), "missing or wrong CSRF token").await
-            {
+            let target = recordable_path(&full_path(&parts));
+            if let Err(e) = state.app.record(kind::CSRF_REFUSED, actor, &target, "missing or wrong CSRF token").await {
                 // The form is refused either way; an unrecorded refusal is reported as the fault it is.
                 return Err(PageError::new(e, ctx.lang));
             }

@@ -176,6 +176,15 @@ async fn r_acc_4_init_issues_a_one_time_link_the_owner_sets_the_password_and_the
     assert_eq!(page.status, 200);
     assert!(page.body.contains("admin"));
     let csrf = page.csrf();
+    // A form whose token went stale (another tab replaced it) is refused and recorded, without
+    // the link's token: whoever reads the log must not be able to set the password.
+    let r = c.post_form(&path, &[("csrf", "stale"), ("password", "x"), ("confirm", "x")]).await;
+    assert_eq!(r.status, 403);
+    let refused = t.app.recent_events(10).await.unwrap();
+    let refusal = refused.iter().find(|e| e.event == "csrf_refused").expect("the refusal is recorded");
+    assert_eq!(refusal.target, "/activate/…");
+    let rows = t.app.db().ledger_rows(0, 10_000).await.unwrap();
+    assert!(!rows.iter().any(|r| r.body.windows(token.len()).any(|w| w == token.as_bytes())), "nowhere in the log");
     for (pw, rule) in [("short1A", "至少需 12"), ("alllowercase1234", "大寫"), ("Admin-Password-1", "帳號或姓名")]
     {
         let r = c.post_form(&path, &[("csrf", &csrf), ("password", pw), ("confirm", pw)]).await;
