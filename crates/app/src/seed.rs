@@ -243,6 +243,15 @@ impl App {
     /// `nhiguard demo`: the Nantou demo county with people of every role and rank and the
     /// linkages its agencies hold. Accounts already present are left as they are.
     pub async fn fill_demo(&self) -> Result<Vec<DemoAccount>> {
+        // A database `init` set up is a county's own: demo accounts with a published password and
+        // grants no one applied for must never land in it. A demo's own database (its planning
+        // admin there) is filled again as before.
+        if self.db().count_accounts().await? > 0 && self.db().account_by_username(DEMO_PEOPLE[0].5).await?.is_none() {
+            return Err(AppError::conflict(
+                "此資料庫已有正式帳號，不能填入示範資料（示範帳號共用公開密碼）；請以另一個 --data-dir 或 --database-url 執行 demo",
+                "this database holds a deployment's own accounts: demo data (accounts sharing a published password) is not added to it; run demo with another --data-dir or --database-url",
+            ));
+        }
         self.install_catalogue().await?;
         let root = self.ensure_root("南投縣政府").await?;
         let now = self.now();
