@@ -211,27 +211,20 @@ fn init_logging(s: &Settings) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-/// What to do when the signing key file does not exist.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum MissingKey {
-    /// `init` and `demo`: make one.
-    Create,
-    /// `serve` and the rest: make one only for a log that has nothing to lose yet.
-    CreateIfLogEmpty,
-}
-
 fn key_error(path: &std::path::Path, reason: impl std::fmt::Display) -> CliError {
     CliError::Key { path: path.display().to_string(), reason: reason.to_string() }
 }
 
-/// Loads the checkpoint signing key (kept outside the database), creating it where allowed.
-async fn signing_key(s: &Settings, db: &Db, missing: MissingKey) -> Result<SigningKey, CliError> {
+/// Loads the checkpoint signing key (kept outside the database). A missing one is made only for a
+/// log that has nothing to lose yet — by any command, `init` and `demo` included: a new key for a
+/// log with entries would make its checkpoints fail to verify, and `serve` would take it up.
+async fn signing_key(s: &Settings, db: &Db) -> Result<SigningKey, CliError> {
     let path = s.effective_ledger_key_file();
     if path.exists() {
         return SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e));
     }
     let empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
-    if missing == MissingKey::CreateIfLogEmpty && !empty {
+    if !empty {
         return Err(key_error(
             &path,
             "檔案不存在，而日誌已有紀錄：請還原原金鑰檔（勿另建新金鑰，否則既有檢查點將無法驗證）/ the file is missing \
@@ -256,13 +249,13 @@ async fn open_db(s: &Settings) -> Result<Db, CliError> {
     Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })
 }
 
-/// Loads the key retrieved results are encrypted with, creating it where allowed.
-fn results_key(s: &Settings, missing: MissingKey, log_empty: bool) -> Result<ResultsKey, CliError> {
+/// Loads the key retrieved results are encrypted with; a missing one is made only for an empty log.
+fn results_key(s: &Settings, log_empty: bool) -> Result<ResultsKey, CliError> {
     let path = s.effective_results_key_file();
     if path.exists() {
         return ResultsKey::read_file(&path).map_err(|e| key_error(&path, e));
     }
-    if missing == MissingKey::CreateIfLogEmpty && !log_empty {
+    if !log_empty {
         return Err(key_error(
             &path,
             "檔案不存在：請還原原金鑰檔，否則已保存之查詢結果無法開啟 / the file is missing: restore it, or the \
@@ -289,16 +282,16 @@ async fn nhi(s: &Settings) -> Result<Nhi, CliError> {
     })
 }
 
-async fn open(s: &Settings, missing: MissingKey) -> Result<App, CliError> {
+async fn open(s: &Settings) -> Result<App, CliError> {
     let db = open_db(s).await?;
     let log_empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
     let keys = Keys {
         ledger: LedgerKeys {
             deployment_id: s.deployment_id.clone(),
-            signing: signing_key(s, &db, missing).await?,
+            signing: signing_key(s, &db).await?,
             export_dir: Some(s.checkpoint_dir()),
         },
-        results: results_key(s, missing, log_empty)?,
+        results: results_key(s, log_empty)?,
     };
     Ok(App::new(db, s.clone(), Arc::new(SystemClock), keys, nhi(s).await?))
 }
@@ -449,7 +442,7 @@ async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
         LedgerCommand::Checkpoint(common) => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            let app = open(&s).await?;
             match app.checkpoint_now().await? {
                 Some(c) => print!("{}", c.text),
                 None => println!("日誌自上次檢查點後無新紀錄 / nothing new since the last checkpoint"),
@@ -462,7 +455,7 @@ async fn ledger_command(command: LedgerCommand) -> Result<(), CliError> {
             let date = nhiguard_domain::catalogue::parse_date("before", &before).ok().flatten().ok_or_else(|| {
                 CliError::Input { path: "--before".into(), reason: "a date is 2020-12-31 or ROC 109/12/31".into() }
             })?;
-            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            let app = open(&s).await?;
             let out = app.prune_ledger(date, by.trim()).await?;
             println!(
                 "已移除第 0 至 {} 筆前共 {} 筆紀錄之內容（雜湊值保留，日誌仍可驗證）/ cleared the content of {} entries below {} (hashes kept; the log still verifies)",
@@ -507,7 +500,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Demo(common) => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s, MissingKey::Create).await?;
+            let app = open(&s).await?;
             let accounts = app.fill_demo().await?;
             app.fill_demo_history().await?;
             app.checkpoint_now().await?;
@@ -539,7 +532,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(common) => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            let app = open(&s).await?;
             if app.db().count_accounts().await.map_err(nhiguard_app::AppError::from)? == 0 {
                 tracing::warn!("this database has no accounts yet: run `nhiguard init` to create the first admin");
             }
@@ -548,7 +541,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Init { common, county_name, admin_username, admin_name, admin_person_id } => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s, MissingKey::Create).await?;
+            let app = open(&s).await?;
             let out = app.init_deployment(&county_name, &admin_username, &admin_name, &admin_person_id).await?;
             println!("已建立計畫處管理者帳號 / created the planning-department admin: {}", out.username);
             println!(
@@ -623,7 +616,7 @@ async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Jobs { command: JobsCommand::RunDue(common) } => {
             let s = load_settings(&common)?;
             init_logging(&s);
-            let app = open(&s, MissingKey::CreateIfLogEmpty).await?;
+            let app = open(&s).await?;
             run_due(&app).await;
             Ok(())
         }

@@ -266,3 +266,35 @@ async fn r_rev_2_a_sample_is_recomputed_with_the_public_key_alone() {
     assert_ne!(code, Some(0), "{text}");
     assert!(text.contains("signature"), "{text}");
 }
+
+/// A county's own database is never filled with demo accounts (a published password, grants no one
+/// applied for), and no command makes a new key for a log that already has entries: `serve` would
+/// take it up, and the checkpoints signed so far would no longer verify.
+#[tokio::test]
+async fn demo_keeps_out_of_a_deployment_and_no_command_makes_a_key_for_a_log_with_entries() {
+    let d = Deployment::new("initdemo").await;
+    let run = |args: &[&str]| {
+        let out = d.command(args).stderr(Stdio::piped()).stdout(Stdio::piped()).output().unwrap();
+        (out.status.code(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    };
+    let (code, text) = run(&["init", "--admin-name", "王大明", "--admin-person-id", "NT-9001"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&["demo", "--listen", "127.0.0.1:0"]);
+    assert_ne!(code, Some(0), "{text}");
+    assert!(text.contains("demo data") && text.contains("--data-dir"), "says why and what to do: {text}");
+    let db = Db::open_read_only(&d.db.url).await.unwrap();
+    assert!(db.account_by_username("plan.admin").await.unwrap().is_none(), "no demo account was added");
+    db.close().await;
+    // The key files lost: init (refused anyway) and demo make no new ones.
+    for key in ["ledger-signing.key", "results.key"] {
+        std::fs::rename(d.dir.join(key), d.dir.join(format!("{key}.away"))).unwrap();
+    }
+    for args in
+        [&["init", "--admin-name", "李", "--admin-person-id", "NT-9002"][..], &["demo", "--listen", "127.0.0.1:0"]]
+    {
+        let (code, text) = run(args);
+        assert_ne!(code, Some(0), "{args:?}: {text}");
+        assert!(text.contains("restore the original key file"), "{args:?}: {text}");
+        assert!(!d.dir.join("ledger-signing.key").exists() && !d.dir.join("results.key").exists(), "{args:?}");
+    }
+}
