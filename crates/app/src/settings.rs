@@ -251,6 +251,53 @@ pub struct Spec {
     set: Setter,
 }
 
+/// The log filter: a level, or tracing directives (`target=level`, comma-separated). A bare word
+/// that is not a level would be read as a target name and silence everything else, errors
+/// included, so it is refused.
+fn log_filter(v: &str) -> Result<String, String> {
+    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
+    let v = v.trim();
+    let usage = "use error, warn, info or debug, or directives such as nhiguard=debug,sqlx=warn";
+    if v.is_empty() {
+        return Err(format!("must not be empty; {usage}"));
+    }
+    for part in v.split(',').map(str::trim) {
+        let level = match part.split_once('=') {
+            Some((target, level)) if !target.trim().is_empty() => level.trim(),
+            Some(_) => return Err(format!("{part:?} names no target; {usage}")),
+            None => part,
+        };
+        if !LEVELS.contains(&level.to_ascii_lowercase().as_str()) {
+            return Err(format!("{level:?} is not a level (error, warn, info, debug, trace, off); {usage}"));
+        }
+    }
+    Ok(v.to_owned())
+}
+
+/// NHIA's address: https, or http only to this machine (the sandbox): the credential and the
+/// subjects' IDs never cross a network unencrypted.
+fn nhi_endpoint(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || v.starts_with("https://") {
+        return Ok(v.to_owned());
+    }
+    let Some(rest) = v.strip_prefix("http://") else {
+        return Err("must start with https:// (or http:// for a sandbox on this machine)".into());
+    };
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    let host = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    if matches!(host, "localhost" | "127.0.0.1" | "[::1]") {
+        Ok(v.to_owned())
+    } else {
+        Err(format!(
+            "http:// only for a sandbox on this machine (localhost, 127.0.0.1); NHIA at {host:?} needs https://"
+        ))
+    }
+}
+
 fn int_in(v: &str, min: i64, max: i64) -> Result<i64, String> {
     match v.trim().parse::<i64>() {
         Ok(n) if (min..=max).contains(&n) => Ok(n),
@@ -387,10 +434,7 @@ pub static SPECS: &[Spec] = &[
         meaning: "log filter (error, warn, info, debug, or a tracing directive)",
         default: "info",
         set: |s, v| {
-            if v.trim().is_empty() {
-                return Err("must not be empty; use error, warn, info or debug".into());
-            }
-            s.log = v.trim().to_owned();
+            s.log = log_filter(v)?;
             Ok(())
         },
     },
@@ -449,11 +493,7 @@ pub static SPECS: &[Spec] = &[
         meaning: "NHIA data service, https://…; empty: the built-in sandbox with synthetic people",
         default: "(empty)",
         set: |s, v| {
-            let v = v.trim();
-            if !(v.is_empty() || v.starts_with("http://") || v.starts_with("https://")) {
-                return Err("must start with https:// (or http:// for a local sandbox)".into());
-            }
-            s.nhi_endpoint = v.to_owned();
+            s.nhi_endpoint = nhi_endpoint(v)?;
             Ok(())
         },
     },
@@ -755,11 +795,12 @@ pub fn load(
             let text = match value {
                 toml::Value::String(v) => v,
                 toml::Value::Integer(n) => n.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
                 other => {
                     return Err(SettingsError {
                         key,
                         source_name: path.to_owned(),
-                        problem: format!("must be a string or a number, got {}", other.type_str()),
+                        problem: format!("must be a string, a number or true/false, got {}", other.type_str()),
                     });
                 }
             };
@@ -819,6 +860,36 @@ mod tests {
         assert!(load(Some(("f.toml", "listen = [1]")), [], &[]).is_err());
         assert!(load(Some(("f.toml", "= broken")), [], &[]).unwrap_err().problem.contains("TOML"));
         assert!(load(None, env(&[("NHIGUARD_TEST_DATABASE_URL", "postgres://x")]), &[]).is_ok());
+    }
+
+    #[test]
+    fn a_log_filter_is_a_level_or_directives_never_a_bare_word_that_silences_everything() {
+        for ok in ["info", "warn", "nhiguard=debug,sqlx=warn", "DEBUG", "off"] {
+            assert!(load(None, env(&[("NHIGUARD_LOG", ok)]), &[]).is_ok(), "{ok}");
+        }
+        for bad in ["warning", "nhiguard=loud", "=debug", "verbose", " "] {
+            let e = load(None, env(&[("NHIGUARD_LOG", bad)]), &[]).unwrap_err();
+            assert_eq!(e.key, "log", "{bad}");
+            assert!(e.problem.contains("error, warn, info"), "{bad}: {}", e.problem);
+        }
+    }
+
+    #[test]
+    fn nhia_is_reached_over_https_unless_the_sandbox_runs_on_this_machine() {
+        let endpoint = |v: &str| load(None, [], &[("nhi_endpoint", v.into())]).map(|s| s.nhi_endpoint);
+        assert!(endpoint("https://nhi.example.gov.tw/api").is_ok());
+        assert!(endpoint("http://127.0.0.1:9000").is_ok());
+        assert!(endpoint("http://localhost/x").is_ok());
+        let e = endpoint("http://nhi.example.gov.tw").unwrap_err();
+        assert!(e.problem.contains("https://") && e.problem.contains("nhi.example.gov.tw"), "{}", e.problem);
+        assert!(endpoint("http://127.0.0.1.evil.example").is_err());
+        assert!(endpoint("ftp://x").is_err());
+    }
+
+    #[test]
+    fn a_toml_file_may_write_true_and_false_as_toml_booleans() {
+        let s = load(Some(("f.toml", "totp_required_for_admins = true")), [], &[]).unwrap();
+        assert!(s.totp_required_for_admins);
     }
 
     #[test]
