@@ -598,6 +598,9 @@ impl App {
     /// names the boundary, and the action itself is a ledger entry. Before clearing, a checkpoint
     /// covering the boundary is signed if there is none.
     pub async fn prune_ledger(&self, before: chrono::NaiveDate, by: &str) -> Result<PruneOutcome> {
+        // Clearing entries cannot be undone: who ordered it is named (R-ACC-10's "who", for the log).
+        let by = nhiguard_domain::ids::parse_name("by", by, 80)?;
+        let by = by.as_str();
         let now = self.now();
         let today = nhiguard_domain::roc::taipei_date(now);
         let years = u32::try_from(self.settings().ledger_retention_years).unwrap_or(5).max(5);

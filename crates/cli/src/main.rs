@@ -56,8 +56,8 @@ enum Command {
     Demo(Common),
     /// Serve a deployment.
     Serve(Common),
-    /// Prepare a new, empty deployment and print the first admin's one-time activation link.
-    /// The tamper-evident log: verify it end to end, or sign a checkpoint now.
+    /// The tamper-evident log: verify it end to end, sign a checkpoint now, print the public key,
+    /// or clear entries past their retention.
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
@@ -72,6 +72,7 @@ enum Command {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+    /// Prepare a new, empty deployment and print the first admin's one-time activation link.
     Init {
         #[command(flatten)]
         common: Common,
@@ -149,7 +150,8 @@ enum ReviewCommand {
 
 #[derive(Subcommand, Debug)]
 enum JobsCommand {
-    /// Run what is due: a ledger checkpoint, removing idle sessions.
+    /// Run what is due: a ledger checkpoint, last month's reviews, purging results and batch
+    /// files past their retention, removing idle sessions.
     RunDue(Common),
 }
 

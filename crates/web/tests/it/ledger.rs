@@ -320,6 +320,9 @@ async fn r_log_2_entries_can_be_pruned_only_after_five_years_and_the_log_still_v
     // Younger than five years: refused.
     let r = t.app.prune_ledger(first_day + chrono::Duration::days(1), "plan.admin").await;
     assert!(matches!(r, Err(nhiguard_app::AppError::Conflict(_))), "{r:?}");
+    // Nobody named: refused (clearing cannot be undone).
+    let r = t.app.prune_ledger(first_day + chrono::Duration::days(1), "  ").await;
+    assert!(matches!(r, Err(nhiguard_app::AppError::Invalid { .. })), "{r:?}");
     // Six years on, with newer entries after them.
     t.clock.advance(chrono::Duration::days(6 * 366));
     let mut c = t.client();
