@@ -220,6 +220,23 @@ impl Db {
                 let sql = format!("{}\n{own}", dialect(m.common, self.backend()));
                 let begin = if self.backend() == Backend::Sqlite { "BEGIN IMMEDIATE" } else { "BEGIN" };
                 conn.execute(begin).await?;
+                // Another process starting on the same SQLite file may have applied it since the
+                // version was read (SQLite has no lock to take before: BEGIN IMMEDIATE is the lock).
+                let done = sqlx::query("SELECT 1 AS one FROM nhiguard_schema WHERE version = $1")
+                    .bind(version)
+                    .fetch_optional(&mut *conn)
+                    .await;
+                match done {
+                    Ok(Some(_)) => {
+                        conn.execute("COMMIT").await?;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        conn.execute("ROLLBACK").await.ok();
+                        return Err(e.into());
+                    }
+                }
                 let step = async {
                     conn.execute(AssertSqlSafe(sql.as_str())).await?;
                     sqlx::query("INSERT INTO nhiguard_schema (version, name, applied_at) VALUES ($1, $2, $3)")
