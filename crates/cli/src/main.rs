@@ -245,10 +245,42 @@ async fn signing_key(s: &Settings, db: &Db) -> Result<SigningKey, CliError> {
 async fn open_db(s: &Settings) -> Result<Db, CliError> {
     let url = s.effective_database_url();
     if s.database_url.is_empty() {
-        std::fs::create_dir_all(&s.data_dir)
-            .map_err(|source| CliError::DataDir { path: s.data_dir.display().to_string(), source })?;
+        let data_dir = |source| CliError::DataDir { path: s.data_dir.display().to_string(), source };
+        // The folder holds the database and the keys: its owner's alone.
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&s.data_dir)
+            .map_err(data_dir)?;
+        #[cfg(not(unix))]
+        std::fs::create_dir_all(&s.data_dir).map_err(data_dir)?;
     }
-    Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })
+    let db = Db::open(&url).await.map_err(|source| CliError::Database { url: redact_url(&url), source })?;
+    if s.database_url.is_empty() {
+        owner_only(&s.data_dir.join("nhiguard.db"));
+    }
+    Ok(db)
+}
+
+/// The embedded database and its log files, readable by the service's account only: the log's
+/// query entries name the people looked up. SQLite creates them as the umask allows (often 0644).
+fn owner_only(database: &std::path::Path) {
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = database.as_os_str().to_owned();
+        name.push(suffix);
+        let path = std::path::PathBuf::from(name);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.permissions().mode() & 0o077 != 0 => {
+                if let Err(e) = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)) {
+                    tracing::warn!(path = %path.display(), error = %e, "could not make the database file the owner's alone");
+                }
+            }
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = database;
 }
 
 /// Loads the key retrieved results are encrypted with; a missing one is made only for an empty log.

@@ -298,3 +298,28 @@ async fn demo_keeps_out_of_a_deployment_and_no_command_makes_a_key_for_a_log_wit
         assert!(!d.dir.join("ledger-signing.key").exists() && !d.dir.join("results.key").exists(), "{args:?}");
     }
 }
+
+/// The embedded database names the people looked up (in its log's query entries): its folder and
+/// files are the service account's alone, whatever the umask.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_embedded_database_and_its_folder_are_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("nhiguard-cli-perms-{}", std::process::id())).join("data");
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+    let out = Command::new(env!("CARGO_BIN_EXE_nhiguard"))
+        .args(["init", "--admin-name", "王大明", "--admin-person-id", "NT-9001", "--data-dir"])
+        .arg(&dir)
+        .env_remove("NHIGUARD_TEST_DATABASE_URL")
+        .env_remove("NHIGUARD_DATABASE_URL")
+        .env("NHIGUARD_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for name in ["nhiguard.db", "ledger-signing.key", "results.key"] {
+        assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+    }
+    std::fs::remove_dir_all(dir.parent().unwrap()).ok();
+}
