@@ -166,7 +166,7 @@ enum CliError {
     DataDir { path: String, source: std::io::Error },
     #[error("資料庫 / database ({url}): {source}")]
     Database { url: String, source: nhiguard_store::StoreError },
-    #[error("{}\n{}", .0.message().zh, .0.message().en)]
+    #[error("{}", app_text(.0))]
     App(#[from] nhiguard_app::AppError),
     #[error("無法在 {addr} 提供服務 / cannot serve on {addr}: {source}")]
     Listen { addr: String, source: std::io::Error },
@@ -178,11 +178,23 @@ enum CliError {
     VerifyFailed(String),
 }
 
+/// An application error as the operator at the terminal reads it: the message, its code, and for a
+/// fault (the database, a bug) the detail a page would keep for the server's log.
+fn app_text(e: &nhiguard_app::AppError) -> String {
+    let m = e.message();
+    match e {
+        nhiguard_app::AppError::Unavailable(detail) | nhiguard_app::AppError::Internal(detail) => {
+            format!("{}\n{}\n[{}] {detail}", m.zh, m.en, e.code())
+        }
+        _ => format!("{}\n{}", m.zh, m.en),
+    }
+}
+
 impl CliError {
     fn exit_code(&self) -> u8 {
         match self {
             CliError::Settings(_) | CliError::ConfigFile { .. } => 2,
-            CliError::Database { .. } => 3,
+            CliError::Database { .. } | CliError::App(nhiguard_app::AppError::Unavailable(_)) => 3,
             CliError::Key { .. } => 4,
             _ => 1,
         }
@@ -225,7 +237,8 @@ async fn signing_key(s: &Settings, db: &Db) -> Result<SigningKey, CliError> {
     if path.exists() {
         return SigningKey::read_key_file(&path).map_err(|e| key_error(&path, e));
     }
-    let empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
+    let url = redact_url(&s.effective_database_url());
+    let empty = db.ledger_size().await.map_err(|source| CliError::Database { url, source })? == 0;
     if !empty {
         return Err(key_error(
             &path,
@@ -318,7 +331,8 @@ async fn nhi(s: &Settings) -> Result<Nhi, CliError> {
 
 async fn open(s: &Settings) -> Result<App, CliError> {
     let db = open_db(s).await?;
-    let log_empty = db.ledger_size().await.map_err(|source| CliError::Database { url: String::new(), source })? == 0;
+    let url = redact_url(&s.effective_database_url());
+    let log_empty = db.ledger_size().await.map_err(|source| CliError::Database { url, source })? == 0;
     let keys = Keys {
         ledger: LedgerKeys {
             deployment_id: s.deployment_id.clone(),

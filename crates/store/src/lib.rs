@@ -192,6 +192,11 @@ impl Db {
             }
             _ => None,
         };
+        // A reading command pointed at the wrong folder must not leave an empty database there
+        // (the URL's `mode=rwc` would create one) and then fail on its missing tables.
+        if read_only && let Some(path) = sqlite_path.as_ref().filter(|p| !p.exists()) {
+            return Err(StoreError::Unavailable(format!("no database file at {}", path.display())));
+        }
         // One direct attempt first: an unreachable database is reported at once, not after the
         // pool has retried for its whole acquire timeout.
         {

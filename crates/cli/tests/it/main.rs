@@ -323,3 +323,34 @@ async fn the_embedded_database_and_its_folder_are_the_owners_alone() {
     }
     std::fs::remove_dir_all(dir.parent().unwrap()).ok();
 }
+
+/// A reading command pointed at the wrong folder says there is no database there, with the database
+/// exit code, and leaves nothing behind.
+#[tokio::test]
+async fn a_reading_command_on_a_folder_without_a_database_says_so_and_creates_nothing() {
+    let dir = std::env::temp_dir().join(format!("nhiguard-cli-nodb-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::create_dir_all(&dir).unwrap();
+    let public = dir.join("handed-out.pub");
+    std::fs::write(&public, nhiguard_ledger::SigningKey::generate("nhiguard.nantou").unwrap().public_key().to_text())
+        .unwrap();
+    for args in [
+        &["ledger", "verify", "--public-key", public.to_str().unwrap()][..],
+        &["review", "recompute", "--agency", "SOC", "--month", "2026-10", "--public-key", public.to_str().unwrap()],
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_nhiguard"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&dir)
+            .env_remove("NHIGUARD_TEST_DATABASE_URL")
+            .env_remove("NHIGUARD_DATABASE_URL")
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(err.contains("no database file at"), "{args:?}: {err}");
+        assert!(!dir.join("nhiguard.db").exists(), "{args:?}: nothing created");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
