@@ -273,6 +273,16 @@ impl App {
     pub async fn review_view_from(&self, current: &Current, id: i64, from_ledger: bool) -> Result<ReviewView> {
         let review = self.db().review(id).await?;
         self.check_review_access(current, review.agency_id).await?;
+        // The page shows sampled queries (case numbers, reasons): a reading of the log, recorded
+        // as the query log's searches are.
+        let how = if from_ledger { "review read from the log" } else { "review" };
+        self.record(crate::events::kind::LEDGER_READ, current.event_actor(), &format!("review {id}"), how).await?;
+        self.review_view_unrecorded(review, from_ledger).await
+    }
+
+    /// The view, for the app's own checks (whose reading is not someone's).
+    async fn review_view_unrecorded(&self, review: ReviewRow, from_ledger: bool) -> Result<ReviewView> {
+        let id = review.id;
         let tree = self.db().org_tree().await?;
         let agency = tree.get(review.agency_id).cloned().ok_or_else(|| AppError::Internal("review agency".into()))?;
         let quick = !from_ledger && (review.queries == 0 || !review.population.is_empty());
@@ -516,7 +526,7 @@ impl App {
             rank: person.rank,
             active: a.status == "active" && person.hr_status == nhiguard_domain::person::HrStatus::Active,
         };
-        let view = self.review_view_from(current, id, false).await?;
+        let view = self.review_view_unrecorded(r.clone(), false).await?;
         let mut queries_by = Vec::new();
         for q in &view.sample {
             if let Some(acc) = self.db().account_by_username(&q.username).await? {
@@ -676,6 +686,8 @@ impl App {
     pub async fn review_entry_chain(&self, current: &Current, id: i64, seq: u64) -> Result<Chain> {
         let review = self.db().review(id).await?;
         self.check_review_access(current, review.agency_id).await?;
+        let what = format!("entry {seq}: chain and the user's queries of the subject");
+        self.record(crate::events::kind::LEDGER_READ, current.event_actor(), &format!("review {id}"), &what).await?;
         let month = self.month_queries(review.agency_id, review.year, review.month).await?;
         let query = month.iter().find(|q| q.seq == seq).cloned().ok_or_else(|| {
             AppError::not_found("此筆不是本月份本機關的查詢", "that entry is not a query of this review's month")

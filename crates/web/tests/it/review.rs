@@ -111,6 +111,21 @@ async fn r_rev_2_reviews_are_prepared_after_the_month_closes_with_a_sample_anyon
         "{}",
         full.body
     );
+    // Each showing of sampled queries is a reading of the log, recorded.
+    let target = format!("review {}", review["id"]);
+    let reads: Vec<String> = t
+        .app
+        .recent_events(30)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "ledger_read" && e.target == target && e.username == "soc.chief")
+        .map(|e| e.detail)
+        .collect();
+    assert!(
+        reads.contains(&"review".to_owned()) && reads.contains(&"review read from the log".to_owned()),
+        "{reads:?}"
+    );
     let mut web = t.browser_as("civ.chief").await;
     let sheet = web.get(&format!("/reviews/{}/sheet", civ_review["id"])).await;
     assert!(sheet.body.contains("本月無查詢紀錄"), "{}", sheet.body);
