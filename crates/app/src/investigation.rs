@@ -225,7 +225,8 @@ impl App {
                 .month_queries(inv.agency_id, review.year, review.month)
                 .await?
                 .into_iter()
-                .filter(|q| q.subject_key == first.subject_key && q.seq != first.seq)
+                // A query that names no subject (a malformed ID, a refused file) shares none.
+                .filter(|q| !first.subject_key.is_empty() && q.subject_key == first.subject_key && q.seq != first.seq)
                 .collect(),
             None => Vec::new(),
         };

@@ -728,7 +728,13 @@ impl App {
         let refused = (query.outcome == nhiguard_domain::query::Outcome::Refused).then(|| query.detail.clone());
         let same_subject = month
             .iter()
-            .filter(|q| q.seq != seq && q.subject_key == query.subject_key && q.account_id == query.account_id)
+            .filter(|q| {
+                // A query that names no subject (a malformed ID, a refused file) shares none.
+                q.seq != seq
+                    && !query.subject_key.is_empty()
+                    && q.subject_key == query.subject_key
+                    && q.account_id == query.account_id
+            })
             .cloned()
             .collect();
         Ok(Chain {

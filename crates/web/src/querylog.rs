@@ -72,6 +72,10 @@ impl Line {
 }
 
 pub fn outcome_text(lang: Lang, r: &LogRow) -> String {
+    if r.detail == "no outcome recorded" {
+        // Not an NHIA error: nothing about the lookup's fate was written.
+        return detail_text(lang, &r.detail);
+    }
     let o = lang.t(r.outcome.zh(), r.outcome.en());
     if r.detail.is_empty() { o.to_owned() } else { format!("{o}（{}）", detail_text(lang, &r.detail)) }
 }
@@ -106,6 +110,11 @@ pub fn detail_text(lang: Lang, detail: &str) -> String {
         "password must be changed" => lang.t("密碼逾期須變更", "password must be changed").to_owned(),
         "second factor not set up" => lang.t("未設定兩步驟驗證", "second factor not set up").to_owned(),
         "interrupted" => lang.t("系統中斷，未重送", "interrupted, not sent again").to_owned(),
+        // A single query whose outcome was never written: the gateway stopped (or is still waiting
+        // for NHIA) after the query went out; not NHIA's doing.
+        "no outcome recorded" => lang
+            .t("結果未記錄（送出後系統中斷或仍在查詢中）", "no outcome recorded (stopped after sending, or still out)")
+            .to_owned(),
         "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
         c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
         "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),

@@ -566,6 +566,25 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     assert!(page.body.contains(&option(soc_agency)) && !page.body.contains(&option(tax_agency)), "{}", page.body);
     let county = t.browser_as("plan.admin").await.get("/querylog").await;
     assert!(county.body.contains(&option(soc_agency)) && county.body.contains(&option(tax_agency)));
+    // A query whose outcome was never written (the gateway stopped after sending it) reads so,
+    // in Chinese first, and is not put down to NHIA.
+    let sent = entries(&t, EntryKind::Query).await.into_iter().find(|e| e.field("case_number") == Some("113-兒保-1"));
+    let mut fields: Vec<(String, String)> = sent.unwrap().fields().to_vec();
+    for (k, v) in &mut fields {
+        if k == "case_number" {
+            *v = "113-兒保-中斷".into();
+        }
+    }
+    let draft = nhiguard_app::ledger::Draft {
+        kind: EntryKind::Query,
+        actor: "soc.user".into(),
+        at_micros: t.app.now().timestamp_micros(),
+        fields,
+    };
+    t.app.append(draft).await.unwrap();
+    let page = web.get("/querylog").await;
+    let row = page.body.split("<tr").find(|r| r.contains("113-兒保-中斷")).expect("the query is listed").to_owned();
+    assert!(row.contains("結果未記錄") && !row.contains("健保署"), "{row}");
 }
 
 #[tokio::test]
