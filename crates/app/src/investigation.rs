@@ -364,6 +364,17 @@ impl App {
                     "that number is not a query of this agency; check it in the query log",
                 ));
             }
+            // Evidence that puts a member's own query under investigation: that member cannot stay
+            // on it (R-REV-5); whoever opened it names another first.
+            if let Some(member) = row.and_then(|r| r.account_id).filter(|a| inv.named().contains(a)) {
+                let who = self.account_label(Some(member)).await;
+                return Err(AppError::conflict(
+                    format!("此筆為調查成員 {who} 本人之查詢：請先由開啟調查者另行指派成員，再列為證據"),
+                    format!(
+                        "that is a query of {who}, a member of this investigation: have another member named first, then add it"
+                    ),
+                ));
+            }
         }
         let mut tx = self.db().begin().await?;
         tx.add_investigation_note(id, &self.note("evidence", party, seq, note, current)).await?;

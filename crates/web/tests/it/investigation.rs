@@ -106,6 +106,28 @@ async fn r_rev_5_an_anomaly_opens_an_investigation_that_the_three_units_close_wi
     let far = json!({"seq": 9_223_372_036_854_775_808u64, "note": "此序號超出整個查詢日誌之範圍"});
     let r = ethics.post_json(&format!("{path}/evidence"), &far).await;
     assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("seq")), "{}", r.body);
+    // A member's own query as evidence: that member would sit on an investigation of themselves.
+    let fields = [
+        ("account_id", t.account_id("soc.chief").await.to_string()),
+        ("agency_id", t.node("SOC").await.to_string()),
+        ("case_number", "113-兒保-主管".to_owned()),
+        ("conditions", "national_id=A123456789".to_owned()),
+        ("outcome", "sent".to_owned()),
+    ];
+    let own = t
+        .app
+        .append(nhiguard_app::ledger::Draft {
+            kind: nhiguard_ledger::EntryKind::Query,
+            actor: "soc.chief".into(),
+            at_micros: t.app.now().timestamp_micros(),
+            fields: fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        })
+        .await
+        .unwrap();
+    let r =
+        ethics.post_json(&format!("{path}/evidence"), &json!({"seq": own, "note": "業務單位主管亦曾查詢同一人"})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("soc.chief"), "names the member: {}", r.body);
     let r = ethics
         .post_json(&format!("{path}/evidence"), &json!({"seq": sample[1], "note": "同一承辦人同日之另一筆查詢"}))
         .await;
