@@ -100,7 +100,9 @@ impl App {
         }
         let reviews = self.db().reviews_of(&[agency_id]).await?;
         let due = chrono::Duration::days(crate::reminders::REVIEW_DUE_DAYS);
-        let overdue_reviews = reviews.iter().filter(|r| r.state == "open" && self.now() - r.created_at > due).count();
+        // Not yet approved by the unit head: still open, or signed by the reviewer and waiting.
+        let overdue_reviews =
+            reviews.iter().filter(|r| r.state != "approved" && self.now() - r.created_at > due).count();
         Ok(Dashboard {
             agency_id,
             agency: tree.get(agency_id).map(|n| n.name_zh.clone()).unwrap_or_default(),

@@ -102,6 +102,25 @@ impl App {
         let agency = tree.agency_of(current.org_node_id);
         if let Some(agency) = agency.filter(|a| tree.get(*a).is_some_and(|n| n.kind == OrgKind::Agency)) {
             for r in self.db().reviews_of(&[agency]).await? {
+                // Signed by its reviewer, the review waits for a unit head of the agency.
+                if r.state == ReviewState::Reviewed.code()
+                    && current.has(Role::Supervisor)
+                    && r.reviewer_account_id != Some(current.account_id)
+                {
+                    let month = crate::review::roc_month(r.year, r.month);
+                    out.push(Reminder {
+                        kind: "review-approval",
+                        text: Text::new(
+                            format!("{month}查核已由查核人員簽核，待單位主管核定"),
+                            format!(
+                                "the review of {}-{:02} is signed by its reviewer and waits for your approval",
+                                r.year, r.month
+                            ),
+                        ),
+                        link: format!("/reviews/{}", r.id),
+                    });
+                    continue;
+                }
                 if r.state != ReviewState::Open.code() {
                     continue;
                 }

@@ -206,6 +206,9 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
             .status,
         409
     );
+    // Signed by the reviewer: the unit head is reminded on the home page.
+    let mut chief_web = t.browser_as("soc.chief").await;
+    assert!(chief_web.get("/").await.body.contains("reminder-review-approval"), "the head is reminded");
     // The head is a supervisor of this agency: a planning admin who is also a supervisor (of its
     // own department) reaches the review as planning admin, but does not approve it.
     let mut raw = t.raw().await;
@@ -220,6 +223,7 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
     assert_eq!(chief.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status, 204);
     let done = chief.get(&format!("/api/v1/reviews/{id}")).await.json();
     assert_eq!(done["state"], "approved");
+    assert!(!chief_web.get("/").await.body.contains("reminder-review-approval"), "approved: no longer");
     assert_eq!(
         chief.post_json(&format!("/api/v1/reviews/{id}/sign"), &json!({})).await.status,
         422,
