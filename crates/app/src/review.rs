@@ -32,6 +32,10 @@ pub struct SheetRow {
     pub case_number: String,
     pub reason: String,
     pub outcome: String,
+    /// Drawn for the review: "抽查"; else empty.
+    pub sampled: String,
+    /// The reviewer's finding on a sampled entry (正常 / 異常：note); empty until recorded.
+    pub finding: String,
 }
 
 /// The month's query record sheet with what heads it.
@@ -45,6 +49,9 @@ pub struct RecordSheet {
     /// The root hash of the checkpoint the sample was drawn from, base64.
     pub checkpoint_root: String,
     pub rows: Vec<SheetRow>,
+    /// The electronic sign-offs, once made: "name（username） ROC date and time"; empty before.
+    pub reviewer_signed: String,
+    pub head_signed: String,
 }
 
 /// 民國115年10月
@@ -396,6 +403,14 @@ impl App {
         .await?;
         let tree = self.db().org_tree().await?;
         let mut names: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let findings: std::collections::HashMap<u64, FindingRow> =
+            self.db().findings(id).await?.into_iter().map(|f| (f.seq, f)).collect();
+        let finding_text = |f: &FindingRow| match Finding::from_code(&f.finding) {
+            Some(Finding::Anomalous) => format!("異常：{}", f.note),
+            Some(Finding::Normal) if f.note.is_empty() => "正常".to_owned(),
+            Some(Finding::Normal) => format!("正常：{}", f.note),
+            None => f.finding.clone(),
+        };
         let mut rows = Vec::new();
         for q in self.month_queries(review.agency_id, review.year, review.month).await? {
             if !names.contains_key(&q.username) {
@@ -415,9 +430,21 @@ impl App {
                 case_number: q.case_number,
                 reason: q.reason,
                 outcome: q.outcome.zh().to_owned(),
+                sampled: if review.sample.contains(&q.seq) { "抽查".to_owned() } else { String::new() },
+                finding: findings.get(&q.seq).map(finding_text).unwrap_or_default(),
             });
         }
+        let signed = |account: Option<i64>, at: Option<chrono::DateTime<chrono::Utc>>| async move {
+            match (account, at) {
+                (Some(a), Some(at)) => format!("{} {}", self.account_label(Some(a)).await, roc::long_datetime(at)),
+                _ => String::new(),
+            }
+        };
+        let reviewer_signed = signed(review.reviewer_account_id, review.reviewer_signed_at).await;
+        let head_signed = signed(review.head_account_id, review.head_signed_at).await;
         Ok(RecordSheet {
+            reviewer_signed,
+            head_signed,
             county: tree.root().map(|n| n.name_zh.clone()).unwrap_or_default(),
             agency: tree.get(review.agency_id).map(|n| n.name_zh.clone()).unwrap_or_default(),
             month: roc_month(review.year, review.month),
@@ -433,8 +460,21 @@ impl App {
     /// sign-off lines, so that the file anchors the electronic log as the paper copy does.
     pub async fn review_sheet_ods(&self, current: &Current, id: i64) -> Result<(String, Vec<u8>)> {
         let sheet = self.review_sheet(current, id, "ods").await?;
-        let header =
-            ["序號", "日期", "時間", "帳號", "姓名", "業務範圍", "作業代號", "查詢條件", "案號", "查詢事由", "結果"];
+        let header = [
+            "序號",
+            "日期",
+            "時間",
+            "帳號",
+            "姓名",
+            "業務範圍",
+            "作業代號",
+            "查詢條件",
+            "案號",
+            "查詢事由",
+            "結果",
+            "抽查",
+            "查核結果",
+        ];
         let rows: Vec<Vec<String>> = sheet
             .rows
             .iter()
@@ -451,6 +491,8 @@ impl App {
                     r.case_number.clone(),
                     r.reason.clone(),
                     r.outcome.clone(),
+                    r.sampled.clone(),
+                    r.finding.clone(),
                 ]
             })
             .collect();
@@ -461,15 +503,15 @@ impl App {
             vec!["檢查點大小".to_owned(), sheet.review.checkpoint_size.to_string()],
             vec!["檢查點根雜湊".to_owned(), sheet.checkpoint_root.clone()],
             vec!["已簽章檢查點".to_owned(), sheet.review.checkpoint_text.clone()],
-            vec!["查核人員（股長以上）簽章".to_owned(), String::new()],
-            vec!["單位主管簽章".to_owned(), String::new()],
+            vec!["查核人員簽章".to_owned(), sheet.reviewer_signed.clone()],
+            vec!["單位主管簽章".to_owned(), sheet.head_signed.clone()],
         ];
         let bytes = nhiguard_tabular::write_ods(&[
             nhiguard_tabular::Sheet {
                 name: "查詢紀錄單".into(),
                 header: header.iter().map(|h| (*h).to_owned()).collect(),
                 rows,
-                column_widths_cm: Some(vec![1.6, 2.2, 1.8, 2.4, 2.0, 3.0, 1.8, 3.0, 3.0, 6.0, 1.6]),
+                column_widths_cm: Some(vec![1.6, 2.2, 1.8, 2.4, 2.0, 3.0, 1.8, 3.0, 3.0, 6.0, 1.6, 1.2, 4.0]),
             },
             nhiguard_tabular::Sheet {
                 name: "檢查點及簽核".into(),

@@ -249,12 +249,24 @@ async fn r_rev_4_every_sampled_entry_gets_a_finding_before_the_reviewer_and_then
             && sheet.body.contains(&format!("大小 {}", done["checkpoint"].as_str().unwrap().lines().nth(1).unwrap()))
     );
     assert!(sheet.body.contains("A4") || sheet.body.contains("sheet.css"));
+    // R-REV-4: the record kept shows which entries were drawn, what was found, and who signed when.
+    assert_eq!(sheet.body.matches("class=\"sampled\"").count(), 3, "{}", sheet.body);
+    assert!(sheet.body.contains("異常：同一案號一日內查詢三次"), "{}", sheet.body);
+    let signed =
+        |id: &str| sheet.body.split(&format!("id=\"{id}\">")).nth(1).unwrap_or("").split('<').next().unwrap_or("");
+    assert!(
+        signed("reviewer-signed").contains("soc.reviewer") && signed("reviewer-signed").contains("民國"),
+        "{}",
+        sheet.body
+    );
+    assert!(signed("head-signed").contains("soc.chief"), "{}", sheet.body);
     // The same sheet as ODS (stored, so its XML is readable here): the queries and the checkpoint.
     let ods = web.get(&format!("/reviews/{id}/sheet.ods")).await;
     assert_eq!(ods.header("content-type"), Some("application/vnd.oasis.opendocument.spreadsheet"));
     assert!(ods.header("content-disposition").unwrap().contains("nhiguard-sheet-SOC-2026-11.ods"));
     let xml = ods.document_content();
     assert!(xml.contains("113-兒保-0") && xml.contains("檢查點根雜湊") && xml.contains("單位主管簽章"));
+    assert!(xml.contains("抽查") && xml.contains("異常：") && xml.contains("soc.chief"), "sign-offs and findings too");
     assert!(xml.contains(done["checkpoint"].as_str().unwrap().lines().next().unwrap()), "the signed checkpoint");
     let mut outsider = t.browser_as("tax.reviewer").await;
     assert_eq!(outsider.get(&format!("/reviews/{id}/sheet.ods")).await.status, 403);
