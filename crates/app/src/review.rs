@@ -542,13 +542,23 @@ impl App {
     }
 
     /// Assigns the reviewer (R-REV-3): by the agency's supervisors or admins.
+    /// Whether `current` is a supervisor of the agency: the supervisor role itself must reach it,
+    /// not another role the account holds (the planning department's, say).
+    async fn supervises(&self, current: &Current, agency_id: i64) -> Result<bool> {
+        let tree = self.db().org_tree().await?;
+        let mut head = current.actor();
+        head.roles.retain(|role| *role == Role::Supervisor);
+        Ok(authorize(&tree, &head, Action::ViewQueryLog, Some(agency_id)).is_ok())
+    }
+
     pub async fn assign_reviewer(&self, current: &Current, id: i64, username: &str) -> Result<()> {
         let r = self.db().review(id).await?;
         self.check_review_access(current, r.agency_id).await?;
-        if !(current.has(Role::Supervisor) || current.has(Role::AgencyAdmin) || current.has(Role::PlanningAdmin)) {
+        // R-REV-3: the agency's supervisor (權責主管) names the month's reviewer.
+        if !self.supervises(current, r.agency_id).await? {
             return Err(AppError::forbidden(
-                "僅權責主管或管理者可指派查核人員",
-                "only a supervisor or an admin assigns the reviewer",
+                "由本機關之權責主管指派查核人員",
+                "a supervisor of this agency assigns the reviewer",
             ));
         }
         if r.state != "open" {
@@ -673,12 +683,7 @@ impl App {
                 self.review_entry(&mut tx, current, id, "reviewer_signed", String::new()).await?;
             }
             ReviewState::Reviewed => {
-                // The head is a supervisor of this agency: the supervisor role itself must reach it,
-                // not another role the account holds (the planning department's, say).
-                let tree = self.db().org_tree().await?;
-                let mut head = current.actor();
-                head.roles.retain(|role| *role == Role::Supervisor);
-                let heads_it = authorize(&tree, &head, Action::ViewQueryLog, Some(r.agency_id)).is_ok();
+                let heads_it = self.supervises(current, r.agency_id).await?;
                 if !heads_it || r.reviewer_account_id == Some(current.account_id) {
                     return Err(AppError::forbidden(
                         "由單位主管（非查核人員本人）核定",

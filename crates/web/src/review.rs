@@ -183,7 +183,7 @@ async fn detail(
                     .unwrap_or_default(),
             })
             .collect(),
-        can_assign: r.state == "open" && (u.current.has(Role::Supervisor) || u.current.has(Role::AgencyAdmin)),
+        can_assign: r.state == "open" && u.current.has(Role::Supervisor),
         can_review: r.state == "open" && mine,
         can_sign,
         sign_label,

@@ -144,9 +144,15 @@ async fn r_rev_3_only_an_eligible_reviewer_of_the_agency_is_assigned() {
         assert_eq!(r.status, 422, "{who} ({why}): {}", r.body);
         assert_eq!(r.json()["error"]["field"], "reviewer");
     }
-    // A plain user may not assign at all.
+    // A plain user may not assign at all; nor the planning department, which reads every review
+    // but is no supervisor of this agency (R-REV-3: its 權責主管 assigns).
     let mut user = t.api_as("soc.user").await;
     assert_eq!(user.post_json(&path, &assign("soc.reviewer")).await.status, 403);
+    let mut planning = t.api_as("plan.admin").await;
+    assert_eq!(planning.post_json(&path, &assign("soc.reviewer")).await.status, 403);
+    let page = t.browser_as("plan.admin").await.get(&format!("/reviews/{id}")).await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains(&format!("/reviews/{id}/reviewer")), "no form offered that would be refused");
 }
 
 #[tokio::test]
