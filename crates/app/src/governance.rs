@@ -339,6 +339,13 @@ impl App {
             }
             ApplicationKind::Reenable => {
                 let account_id = a.account_id.ok_or_else(|| AppError::Internal("no account".into()))?;
+                if roles.is_empty() {
+                    // Filed before re-enables listed what they ask for: nothing approved to give.
+                    return Err(AppError::conflict(
+                        "此恢復使用申請未列出角色及查詢權限，無從依核准內容辦理；請撤回後重新申請",
+                        "this re-enable lists no roles or permissions, so there is nothing approved to carry out: withdraw it and file again",
+                    ));
+                }
                 tx.replace_roles_and_grants(account_id, &roles, &grants, current.account_id, now).await?;
                 tx.set_account_status(account_id, "active", None).await?;
                 (account_id, format!("re-enabled with roles {} and grants {}", a.roles, a.grants))
@@ -710,6 +717,8 @@ impl App {
         let detail = if let Some(hash) = hash {
             tx.change_password(out.id, &hash, self.now()).await?;
             tx.clear_totp(out.id).await?;
+            // A link issued earlier (a reset mailed to the outgoing admin) would set the next one.
+            tx.expire_activation_links(out.id, self.now()).await?;
             let ended = tx.end_sessions_of(out.id).await?;
             format!(
                 "took over from {}; account kept, password set by the incoming admin, {ended} sessions ended: {}",

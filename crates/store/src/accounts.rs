@@ -442,6 +442,13 @@ impl Tx {
             .bind(account_id)
             .execute(self.conn())
             .await?;
+        self.expire_activation_links(account_id, now).await?;
+        self.end_sessions_of(account_id).await?;
+        Ok(())
+    }
+
+    /// Ends an account's one-time links not yet used: each would set its password.
+    pub async fn expire_activation_links(&mut self, account_id: i64, now: Time) -> Result<()> {
         sqlx::query(
             "UPDATE activation_tokens SET expires_at = $1 WHERE account_id = $2 AND used_at IS NULL AND expires_at > $1",
         )
@@ -449,7 +456,6 @@ impl Tx {
         .bind(account_id)
         .execute(self.conn())
         .await?;
-        self.end_sessions_of(account_id).await?;
         Ok(())
     }
 

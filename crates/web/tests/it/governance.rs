@@ -393,6 +393,9 @@ async fn r_acc_8_a_kept_admin_accounts_password_is_set_by_the_incoming_admin_in_
     tx.commit().await.unwrap();
     let mut outgoing = t.api_as("tax.admin").await;
     assert_eq!(outgoing.get("/api/v1/me").await.status, 200);
+    // A one-time link of the outgoing account is out (a reset mailed to its owner, say).
+    let planning = nhiguard_app::events::Actor { account_id: None, username: "plan.admin", client_addr: "" };
+    let outstanding = t.app.issue_activation(t.account_id("tax.admin").await, planning).await.unwrap();
     let mut incoming = t.api_as("tax.admin2").await;
     let reason = "原管理者帳號綁定稅務系統排程，須保留";
     let kept = "Kept-Admin-Tax-2026";
@@ -420,6 +423,9 @@ async fn r_acc_8_a_kept_admin_accounts_password_is_set_by_the_incoming_admin_in_
     assert_eq!(old.status, 401, "{}", old.body);
     let new = t.client().post_json("/api/v1/session", &json!({"username": "tax.admin", "password": kept})).await;
     assert_eq!(new.status, 200, "the incoming admin holds it now: {}", new.body);
+    let (status, body) =
+        activate(&t, &format!("http://{}/activate/{outstanding}", t.addr), "Taken-Back-Tax-2026").await;
+    assert_eq!(status, 409, "the link out before the handover sets nothing now: {body}");
     let a = t.app.db().account(t.account_id("tax.admin").await).await.unwrap();
     assert_eq!((a.status.as_str(), a.must_change_password), ("active", false));
     let steps = t.app.recent_events(20).await.unwrap();
@@ -709,6 +715,15 @@ async fn r_acc_2_r_acc_5_a_re_enabled_account_holds_only_what_was_approved() {
     admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
     let r = t.api_as("hlt.chief").await.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await;
     assert_eq!(r.json()["state"], "approved", "{}", r.body);
+    // One filed before re-enables listed their rights (as a database from before holds them):
+    // nothing approved to give, so it is not carried out.
+    let mut raw = t.raw().await;
+    let set = |roles: &str| format!("UPDATE applications SET roles = '{roles}' WHERE id = {id}");
+    sqlx::query(sqlx::AssertSqlSafe(set(""))).execute(&mut raw).await.unwrap();
+    let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(t.app.db().account(account).await.unwrap().status, "disabled");
+    sqlx::query(sqlx::AssertSqlSafe(set("user"))).execute(&mut raw).await.unwrap();
     let r = admin.post_json(&format!("/api/v1/applications/{id}/carry-out"), &json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let a = t.app.db().account(account).await.unwrap();
