@@ -558,13 +558,29 @@ impl App {
         .await?;
         let mut inc = self.inclusion(seq).await?;
         let agency = inc.entry.fields().iter().find(|(k, _)| k == "agency_id").and_then(|(_, v)| v.parse::<i64>().ok());
-        if let Some(agency) = agency {
+        // What concerns queries and their results (the query, its outcome, a result kept, destroyed
+        // or downloaded) names people or cases: it is read whole only within the agency's branch,
+        // and where the entry names no agency, only by a reader whose branch is the whole county.
+        let about_queries = matches!(
+            inc.entry.kind(),
+            EntryKind::Query | EntryKind::QueryOutcome | EntryKind::Retention | EntryKind::Export
+        );
+        if agency.is_some() || about_queries {
             let tree = self.db().org_tree().await?;
+            // Without an agency of its own, the entry is of its actor's (a query's outcome, a
+            // result kept); one by the schedule or an unknown actor, of the county.
+            let actor_agency = match agency {
+                Some(_) => None,
+                None => {
+                    self.db().account_by_username(inc.entry.actor()).await?.and_then(|a| tree.agency_of(a.org_node_id))
+                }
+            };
+            let target = agency.or(actor_agency).or(tree.root().map(|r| r.id));
             let reaches = nhiguard_domain::access::authorize(
                 &tree,
                 &current.actor(),
                 nhiguard_domain::access::Action::VerifyLedger,
-                Some(agency),
+                target,
             )
             .is_ok();
             if !reaches {

@@ -443,8 +443,22 @@ async fn r_log_1_r_log_2_a_proof_of_another_agencys_query_withholds_what_the_ent
     let page = web.get(&format!("/integrity/proof?seq={seq}")).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("id=\"withheld\"") && !page.body.contains(&id), "{}", page.body);
+    // Its outcome names no agency: it is the querying user's agency's, withheld from others too.
+    let rows = t.app.db().ledger_rows(0, 100_000).await.unwrap();
+    let outcome = rows
+        .iter()
+        .map(|r| Entry::decode(&r.body).unwrap())
+        .find(|e| {
+            e.kind() == nhiguard_ledger::EntryKind::QueryOutcome && e.field("query_seq") == Some(&*seq.to_string())
+        })
+        .unwrap()
+        .seq();
+    let p = other.get(&format!("/api/v1/ledger/entries/{outcome}/proof")).await.json();
+    assert_eq!((p["withheld"].as_bool(), p["actor"].as_str()), (Some(true), Some("")), "{p}");
     // The planning department reaches the whole county's log: the entry is read whole.
     let mut plan = t.api_as("plan.admin").await;
+    let p = plan.get(&format!("/api/v1/ledger/entries/{outcome}/proof")).await.json();
+    assert_eq!((p["withheld"].as_bool(), p["actor"].as_str()), (Some(false), Some("soc.user")), "{p}");
     let p = plan.get(&path).await.json();
     assert_eq!(p["withheld"], false, "{p}");
     assert_eq!(p["actor"], "soc.user");
