@@ -66,9 +66,13 @@ pub(crate) struct Assembler {
     queries: Vec<(LogRow, Option<i64>)>,
     /// Keeps only the queries it says yes to (a search's conditions), as they arrive.
     keep: Option<Keep>,
-    /// The most queries kept; past it, [`Assembler::finish`] refuses instead of answering with
+    /// The most queries kept; past it, [`Assembler::push`] refuses instead of answering with
     /// part of them.
     limit: Option<usize>,
+    /// With `keep`: the queries dropped, so that only the kept ones' outcomes are held (entries
+    /// come in no set order: an outcome before its query is held until the query comes), and a
+    /// long period's other outcomes take no memory.
+    dropped: std::collections::HashSet<u64>,
 }
 
 /// The detail of a query whose lookup was out when the gateway stopped (a batch's row): no answer
@@ -105,7 +109,9 @@ impl Assembler {
                         same_surname: e.field("same_surname") == Some("1"),
                         subject_is_employee: e.field("subject_is_employee") == Some("1"),
                     };
-                    self.outcomes.insert(q, recorded);
+                    if self.keep.is_none() || !self.dropped.contains(&q) {
+                        self.outcomes.insert(q, recorded);
+                    }
                 }
             }
             EntryKind::Query => {
@@ -130,6 +136,8 @@ impl Assembler {
                     subject_is_employee: false,
                 };
                 if self.keep.as_mut().is_some_and(|keep| !keep(&row)) {
+                    self.dropped.insert(row.seq);
+                    self.outcomes.remove(&row.seq);
                     return Ok(());
                 }
                 if self.limit.is_some_and(|limit| self.queries.len() >= limit) {
@@ -469,8 +477,21 @@ mod tests {
         for (seq, agency) in [(0, 7), (1, 8), (2, 8), (3, 7), (4, 8)] {
             a.push(seq, &query(seq, agency)).unwrap();
         }
+        assert_eq!(a.outcomes.len(), 0);
+        // Outcomes, one before its query: the kept query's is held, the dropped ones' are not.
+        let outcome = |seq: u64, of: u64| {
+            let fields = [("query_seq", of.to_string()), ("outcome", "answered".to_owned())];
+            let fields = fields.into_iter().map(|(k, v)| (k.to_owned(), v));
+            nhiguard_ledger::Entry::new(seq, 1, EntryKind::QueryOutcome, "clerk", fields).unwrap().encode()
+        };
+        a.push(10, &outcome(10, 1)).unwrap();
+        a.push(11, &outcome(11, 3)).unwrap();
+        a.push(12, &outcome(12, 9)).unwrap();
+        a.push(9, &query(9, 8)).unwrap();
+        assert_eq!(a.outcomes.keys().copied().collect::<Vec<_>>(), [3], "{:?}", a.outcomes.keys());
         let rows = a.finish(&[]).unwrap();
         assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 0], "the other agency's are not counted");
+        assert_eq!(rows[0].outcome, Outcome::Answered);
         let mut a = Assembler::keeping(|r: &LogRow| r.agency_id == Some(7), 2);
         a.push(0, &query(0, 7)).unwrap();
         a.push(1, &query(1, 7)).unwrap();
