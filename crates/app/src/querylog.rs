@@ -14,6 +14,7 @@ use nhiguard_ledger::{EntryKind, EntryView};
 use nhiguard_store::LedgerRow;
 
 use crate::events::kind;
+use crate::i18n::Lang;
 use crate::{App, AppError, Current, Result};
 
 /// One query as the log shows it; the subject is masked.
@@ -188,6 +189,64 @@ fn subject_key(conditions: &str) -> String {
         write!(key, "{b:02x}").ok();
     }
     key
+}
+
+/// A query's outcome in the reader's language, with why it was refused or failed (pages, the
+/// printed review sheet and the exports alike).
+pub fn outcome_text(lang: Lang, r: &LogRow) -> String {
+    if r.detail == "no outcome recorded" {
+        // Not an NHIA error: nothing about the lookup's fate was written.
+        return detail_text(lang, &r.detail);
+    }
+    let o = lang.t(r.outcome.zh(), r.outcome.en());
+    if r.detail.is_empty() { o.to_owned() } else { format!("{o}（{}）", detail_text(lang, &r.detail)) }
+}
+
+/// Why a query was refused or failed, as recorded (stable codes), in the reader's language.
+pub fn detail_text(lang: Lang, detail: &str) -> String {
+    let (batch, code) = match detail.strip_prefix("batch: ") {
+        Some(rest) => (true, rest),
+        None => (false, detail),
+    };
+    let field = |f: &str| match f {
+        "case_number" => lang.t("案號", "case number"),
+        "reason" => lang.t("查詢事由", "reason"),
+        "national_id" => lang.t("身分證號", "national ID"),
+        "name" => lang.t("姓名", "name"),
+        "birth_date" => lang.t("出生日期", "date of birth"),
+        "file" => lang.t("檔案", "file"),
+        "operation_id" => lang.t("查詢作業", "operation"),
+        _ => lang.t("輸入", "input"),
+    };
+    let text = match code {
+        "no user role" => lang.t("帳號無查詢角色", "no role that may query").to_owned(),
+        "purpose retired" => lang.t("業務範圍已廢止", "purpose retired").to_owned(),
+        "operation retired" => lang.t("查詢作業已廢止", "operation retired").to_owned(),
+        "no active linkage" => lang.t("機關無此連結作業", "no linkage of the agency").to_owned(),
+        "no grant" => lang.t("未獲授權", "no grant").to_owned(),
+        "unknown purpose or operation" => lang.t("業務範圍或作業不存在", "unknown purpose or operation").to_owned(),
+        "account not active" | "account disabled" => lang.t("帳號已停用", "account disabled").to_owned(),
+        "account past its disable date" => lang.t("帳號已逾停用日", "account past its disable date").to_owned(),
+        "account not activated" => lang.t("帳號尚未啟用", "account not activated").to_owned(),
+        "account locked" => lang.t("帳號鎖定中", "account locked").to_owned(),
+        "password must be changed" => lang.t("密碼逾期須變更", "password must be changed").to_owned(),
+        "second factor not set up" => lang.t("未設定兩步驟驗證", "second factor not set up").to_owned(),
+        "interrupted" => lang.t("系統中斷，未重送", "interrupted, not sent again").to_owned(),
+        // A single query whose outcome was never written: the gateway stopped (or is still waiting
+        // for NHIA) after the query went out; not NHIA's doing.
+        "no outcome recorded" => lang
+            .t("結果未記錄（送出後系統中斷或仍在查詢中）", "no outcome recorded (stopped after sending, or still out)")
+            .to_owned(),
+        "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
+        c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
+        "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),
+        "NHI-UNAVAILABLE" => lang.t("健保署無法連線", "NHIA unavailable").to_owned(),
+        "NHI-REJECTED" => lang.t("健保署拒絕", "NHIA refused").to_owned(),
+        "NHI-BAD-ANSWER" => lang.t("健保署回覆異常", "NHIA answered garbage").to_owned(),
+        "NHI-CONFIG" => lang.t("連線設定有誤", "connector settings").to_owned(),
+        other => other.to_owned(),
+    };
+    if batch { format!("{}{text}", lang.t("批次：", "batch: ")) } else { text }
 }
 
 /// What to search for; dates are Taipei calendar days, both ends included.
@@ -396,8 +455,9 @@ impl App {
                     r.case_number.clone(),
                     r.reason.clone(),
                     r.subject_masked.clone(),
-                    r.outcome.zh().to_owned(),
-                    r.detail.clone(),
+                    // For people reading it: in Chinese, as on the page (the JSON Lines keep the codes).
+                    if r.detail == "no outcome recorded" { String::new() } else { r.outcome.zh().to_owned() },
+                    if r.detail.is_empty() { String::new() } else { detail_text(Lang::Zh, &r.detail) },
                 ]
             })
             .collect();

@@ -411,6 +411,7 @@ impl App {
             Some(Finding::Normal) => format!("正常：{}", f.note),
             None => f.finding.clone(),
         };
+        let drawn: std::collections::HashSet<u64> = review.sample.iter().copied().collect();
         let mut rows = Vec::new();
         for q in self.month_queries(review.agency_id, review.year, review.month).await? {
             if !names.contains_key(&q.username) {
@@ -418,6 +419,7 @@ impl App {
                 names.insert(q.username.clone(), name.unwrap_or_default());
             }
             let local = q.at.with_timezone(&roc::taipei());
+            let outcome = crate::querylog::outcome_text(crate::i18n::Lang::Zh, &q);
             rows.push(SheetRow {
                 seq: q.seq,
                 date: roc::short_date(local.date_naive()),
@@ -429,8 +431,8 @@ impl App {
                 subject: q.subject_masked,
                 case_number: q.case_number,
                 reason: q.reason,
-                outcome: q.outcome.zh().to_owned(),
-                sampled: if review.sample.contains(&q.seq) { "抽查".to_owned() } else { String::new() },
+                outcome,
+                sampled: if drawn.contains(&q.seq) { "抽查".to_owned() } else { String::new() },
                 finding: findings.get(&q.seq).map(finding_text).unwrap_or_default(),
             });
         }

@@ -585,6 +585,12 @@ async fn r_log_1_the_query_log_is_searched_within_the_branch_and_every_search_is
     let page = web.get("/querylog").await;
     let row = page.body.split("<tr").find(|r| r.contains("113-兒保-中斷")).expect("the query is listed").to_owned();
     assert!(row.contains("結果未記錄") && !row.contains("健保署"), "{row}");
+    // The exports people read say so too, and why a query was refused, in Chinese.
+    let csv = reviewer.get("/api/v1/query-log/export.csv").await.body;
+    let line = csv.lines().find(|l| l.contains("113-兒保-中斷")).expect("exported").to_owned();
+    assert!(line.contains("結果未記錄") && !line.contains("no outcome") && !line.contains("健保署"), "{line}");
+    let refused = csv.lines().find(|l| l.contains("113-兒保-3")).expect("the refused query").to_owned();
+    assert!(refused.contains("查詢事由有誤") && !refused.contains("invalid reason"), "{refused}");
 }
 
 #[tokio::test]
