@@ -36,6 +36,9 @@ pub struct DemoAccount {
 }
 
 /// (org code, person id, name, title, rank, username, roles)
+/// What `init` records of the first admin it creates; `demo` looks for it.
+const INIT_DETAIL: &str = "first planning-department admin (init)";
+
 type DemoPerson = (&'static str, &'static str, &'static str, &'static str, Rank, &'static str, &'static [Role]);
 
 const DEMO_PEOPLE: &[DemoPerson] = &[
@@ -223,14 +226,7 @@ impl App {
             roles: vec![Role::PlanningAdmin],
         };
         let account_id = tx.insert_account(&account, now).await?;
-        self.record_in(
-            &mut tx,
-            kind::ACCOUNT_CREATE,
-            SYSTEM,
-            username.as_str(),
-            "first planning-department admin (init)",
-        )
-        .await?;
+        self.record_in(&mut tx, kind::ACCOUNT_CREATE, SYSTEM, username.as_str(), INIT_DETAIL).await?;
         tx.commit().await?;
         let token = self.issue_activation(account_id, SYSTEM).await?;
         Ok(InitOutcome {
@@ -240,13 +236,25 @@ impl App {
         })
     }
 
+    /// Whether `init` set this database up (its record of the first admin is among the log's
+    /// first account actions): a county's own, whatever its accounts are called.
+    async fn set_up_by_init(&self) -> Result<bool> {
+        let first = self.db().ledger_between(&["account_action"], 0, i64::MAX, 200).await?;
+        Ok(first
+            .iter()
+            .any(|r| nhiguard_ledger::EntryView::decode(&r.body).is_ok_and(|e| e.field("detail") == Some(INIT_DETAIL))))
+    }
+
     /// `nhiguard demo`: the Nantou demo county with people of every role and rank and the
     /// linkages its agencies hold. Accounts already present are left as they are.
     pub async fn fill_demo(&self) -> Result<Vec<DemoAccount>> {
         // A database `init` set up is a county's own: demo accounts with a published password and
         // grants no one applied for must never land in it. A demo's own database (its planning
         // admin there) is filled again as before.
-        if self.db().count_accounts().await? > 0 && self.db().account_by_username(DEMO_PEOPLE[0].5).await?.is_none() {
+        if self.set_up_by_init().await?
+            || (self.db().count_accounts().await? > 0
+                && self.db().account_by_username(DEMO_PEOPLE[0].5).await?.is_none())
+        {
             return Err(AppError::conflict(
                 "此資料庫已有正式帳號，不能填入示範資料（示範帳號共用公開密碼）；請以另一個 --data-dir 或 --database-url 執行 demo",
                 "this database holds a deployment's own accounts: demo data (accounts sharing a published password) is not added to it; run demo with another --data-dir or --database-url",
