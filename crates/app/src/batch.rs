@@ -58,11 +58,12 @@ const WAIT_MAX: std::time::Duration = std::time::Duration::from_secs(60);
 /// for good (`fail_batch`).
 const RESTART_MAX: std::time::Duration = std::time::Duration::from_secs(300);
 
-/// The wait before a batch's work starts again: `due` (doubled after every wait, up to
-/// [`RESTART_MAX`]) while the work fails soon after it starts, back to [`WAIT_FIRST`] once it ran
+/// The wait before a batch's work starts again, and the one due after it: `due`, doubling up to
+/// [`RESTART_MAX`], while the work fails soon after it starts; back to [`WAIT_FIRST`] once it ran
 /// for longer than the longest wait (a database that failed an hour ago is not failing now).
-fn restart_wait(due: std::time::Duration, ran: std::time::Duration) -> std::time::Duration {
-    if ran > RESTART_MAX { WAIT_FIRST } else { due }
+fn restart_wait(due: std::time::Duration, ran: std::time::Duration) -> (std::time::Duration, std::time::Duration) {
+    let wait = if ran > RESTART_MAX { WAIT_FIRST } else { due };
+    (wait, (wait * 2).min(RESTART_MAX))
 }
 
 /// Batches being worked on in this process, and the name it works under: a lease in the database
@@ -264,16 +265,16 @@ impl App {
         }
         let app = self.clone();
         let task = tokio::spawn(async move {
-            let mut wait = WAIT_FIRST;
+            let mut due = WAIT_FIRST;
             loop {
                 let started = std::time::Instant::now();
                 match app.run_batch(id).await {
                     Ok(()) => break,
                     Err(e @ AppError::Unavailable(_)) => {
-                        wait = restart_wait(wait, started.elapsed());
+                        let (wait, next) = restart_wait(due, started.elapsed());
                         tracing::error!(batch = id, error = %e, retry_in_s = wait.as_secs(), "batch stopped; it will go on");
                         tokio::time::sleep(wait).await;
-                        wait = (wait * 2).min(RESTART_MAX);
+                        due = next;
                     }
                     Err(e) => {
                         if let Err(f) = app.fail_batch(id, &e).await {
@@ -777,14 +778,14 @@ mod tests {
     /// that ran for a while before failing starts from the first wait again.
     #[test]
     fn r_qry_4_restart_waits_double_while_failing_at_once_and_reset_after_a_long_run() {
-        // As `spawn_batch` does: the wait taken, then doubled for the next failure.
+        // The waits taken after failures that came `runs` seconds after each start.
         let waits = |runs: &[u64]| {
             let mut due = WAIT_FIRST;
             let mut taken = Vec::new();
             for &ran in runs {
-                let wait = restart_wait(due, Duration::from_secs(ran));
+                let (wait, next) = restart_wait(due, Duration::from_secs(ran));
                 taken.push(wait.as_secs());
-                due = (wait * 2).min(RESTART_MAX);
+                due = next;
             }
             taken
         };
