@@ -9,6 +9,11 @@ use serde::{Deserialize, Serialize};
 use crate::DomainError;
 use crate::national_id::NationalId;
 
+/// A character a case number may hold.
+fn case_char(c: char) -> bool {
+    c.is_alphanumeric() || "-_/()（）.#".contains(c)
+}
+
 /// 案號: the case file this query belongs to: 2–40 letters, digits, CJK characters and `-_/()（）`;
 /// an agency may also require its own format ([`CasePattern`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,9 +25,8 @@ impl CaseNumber {
         if s.is_empty() {
             return Err(DomainError::invalid("case_number", "請填寫案號（R-QRY-1）", "enter the case number"));
         }
-        let ok = (2..=40).contains(&s.chars().count())
-            && s.chars().all(|c| c.is_alphanumeric() || "-_/()（）.#".contains(c))
-            && s.chars().any(|c| c.is_alphanumeric());
+        let ok =
+            (2..=40).contains(&s.chars().count()) && s.chars().all(case_char) && s.chars().any(char::is_alphanumeric);
         if !ok {
             return Err(DomainError::invalid(
                 "case_number",
@@ -79,6 +83,13 @@ impl CasePattern {
                 if c == '}' {
                     return bad("格式中有多餘的 }".into(), "the format has a stray }".into());
                 }
+                if !case_char(c) {
+                    // No case number could hold it: every query of the agency would be refused.
+                    return bad(
+                        format!("格式中的「{c}」不能出現在案號中；案號只含中英文、數字及 - _ / ( ) ."),
+                        format!("{c:?} cannot be part of a case number (letters, digits, CJK and - _ / ( ) . only)"),
+                    );
+                }
                 pieces.push(Piece::Literal(c));
                 continue;
             }
@@ -114,6 +125,23 @@ impl CasePattern {
                 },
             };
             pieces.push(piece);
+        }
+        // The shortest and longest case numbers the format allows must fit a case number's 2 to 40.
+        let (shortest, longest) = pieces.iter().fold((0usize, Some(0usize)), |(lo, hi), p| {
+            let (l, h) = match p {
+                Piece::Literal(_) => (1, Some(1)),
+                Piece::RocYear => (2, Some(3)),
+                Piece::Digits(Some(n)) => (*n, Some(*n)),
+                Piece::Digits(None) => (1, Some(12)),
+                Piece::Letters => (1, Some(10)),
+            };
+            (lo + l, hi.zip(h).map(|(a, b)| a + b))
+        });
+        if shortest > 40 || longest.is_some_and(|l| l < 2) {
+            return bad(
+                "此格式產生的案號不在 2 至 40 個字之間，無案號能符合；請調整".into(),
+                "no case number fits this format: the numbers it describes are not 2 to 40 characters long".into(),
+            );
         }
         if !pieces.iter().any(|p| !matches!(p, Piece::Literal(_))) {
             return bad(
@@ -293,7 +321,10 @@ mod tests {
         }
         let many = CasePattern::parse(&"{數字}".repeat(15)).unwrap();
         assert!(!many.matches(&format!("{}x", "1".repeat(39))), "answers at once, however the runs could split");
-        for bad in ["", "兒保", "{月}-{數字}", "{數字0}", "{數字13}", "{數字", "a}{數字}"] {
+        // No case number could fit these: a space, too long at its shortest, one character at most.
+        let unsatisfiable = ["{年} 兒保 {數字6}", "{數字12}{數字12}{數字12}{數字12}", "{數字1}", "{字}\u{0}"];
+        for bad in ["", "兒保", "{月}-{數字}", "{數字0}", "{數字13}", "{數字", "a}{數字}"].iter().chain(&unsatisfiable)
+        {
             assert!(CasePattern::parse(bad).is_err(), "{bad:?}");
         }
     }
