@@ -106,7 +106,7 @@ impl App {
                 parse_name("name_en", &input.name_en, 300)?
             },
             name_zh,
-            legal_basis: parse_name("legal_basis", &input.legal_basis, 1000)?,
+            legal_basis: nhiguard_domain::ids::parse_text("legal_basis", &input.legal_basis, 1000)?,
             nhia_approval_ref: parse_approval_ref(&input.nhia_approval_ref, false)?,
             nhia_approval_date: parse_date("nhia_approval_date", &input.nhia_approval_date)?,
             status: Status::Active,

@@ -135,7 +135,7 @@ impl App {
             matches!(kind, ApplicationKind::NewAccount | ApplicationKind::ChangeGrants | ApplicationKind::Reenable);
         let roles = if lists_rights { parse_roles(&input.roles)? } else { Vec::new() };
         let grants = if lists_rights { parse_grants(&input.grants)? } else { Vec::new() };
-        let reason = nhiguard_domain::ids::parse_name("reason", &input.reason, 500)?;
+        let reason = nhiguard_domain::ids::parse_text("reason", &input.reason, 500)?;
         let tree = self.db().org_tree().await?;
         let target = format!("person {}", person.person_id);
         // For an existing account, the roles that matter are also the ones it holds now.
@@ -221,6 +221,8 @@ impl App {
     }
 
     async fn step(&self, current: &Current, id: i64, step: ApplicationStep, note: &str) -> Result<ApplicationRow> {
+        // A note goes into the record and the ledger: bounded, and only what can be shown.
+        nhiguard_domain::ids::parse_note("note", note, 500)?;
         let a = self.db().application(id).await?;
         let from =
             ApplicationState::from_code(&a.state).ok_or_else(|| AppError::Internal("application state".into()))?;

@@ -80,8 +80,11 @@ pub fn parse_year(year: i32, text: &str) -> Result<Vec<CalendarDay>, DomainError
         if kind == DayKind::Workday && !matches!(date.weekday(), Weekday::Sat | Weekday::Sun) {
             return bad(format!("{date} 不是週末，無須補行上班"), format!("{date} is not a weekend day"));
         }
-        if name.is_empty() || name.chars().count() > 30 {
-            return bad("名稱須為 1 至 30 字".into(), "the name is 1 to 30 characters".into());
+        if name.is_empty() || name.chars().count() > 30 || name.chars().any(char::is_control) {
+            return bad(
+                "名稱須為 1 至 30 字，不含控制字元".into(),
+                "the name is 1 to 30 characters, without control characters".into(),
+            );
         }
         if out.iter().any(|d| d.date == date) {
             return bad(format!("{date} 重複"), format!("{date} appears twice"));
@@ -108,6 +111,7 @@ mod tests {
             ("2026-01-01 休息 元旦", "第 1 行"),
             ("2026-01-01 放假 元旦\n2026-01-01 放假 again", "第 2 行"),
             ("2026-01-01 放假", "第 1 行"),
+            ("2026-01-01 放假 元旦\u{0}", "第 1 行"),
         ] {
             match parse_year(2026, text) {
                 Err(DomainError::Invalid { zh, .. }) => assert!(zh.starts_with(line), "{text:?}: {zh}"),

@@ -126,6 +126,31 @@ pub fn mask_email(email: &str) -> String {
     }
 }
 
+/// Free text typed in a box of several lines (a legal basis, an application's reason): trimmed,
+/// 1–`max` characters, line breaks kept (as `\n`), no other control characters.
+pub fn parse_text(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
+    let s = input.trim().replace("\r\n", "\n").replace('\r', "\n");
+    if s.is_empty() {
+        return Err(DomainError::invalid(field, "此欄不可空白", "this field is required"));
+    }
+    if s.chars().count() > max {
+        return Err(DomainError::invalid(field, format!("此欄最多 {max} 個字"), format!("at most {max} characters")));
+    }
+    if s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+        return Err(DomainError::invalid(
+            field,
+            "此欄含有無法顯示的控制字元，請重新輸入",
+            "this field holds a control character that cannot be shown: type it again",
+        ));
+    }
+    Ok(s)
+}
+
+/// Optional free text (a note): as [`parse_text`], but may be empty.
+pub fn parse_note(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
+    if input.trim().is_empty() { Ok(String::new()) } else { parse_text(field, input, max) }
+}
+
 /// A required display name (of a person, org node, purpose, …): trimmed, 1–`max` characters, no
 /// control characters.
 pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String, DomainError> {
@@ -146,6 +171,19 @@ pub fn parse_name(field: crate::Field, input: &str, max: usize) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_of_several_lines_keeps_its_line_breaks_and_nothing_else_unprintable() {
+        assert_eq!(
+            parse_text("legal_basis", " 傳染病防治法第七條\r\n第四十三條 ", 100).unwrap(),
+            "傳染病防治法第七條\n第四十三條"
+        );
+        assert!(parse_text("legal_basis", "", 100).is_err());
+        assert!(parse_text("legal_basis", "第七條\u{0}", 100).is_err());
+        assert!(parse_text("legal_basis", &"字".repeat(101), 100).is_err());
+        assert_eq!(parse_note("note", "  ", 10).unwrap(), "");
+        assert!(parse_note("note", &"x".repeat(11), 10).is_err());
+    }
 
     #[test]
     fn r_acc_4_email_addresses() {

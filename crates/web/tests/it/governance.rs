@@ -74,6 +74,12 @@ async fn r_acc_2_an_application_goes_from_filing_to_a_working_account() {
         let mut web = t.browser_as(other).await;
         assert_eq!(web.get(&format!("/applications/{id}")).await.status, 403, "{other}");
     }
+    // A note that is more than a note, or holds what cannot be shown, is refused, not a 500.
+    let mut chief = t.api_as("hlt.chief").await;
+    for note in ["x".repeat(70_000), "同意\u{0}".to_owned()] {
+        let r = chief.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({"note": note})).await;
+        assert_eq!((r.status, r.json()["error"]["field"].as_str()), (422, Some("note")), "{}", r.body);
+    }
     // A supervisor of another agency may not decide it.
     let mut tax = t.api_as("tax.reviewer").await;
     assert_eq!(tax.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await.status, 403);
