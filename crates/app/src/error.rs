@@ -98,14 +98,39 @@ impl From<DomainError> for AppError {
     }
 }
 
+/// What collided, in Chinese, and what to do about it (the store names it in English).
+fn conflict_words(what: &str) -> (&'static str, &'static str, &'static str) {
+    match what {
+        "username" => ("帳號名稱", "請改用其他帳號名稱", "choose another username"),
+        "employee number" => ("員工編號", "請確認是否為同一人，勿重複登錄", "check whether it is the same person"),
+        "org code" => (
+            "組織代碼",
+            "代碼全縣不可重複（可能已由其他機關使用），請改用其他代碼",
+            "codes are unique county-wide (another agency may use it): choose another",
+        ),
+        "purpose number" => ("業務範圍編號", "請改用其他編號", "choose another number"),
+        "operation code" => ("查詢作業代號", "請改用其他代號", "choose another code"),
+        "agency, purpose and operation" => (
+            "連結作業（機關、業務範圍及查詢作業）",
+            "此連結已存在，如已停用請改為重新啟用",
+            "it exists already: reactivate it if it was ended",
+        ),
+        "open account review" => ("進行中的帳號清查", "請先完成進行中的清查", "finish the open review first"),
+        _ => ("資料", "請重新整理後再試", "reload and try again"),
+    }
+}
+
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => AppError::not_found("找不到此筆資料", "no such record"),
-            StoreError::Conflict(what) => AppError::conflict(
-                format!("已有相同的資料（{what}）"),
-                format!("a record with the same {what} already exists"),
-            ),
+            StoreError::Conflict(what) => {
+                let (zh_what, zh_do, en_do) = conflict_words(what);
+                AppError::conflict(
+                    format!("已有相同的{zh_what}：{zh_do}"),
+                    format!("a record with the same {what} already exists: {en_do}"),
+                )
+            }
             StoreError::Unavailable(detail) => AppError::Unavailable(detail),
             other => AppError::Internal(other.to_string()),
         }

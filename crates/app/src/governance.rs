@@ -96,10 +96,13 @@ impl App {
         };
         let linkages = self.db().linkages(Some(agency)).await?;
         let purposes = self.db().purposes().await?;
+        let operations = self.db().operations().await?;
         for (p, o) in grants {
+            // A retired operation cannot be queried, so it is not granted either.
             let held =
                 linkages.iter().any(|l| l.purpose_id == *p && l.operation_id == *o && l.status == Status::Active)
-                    && purposes.iter().any(|x| x.id == *p && x.status == Status::Active);
+                    && purposes.iter().any(|x| x.id == *p && x.status == Status::Active)
+                    && operations.iter().any(|x| x.id == *o && x.status == Status::Active);
             if !held {
                 return Ok(Err(format!("{p}:{o}")));
             }

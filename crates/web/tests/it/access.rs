@@ -123,6 +123,11 @@ async fn r_acc_1_agency_admins_add_units_in_their_agency_and_unit_admins_cannot_
         .post_json(&format!("/api/v1/org/{hlt}/children"), &serde_json::json!({"code": "HLT-JJ", "name_zh": "重複"}))
         .await;
     assert_eq!(r.status, 409);
+    let message = r.json()["error"]["message_zh"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        message.contains("組織代碼") && message.contains("請改用其他代碼") && !message.contains("org code"),
+        "{message}"
+    );
     let r = c
         .post_json(&format!("/api/v1/org/{hlt}/children"), &serde_json::json!({"code": "有 空白", "name_zh": "x"}))
         .await;

@@ -598,6 +598,27 @@ async fn r_act_1_a_query_shows_who_ran_it_under_which_application_who_approved_a
     assert_eq!(other.get(&format!("/reviews/{}/entries/{}", review.id, seqs[0])).await.status, 403);
 }
 
+/// R-ACC-3: an operation retired from the catalogue is not granted, though the agency's linkage to
+/// it still stands (no query could use it).
+#[tokio::test]
+async fn r_acc_3_a_retired_operation_is_not_granted() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0289", "柯品妤").await;
+    let grant = pair(&t, 3, "INS01").await;
+    let operation: i64 = grant.split(':').nth(1).unwrap().parse().unwrap();
+    let mut plan = t.api_as("plan.admin").await;
+    let r = plan.put_json(&format!("/api/v1/operations/{operation}/status"), &json!({"status": "retired"})).await;
+    assert!(r.status < 300, "{}", r.body);
+    let mut admin = t.api_as("hlt.admin").await;
+    let r = admin
+        .post_json(
+            "/api/v1/applications",
+            &application(person, "hlt.ko", &["user"], std::slice::from_ref(&grant), true),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+}
+
 /// Sets a password through a one-time link, as its owner would; the page's status.
 async fn activate(t: &TestApp, link: &str, password: &str) -> (u16, String) {
     let path = link.split(&t.addr.to_string()).nth(1).unwrap().to_owned();
