@@ -326,6 +326,14 @@ impl App {
         }
         let (account_id, detail) = match kind {
             ApplicationKind::NewAccount => {
+                // R-ACC-5: checked again here, under the write: two applications for one person
+                // may both have been filed while the person had no account.
+                if !tx.active_accounts_of_person(a.person_ref).await?.is_empty() {
+                    return Err(AppError::conflict(
+                        "此人已有使用中的帳號（一人一帳號）：本申請不予辦理，請撤回；如需異動權限請改提權限異動申請",
+                        "this person already has an account (one person, one account): withdraw this application, and apply for a change instead",
+                    ));
+                }
                 let new = NewAccount {
                     username: a.username.clone(),
                     person_ref: a.person_ref,

@@ -127,6 +127,15 @@ impl Db {
 }
 
 impl Tx {
+    /// As [`Db::active_accounts_of_person`], inside the transaction that is about to add one.
+    pub async fn active_accounts_of_person(&mut self, person_ref: i64) -> Result<Vec<i64>> {
+        let rows = sqlx::query("SELECT id FROM accounts WHERE person_ref = $1 AND status <> 'disabled'")
+            .bind(person_ref)
+            .fetch_all(self.conn())
+            .await?;
+        rows.iter().map(|r| r.try_get::<i64, _>("id").map_err(StoreError::from)).collect()
+    }
+
     pub async fn insert_application(&mut self, a: &NewApplication, at: Time) -> Result<i64> {
         let id: i64 = sqlx::query(
             "INSERT INTO applications (kind, state, org_node_id, person_ref, account_id, username, roles, grants, reason, \

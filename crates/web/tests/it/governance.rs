@@ -598,6 +598,39 @@ async fn r_act_1_a_query_shows_who_ran_it_under_which_application_who_approved_a
     assert_eq!(other.get(&format!("/reviews/{}/entries/{}", review.id, seqs[0])).await.status, 403);
 }
 
+/// R-ACC-5: two new-account applications filed for one person while the person had none are not
+/// both carried out.
+#[tokio::test]
+async fn r_acc_5_two_applications_for_one_person_make_one_account() {
+    let t = TestApp::demo().await;
+    let person = new_person(&t, "hlt.admin", "HLT", "NT-0290", "范子晴").await;
+    let grant = pair(&t, 3, "INS01").await;
+    let mut admin = t.api_as("hlt.admin").await;
+    let mut chief = t.api_as("hlt.chief").await;
+    let mut ids = Vec::new();
+    for username in ["hlt.fan", "hlt.fan2"] {
+        let r = admin
+            .post_json(
+                "/api/v1/applications",
+                &application(person, username, &["user"], std::slice::from_ref(&grant), true),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{username}: {}", r.body);
+        let id = r.json()["id"].as_i64().unwrap();
+        admin.post_json(&format!("/api/v1/applications/{id}/submit"), &json!({})).await;
+        let r = chief.post_json(&format!("/api/v1/applications/{id}/approve"), &json!({})).await;
+        assert_eq!(r.json()["state"], "approved", "{}", r.body);
+        ids.push(id);
+    }
+    let r = admin.post_json(&format!("/api/v1/applications/{}/carry-out", ids[0]), &json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = admin.post_json(&format!("/api/v1/applications/{}/carry-out", ids[1]), &json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap_or_default().contains("一人一帳號"), "{}", r.body);
+    assert_eq!(t.app.db().active_accounts_of_person(person).await.unwrap().len(), 1);
+    assert!(t.app.db().account_by_username("hlt.fan2").await.unwrap().is_none());
+}
+
 /// R-ACC-3: an operation retired from the catalogue is not granted, though the agency's linkage to
 /// it still stands (no query could use it).
 #[tokio::test]
