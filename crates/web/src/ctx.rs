@@ -283,6 +283,48 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The framework's own answer to a path or query string it cannot read (`/org/abc`: "Invalid URL:
+/// Cannot parse…", a plain-text 400 in English) becomes the product's: bilingual, as a page or the
+/// API's JSON body, 404 for a path naming no record and 422 for a query string.
+pub async fn unreadable_request(req: Request, next: Next) -> Response {
+    let api = req.uri().path().starts_with("/api/");
+    let lang = req
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(&format!("{LANG_COOKIE}=")).and_then(Lang::from_code))
+        .unwrap_or_default();
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if res.status() != axum::http::StatusCode::BAD_REQUEST || !plain {
+        return res;
+    }
+    let (parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return Response::from_parts(parts, axum::body::Body::empty());
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let e = if text.starts_with("Invalid URL") {
+        AppError::not_found("網址中的編號有誤，查無此筆資料", "the number in the address names no record")
+    } else if text.starts_with("Failed to deserialize query string") {
+        AppError::invalid(
+            "query",
+            "網址中的查詢條件有誤，請由頁面重新查詢",
+            "the address's query is not one this page reads: search again from the page",
+        )
+    } else {
+        return Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    use axum::response::IntoResponse;
+    if api { ApiError(e).into_response() } else { PageError::new(e, lang).into_response() }
+}
+
 /// Security headers on every response: no inline script (CSP), no framing, no referrer, no
 /// sniffing; pages are not cached (they may show personal data).
 pub async fn security_headers(req: Request, next: Next) -> Response {

@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router {
         .fallback(pages::not_found)
         // Forms and API bodies are small; batch uploads set their own, larger limit.
         .layer(DefaultBodyLimit::max(256 * 1024))
+        .layer(middleware::from_fn(ctx::unreadable_request))
         .layer(middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(middleware::from_fn(ctx::security_headers))
         .with_state(state)

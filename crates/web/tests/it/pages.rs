@@ -30,6 +30,26 @@ async fn pages_are_traditional_chinese_first_with_roc_dates_and_an_english_switc
     assert_eq!(r.header("location"), Some("/querylog?from=115/11/01"), "a local path with its query goes back");
 }
 
+/// An address the framework cannot read (a word where a number goes, a query string of the wrong
+/// kind) is answered as the product answers: bilingual, Chinese first, a page or the API's body.
+#[tokio::test]
+async fn an_unreadable_address_is_answered_in_chinese_first_not_with_the_frameworks_text() {
+    let t = TestApp::demo().await;
+    let mut web = t.browser_as("hlt.admin").await;
+    let r = web.get("/org/abc").await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("網址中的編號有誤") && !r.body.contains("Cannot parse"), "{}", r.body);
+    let mut api = t.api_as("soc.user").await;
+    let r = api.get("/api/v1/batches/abc").await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (404, Some("NG-NOTFOUND")), "{}", r.body);
+    let mut reviewer = t.browser_as("soc.reviewer").await;
+    let r = reviewer.get("/dashboard?agency=abc").await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("網址中的查詢條件有誤"), "{}", r.body);
+    let r = t.api_as("soc.reviewer").await.get("/api/v1/query-log?agency_id=abc").await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("NG-INPUT")), "{}", r.body);
+}
+
 #[tokio::test]
 async fn every_response_carries_the_security_headers() {
     let t = TestApp::demo().await;
