@@ -116,6 +116,11 @@ fn conflict_words(what: &str) -> (&'static str, &'static str, &'static str) {
             "it exists already: reactivate it if it was ended",
         ),
         "open account review" => ("進行中的帳號清查", "請先完成進行中的清查", "finish the open review first"),
+        "calendar year" | "case-number format" | "disable proposal" => (
+            "設定（另一位管理者同時儲存）",
+            "請重新整理頁面確認後再儲存",
+            "another admin saved it at the same moment: reload, check and save again",
+        ),
         _ => ("資料", "請重新整理後再試", "reload and try again"),
     }
 }

@@ -288,7 +288,8 @@ impl Tx {
         .bind(micros(at))
         .bind(by)
         .execute(self.conn())
-        .await?;
+        .await
+        .map_err(StoreError::conflict_on("disable proposal"))?;
         Ok(())
     }
 

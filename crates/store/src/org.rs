@@ -145,7 +145,9 @@ impl Tx {
                 .bind(by)
                 .bind(crate::micros(at))
                 .execute(self.conn())
-                .await?;
+                .await
+                // Another admin saved the same year at the same moment.
+                .map_err(StoreError::conflict_on("calendar year"))?;
         }
         Ok(())
     }
@@ -166,7 +168,8 @@ impl Tx {
                 .bind(by)
                 .bind(crate::micros(at))
                 .execute(self.conn())
-                .await?;
+                .await
+                .map_err(StoreError::conflict_on("case-number format"))?;
         }
         Ok(())
     }
