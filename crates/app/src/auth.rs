@@ -494,20 +494,26 @@ impl App {
     /// Creates a one-time activation token for an account (R-ACC-4); returns the token, to be
     /// handed only to the account's owner.
     pub async fn issue_activation(&self, account_id: i64, actor: Actor<'_>) -> Result<String> {
+        let mut tx = self.db().begin().await?;
+        let token = self.issue_activation_in(&mut tx, account_id, actor).await?;
+        tx.commit().await?;
+        Ok(token)
+    }
+
+    /// As [`App::issue_activation`], inside a transaction of the caller's (the account's creation,
+    /// a reset): the link exists exactly when what it is for does.
+    pub(crate) async fn issue_activation_in(
+        &self,
+        tx: &mut nhiguard_store::Tx,
+        account_id: i64,
+        actor: Actor<'_>,
+    ) -> Result<String> {
         let now = self.now();
         let token = random_token()?;
         let expires = now + Duration::hours(self.settings().activation_hours);
-        let mut tx = self.db().begin().await?;
         tx.insert_activation_token(&token_hash(&token), account_id, now, expires).await?;
-        self.record_in(
-            &mut tx,
-            kind::ACTIVATION_ISSUED,
-            actor,
-            &format!("account {account_id}"),
-            "one-time link issued",
-        )
-        .await?;
-        tx.commit().await?;
+        self.record_in(tx, kind::ACTIVATION_ISSUED, actor, &format!("account {account_id}"), "one-time link issued")
+            .await?;
         Ok(token)
     }
 

@@ -378,11 +378,17 @@ impl App {
             &format!("carried out: {detail}"),
         )
         .await?;
+        // The new account's link in the same transaction: an account is never left without one.
+        let token = match kind {
+            ApplicationKind::NewAccount => {
+                Some(self.issue_activation_in(&mut tx, account_id, current.event_actor()).await?)
+            }
+            _ => None,
+        };
         tx.commit().await?;
-        if kind != ApplicationKind::NewAccount {
+        let Some(token) = token else {
             return Ok(CarriedOut { account_id, activation_url: None, mailed_to: None });
-        }
-        let token = self.issue_activation(account_id, current.event_actor()).await?;
+        };
         let url = self.activation_url(&token);
         Ok(match self.mail_activation(current, account_id, &url, false).await? {
             Some(masked) => CarriedOut { account_id, activation_url: None, mailed_to: Some(masked) },
@@ -648,13 +654,10 @@ impl App {
             ));
         }
         nhiguard_domain::account::check_reason("reason", reason)?;
-        let token = crate::auth::random_token()?;
-        let now = self.now();
-        let expires = now + chrono::Duration::hours(self.settings().activation_hours);
         let mut tx = self.db().begin().await?;
-        tx.reset_password(a.id, now).await?;
-        tx.insert_activation_token(&crate::auth::token_hash(&token), a.id, now, expires).await?;
+        tx.reset_password(a.id, self.now()).await?;
         self.record_in(&mut tx, kind::PASSWORD_RESET, current.event_actor(), &target, reason.trim()).await?;
+        let token = self.issue_activation_in(&mut tx, a.id, current.event_actor()).await?;
         tx.commit().await?;
         let url = self.activation_url(&token);
         Ok(match self.mail_activation(current, a.id, &url, true).await? {
