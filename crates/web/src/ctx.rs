@@ -269,13 +269,26 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for CsrfForm<T> {
                 ctx.lang,
             ));
         }
-        let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| {
-            PageError::new(
-                AppError::invalid("form", format!("表單欄位有誤：{e}"), format!("a form field is wrong: {e}")),
-                ctx.lang,
-            )
-        })?;
+        let value = serde_urlencoded::from_bytes::<T>(&bytes).map_err(|e| PageError::new(form_error(&e), ctx.lang))?;
         Ok(CsrfForm(value))
+    }
+}
+
+/// A form the handler could not read, said in Chinese first: the decoder's own words are English
+/// ("missing field `reason`", "invalid digit found in string") and name no field of the page.
+fn form_error(e: &serde::de::value::Error) -> AppError {
+    let detail = e.to_string();
+    match detail.strip_prefix("missing field `").and_then(|rest| rest.split('`').next()) {
+        Some(field) => AppError::invalid(
+            "form",
+            format!("表單缺少欄位「{field}」：請重新整理頁面後再送出"),
+            format!("the form lacks its {field} field: reload the page and submit again"),
+        ),
+        None => AppError::invalid(
+            "form",
+            "表單中有欄位的格式不符（例如應填數字之處填了文字或留空）：請檢查後再送出",
+            format!("a form field is not in its form ({detail}): check it and submit again"),
+        ),
     }
 }
 

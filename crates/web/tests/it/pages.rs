@@ -48,6 +48,14 @@ async fn an_unreadable_address_is_answered_in_chinese_first_not_with_the_framewo
     assert!(r.body.contains("網址中的查詢條件有誤"), "{}", r.body);
     let r = t.api_as("soc.reviewer").await.get("/api/v1/query-log?agency_id=abc").await;
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (422, Some("NG-INPUT")), "{}", r.body);
+    // A form whose number field holds a word, or that lacks one: said in Chinese first.
+    let mut plan = t.browser_as("plan.admin").await;
+    let r = plan.submit("/calendar", "/calendar", &[("year", "二〇二六"), ("text", "")]).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("表單中有欄位的格式不符"), "{}", r.body);
+    let r = plan.submit("/calendar", "/calendar", &[("text", "")]).await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("表單缺少欄位「year」"), "{}", r.body);
 }
 
 #[tokio::test]
