@@ -292,6 +292,61 @@ impl App {
         Ok(out)
     }
 
+    /// Whether `current` may take the opener's place (R-REV-5: an anomaly must reach its audit
+    /// record): the investigation is open, its opener's account no longer active, and `current` a
+    /// supervisor of the reviewed agency who is neither named on it nor under investigation.
+    async fn may_take_over(&self, current: &Current, inv: &InvestigationRow) -> Result<bool> {
+        if inv.state != InvestigationState::Open.code() || inv.named().contains(&current.account_id) {
+            return Ok(false);
+        }
+        if self.db().account(inv.opened_by).await?.status == "active" {
+            return Ok(false);
+        }
+        Ok(self.supervises(current, inv.agency_id).await?
+            && !self.investigated(inv).await?.contains(&current.account_id))
+    }
+
+    /// The investigations of a review whose opener can no longer act and that `current` may take
+    /// over (the review page offers it). Reads no log lines but the ones that say who is investigated.
+    pub async fn investigations_to_take_over(
+        &self,
+        current: &Current,
+        review_id: i64,
+    ) -> Result<Vec<InvestigationRow>> {
+        let mut out = Vec::new();
+        for inv in self.db().investigations_of_review(review_id).await? {
+            if self.may_take_over(current, &inv).await? {
+                out.push(inv);
+            }
+        }
+        Ok(out)
+    }
+
+    /// A supervisor of the reviewed agency takes the place of an opener whose account is no longer
+    /// active, so that members can be named and the audit record made (recorded).
+    pub async fn take_over_investigation(&self, current: &Current, id: i64) -> Result<()> {
+        let inv = self.db().investigation(id).await?;
+        if !self.may_take_over(current, &inv).await? {
+            self.record(kind::FORBIDDEN, current.event_actor(), &format!("investigation {id}"), "take over").await?;
+            return Err(AppError::forbidden(
+                "僅於開啟調查者帳號已停用時，由被查核機關之權責主管（非受調查者）接手",
+                "only when the opener's account is no longer active, and only a supervisor of the reviewed agency who is not under investigation, takes it over",
+            ));
+        }
+        let from = self.account_label(Some(inv.opened_by)).await;
+        let mut tx = self.db().begin().await?;
+        if !tx.take_over_investigation(id, inv.opened_by, current.account_id).await? {
+            return Err(AppError::conflict(
+                "調查狀態已變更，請重新整理",
+                "the investigation changed meanwhile; reload",
+            ));
+        }
+        let detail = format!("taken over from {from}, whose account is no longer active");
+        self.investigation_entry_in(&mut tx, current, id, "investigation_taken_over", detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Names the business, ethics and IT members (by whoever opened it, or the business member
     /// while it is open).
     pub async fn name_members(&self, current: &Current, id: i64, business: &str, ethics: &str, it: &str) -> Result<()> {

@@ -546,7 +546,7 @@ impl App {
     /// Assigns the reviewer (R-REV-3): by the agency's supervisors or admins.
     /// Whether `current` is a supervisor of the agency: the supervisor role itself must reach it,
     /// not another role the account holds (the planning department's, say).
-    async fn supervises(&self, current: &Current, agency_id: i64) -> Result<bool> {
+    pub(crate) async fn supervises(&self, current: &Current, agency_id: i64) -> Result<bool> {
         let tree = self.db().org_tree().await?;
         let mut head = current.actor();
         head.roles.retain(|role| *role == Role::Supervisor);

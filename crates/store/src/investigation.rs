@@ -167,6 +167,18 @@ impl Tx {
     }
 
     /// Names the three members; false when the investigation is no longer open.
+    /// Puts `to` in the opener's place while `from` still holds it and the investigation is open.
+    pub async fn take_over_investigation(&mut self, id: i64, from: i64, to: i64) -> Result<bool> {
+        let done =
+            sqlx::query("UPDATE investigations SET opened_by = $1 WHERE id = $2 AND opened_by = $3 AND state = 'open'")
+                .bind(to)
+                .bind(id)
+                .bind(from)
+                .execute(self.conn())
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     pub async fn set_investigation_members(&mut self, id: i64, business: i64, ethics: i64, it: i64) -> Result<bool> {
         let done = sqlx::query(
             "UPDATE investigations SET business_account_id = $1, ethics_account_id = $2, it_account_id = $3 \

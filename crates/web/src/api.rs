@@ -79,6 +79,7 @@ pub fn routes() -> Router<AppState> {
         .route("/investigations", get(investigations_list))
         .route("/investigations/{id}", get(investigation_get))
         .route("/investigations/{id}/members", put(investigation_members))
+        .route("/investigations/{id}/take-over", post(investigation_take_over))
         .route("/investigations/{id}/steps", post(investigation_step))
         .route("/investigations/{id}/evidence", post(investigation_evidence))
         .route("/investigations/{id}/conclude", post(investigation_conclude))
@@ -159,6 +160,7 @@ async fn api_not_found() -> ApiError {
         investigations_list,
         investigation_get,
         investigation_members,
+        investigation_take_over,
         investigation_step,
         investigation_evidence,
         investigation_conclude,
@@ -1818,6 +1820,19 @@ async fn investigation_members(
 ) -> Result<StatusCode, ApiError> {
     let b = json_body(body)?;
     s.app.name_members(&u.current, id, &b.business, &b.ethics, &b.it).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A supervisor of the reviewed agency takes the place of an opener whose account is no longer
+/// active (R-REV-5), to name the members.
+#[utoipa::path(post, path = "/api/v1/investigations/{id}/take-over", params(("id" = i64, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn investigation_take_over(
+    State(s): State<AppState>,
+    u: ApiUser,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    s.app.take_over_investigation(&u.current, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

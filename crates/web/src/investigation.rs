@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
         .route("/investigations", get(list))
         .route("/investigations/{id}", get(detail))
         .route("/investigations/{id}/members", post(members))
+        .route("/investigations/{id}/take-over", post(take_over))
         .route("/investigations/{id}/steps", post(step))
         .route("/investigations/{id}/evidence", post(evidence))
         .route("/investigations/{id}/conclude", post(conclude))
@@ -241,6 +242,17 @@ async fn members(
     CsrfForm(f): CsrfForm<MembersForm>,
 ) -> Result<Response, PageError> {
     s.app.name_members(&u.current, id, &f.business, &f.ethics, &f.it).await.page(u.ctx.lang)?;
+    Ok(see_other(&format!("/investigations/{id}")))
+}
+
+/// A supervisor takes over an investigation whose opener can no longer act, then names its members.
+async fn take_over(
+    State(s): State<AppState>,
+    u: PageUser,
+    Path(id): Path<i64>,
+    CsrfForm(_): CsrfForm<crate::ctx::Empty>,
+) -> Result<Response, PageError> {
+    s.app.take_over_investigation(&u.current, id).await.page(u.ctx.lang)?;
     Ok(see_other(&format!("/investigations/{id}")))
 }
 

@@ -118,6 +118,8 @@ struct DetailPage {
     from_ledger: bool,
     /// (entry, investigation) for the anomalies whose investigation the viewer is named on.
     investigations: Vec<(u64, i64)>,
+    /// Investigations whose opener can no longer act, which this supervisor may take over.
+    takeovers: Vec<(u64, i64)>,
 }
 
 /// `?full=1` re-reads the month from the ledger: the recomputation from the log itself and the
@@ -137,6 +139,14 @@ async fn detail(
     let v = s.app.review_view_from(&u.current, id, q.full.is_some()).await.page(lang)?;
     let investigations =
         s.app.investigations_of_review(&u.current, id).await.page(lang)?.into_iter().map(|i| (i.seq, i.id)).collect();
+    let takeovers = s
+        .app
+        .investigations_to_take_over(&u.current, id)
+        .await
+        .page(lang)?
+        .into_iter()
+        .map(|i| (i.seq, i.id))
+        .collect();
     let r = &v.review;
     let reviewer = match r.reviewer_account_id {
         Some(_) => s.app.account_label(r.reviewer_account_id).await,
@@ -188,6 +198,7 @@ async fn detail(
         can_sign,
         sign_label,
         investigations,
+        takeovers,
         flags: v
             .flags
             .iter()

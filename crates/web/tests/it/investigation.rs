@@ -191,3 +191,32 @@ async fn r_rev_5_the_audit_record_is_only_printed_once_concluded() {
     let list = web.get("/investigations").await;
     assert!(list.body.contains(&format!("/investigations/{inv}")) && list.body.contains("年11月"), "{}", list.body);
 }
+
+/// R-REV-5: an anomaly reaches its audit record even when the reviewer who opened the investigation
+/// leaves before naming anyone: a supervisor of the reviewed agency takes the opener's place.
+#[tokio::test]
+async fn r_rev_5_a_supervisor_takes_over_an_investigation_whose_opener_has_left() {
+    let t = november(3, false).await;
+    let (review, _, inv) = anomaly(&t).await;
+    let path = format!("/api/v1/investigations/{inv}/take-over");
+    let mut chief = t.api_as("soc.chief").await;
+    // While the reviewer can still act: not taken from them.
+    assert_eq!(chief.post_json(&path, &json!({})).await.status, 403);
+    t.set_account_status("soc.reviewer", "disabled", None).await;
+    // Not by someone who supervises another agency, nor by anyone else.
+    assert_eq!(t.api_as("tax.reviewer").await.post_json(&path, &json!({})).await.status, 403);
+    assert_eq!(t.api_as("soc.user").await.post_json(&path, &json!({})).await.status, 403);
+    // The agency's supervisor is offered it on the review page, takes it over and names the members.
+    let mut web = t.browser_as("soc.chief").await;
+    let page = web.get(&format!("/reviews/{review}")).await;
+    assert!(page.body.contains(&format!("/investigations/{inv}/take-over")), "{}", page.body);
+    let r = web.submit(&format!("/reviews/{review}"), &format!("/investigations/{inv}/take-over"), &[]).await;
+    assert_eq!((r.status, r.header("location")), (303, Some(format!("/investigations/{inv}").as_str())), "{}", r.body);
+    let members = json!({"business": "soc.chief", "ethics": "eth.officer", "it": "plan.admin"});
+    let r = chief.put_json(&format!("/api/v1/investigations/{inv}/members"), &members).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(t.api_as("eth.officer").await.get(&format!("/api/v1/investigations/{inv}")).await.status, 200);
+    assert_eq!(chief.post_json(&path, &json!({})).await.status, 403, "once only");
+    let audit = events(&t, &t.app.db().ledger_recent(&["audit_action"], 20).await.unwrap());
+    assert!(audit.contains(&"investigation_taken_over".to_owned()), "{audit:?}");
+}
