@@ -166,9 +166,13 @@ impl App {
     /// A review's decisions change accounts, so they are made by an admin who manages each
     /// account changed (R-ACC-1): an agency admin reaching a unit's review may read it, but the
     /// unit's users are decided on by the unit's admin.
-    async fn check_manages(&self, current: &Current, account: &AccountRow) -> Result<()> {
-        let tree = self.db().org_tree().await?;
-        if let Err(e) = may_manage(&tree, &current.actor(), account.org_node_id, &account.roles) {
+    async fn check_manages(
+        &self,
+        tree: &nhiguard_domain::org::OrgTree,
+        current: &Current,
+        account: &AccountRow,
+    ) -> Result<()> {
+        if let Err(e) = may_manage(tree, &current.actor(), account.org_node_id, &account.roles) {
             let target = format!("account {}", account.username);
             self.record(kind::FORBIDDEN, current.event_actor(), &target, "account review decision").await?;
             return Err(e.into());
@@ -246,7 +250,7 @@ impl App {
         let kept: Vec<String> = if decision == Decision::Reduce { kept_grants.to_vec() } else { Vec::new() };
         account_review::check_decision(decision, &concerns, note, &item.grants, &kept)?;
         let account = self.db().account(account_id).await?;
-        self.check_manages(current, &account).await?;
+        self.check_manages(&self.db().org_tree().await?, current, &account).await?;
         let mut tx = self.db().begin().await?;
         let d = ItemDecision {
             decision: decision.code(),
@@ -289,10 +293,11 @@ impl App {
         let now = self.now();
         // Read everything first: the transaction below holds SQLite's write lock.
         let mut accounts = Vec::with_capacity(items.len());
+        let tree = self.db().org_tree().await?;
         for i in &items {
             let account = self.db().account(i.account_id).await?;
             if matches!(Decision::from_code(&i.decision), Some(Decision::Disable | Decision::Reduce)) {
-                self.check_manages(current, &account).await?;
+                self.check_manages(&tree, current, &account).await?;
             }
             accounts.push(account);
         }

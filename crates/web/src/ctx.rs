@@ -301,15 +301,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// API's JSON body, 404 for a path naming no record and 422 for a query string.
 pub async fn unreadable_request(req: Request, next: Next) -> Response {
     let api = req.uri().path().starts_with("/api/");
-    let lang = req
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(&format!("{LANG_COOKIE}=")).and_then(Lang::from_code))
-        .unwrap_or_default();
-    let res = next.run(req).await;
+    let (parts, body) = req.into_parts();
+    let lang = cookie(&parts, LANG_COOKIE).and_then(Lang::from_code).unwrap_or_default();
+    let res = next.run(Request::from_parts(parts, body)).await;
     let plain = res
         .headers()
         .get(header::CONTENT_TYPE)
