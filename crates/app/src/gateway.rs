@@ -601,7 +601,9 @@ impl App {
         actor: &str,
     ) -> Result<bool> {
         let now = self.now();
-        if !tx.destroy_result(row.id, by, now).await? {
+        // The schedule's purge destroys only what is due and not kept with its case, checked again here.
+        let scheduled = event == "result_purged";
+        if !tx.destroy_result(row.id, by, now, scheduled).await? {
             return Ok(false);
         }
         let fields = vec![
@@ -775,7 +777,9 @@ impl App {
     pub async fn attach_result(&self, current: &Current, id: i64, attached: bool) -> Result<()> {
         let row = self.owned_live_result(current, id).await?;
         let mut tx = self.db().begin().await?;
-        tx.set_result_attached(id, attached).await?;
+        if !tx.set_result_attached(id, attached).await? {
+            return Err(AppError::conflict("此查詢結果已銷毀", "this result has already been destroyed"));
+        }
         let event = if attached { "result_attached" } else { "result_detached" };
         let fields = vec![
             ("event".into(), event.into()),

@@ -179,25 +179,27 @@ impl Tx {
         Ok(id)
     }
 
-    /// Clears a result's data, keeping the record of when and by whom (R-DAT-1).
-    pub async fn destroy_result(&mut self, id: i64, by: &str, at: Time) -> Result<bool> {
-        let done = sqlx::query(
+    /// Clears a result's data, keeping the record of when and by whom (R-DAT-1). False if it was
+    /// already gone or — when `scheduled`, the purge — is kept with its case or not yet due: the
+    /// purge lists what is due first, and an attach that came in just after must win.
+    pub async fn destroy_result(&mut self, id: i64, by: &str, at: Time, scheduled: bool) -> Result<bool> {
+        let sql = if scheduled {
             "UPDATE query_results SET nonce = NULL, ciphertext = NULL, destroyed_at = $1, destroyed_by = $2 \
-             WHERE id = $3 AND ciphertext IS NOT NULL",
-        )
-        .bind(micros(at))
-        .bind(by)
-        .bind(id)
-        .execute(self.conn())
-        .await?;
+             WHERE id = $3 AND ciphertext IS NOT NULL AND attached = 0 AND purge_after <= $1"
+        } else {
+            "UPDATE query_results SET nonce = NULL, ciphertext = NULL, destroyed_at = $1, destroyed_by = $2 \
+             WHERE id = $3 AND ciphertext IS NOT NULL"
+        };
+        let done = sqlx::query(sql).bind(micros(at)).bind(by).bind(id).execute(self.conn()).await?;
         self.clear_result_shares(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Attaches a result to its case (kept past the purge date) or detaches it; detaching ends
-    /// every share of it.
-    pub async fn set_result_attached(&mut self, id: i64, attached: bool) -> Result<()> {
-        sqlx::query("UPDATE query_results SET attached = $1 WHERE id = $2")
+    /// every share of it. False, and nothing changed, if its data is already destroyed (a purge or
+    /// deletion that came in first).
+    pub async fn set_result_attached(&mut self, id: i64, attached: bool) -> Result<bool> {
+        let done = sqlx::query("UPDATE query_results SET attached = $1 WHERE id = $2 AND ciphertext IS NOT NULL")
             .bind(i64::from(attached))
             .bind(id)
             .execute(self.conn())
@@ -205,7 +207,7 @@ impl Tx {
         if !attached {
             self.clear_result_shares(id).await?;
         }
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     /// Lets `account_id` open the result too (nothing if it already may) — only while the result

@@ -393,6 +393,42 @@ async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_de
         [("result_deleted", "soc.user"), ("result_attached", "soc.user"), ("result_purged", "schedule")]
     );
     assert!(retention.iter().all(|e| e.fields().iter().all(|(k, _)| k != "records")), "never the data");
+    // Nor the subject: a destruction record names the result, not whom it was about.
+    let id = subject(&t);
+    assert!(retention.iter().all(|e| e.fields().iter().all(|(_, v)| !v.contains(&id))), "never the subject");
+}
+
+#[tokio::test]
+async fn r_dat_1_r_qry_6_a_result_kept_with_its_case_just_before_the_purge_is_not_purged() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-9", REASON, &subject(&t))).await;
+    let id = r.json()["result_id"].as_i64().unwrap();
+    t.clock.advance(chrono::Duration::days(31));
+    let mut c = t.api_as("soc.user").await;
+    // The purge lists what is due; the owner keeps the result with its case before it gets to it.
+    let now = t.app.now();
+    let due = t.app.db().results_due(now, 1000).await.unwrap();
+    assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
+    let kept = c.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": true})).await;
+    assert_eq!(kept.status, 204, "{}", kept.body);
+    let mut tx = t.app.db().begin().await.unwrap();
+    assert!(!tx.destroy_result(id, "schedule", now, true).await.unwrap(), "the keep wins");
+    tx.commit().await.unwrap();
+    assert_eq!(t.app.purge_results().await.unwrap(), 0);
+    assert!(t.app.db().result(id).await.unwrap().ciphertext.is_some());
+    assert_eq!(c.get(&format!("/api/v1/results/{id}")).await.status, 200);
+    // The other way round: once destroyed, a result cannot be recorded as kept.
+    assert_eq!(c.request("DELETE", &format!("/api/v1/results/{id}"), None, "").await.status, 204);
+    let mut tx = t.app.db().begin().await.unwrap();
+    assert!(!tx.set_result_attached(id, true).await.unwrap(), "nothing left to keep");
+    tx.commit().await.unwrap();
+    let kept = c.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": true})).await;
+    assert_eq!(kept.status, 409, "{}", kept.body);
+    let events: Vec<String> =
+        entries(&t, EntryKind::Retention).await.iter().map(|e| e.field("event").unwrap().to_owned()).collect();
+    assert_eq!(events, ["result_attached", "result_deleted"], "nothing recorded that did not happen");
 }
 
 #[tokio::test]
