@@ -46,6 +46,13 @@ const CHUNK: i64 = 1000;
 /// Lookups in flight at once within a chunk.
 const PARALLEL: usize = 32;
 
+/// How many of a chunk's lookups go out between two checks of the owner's right to query: one
+/// round of [`PARALLEL`]. A chunk's queries are recorded (and its rights checked) before its first
+/// lookup, but its lookups go out over a while; once the right ends — the account disabled, a grant
+/// revoked, a linkage ended — only the lookups already out and at most one round after them still
+/// go (R-QRY-2), and the rest of the chunk is recorded as refused.
+const RECHECK_EVERY: usize = PARALLEL;
+
 /// After a chunk that NHIA could not take (unreachable, or saying it is unavailable), the batch
 /// waits, then sends a single row; it goes back to full chunks once a row gets through. The wait
 /// doubles up to [`WAIT_MAX`]. Without it a short outage (a night's maintenance window) would open
@@ -464,7 +471,8 @@ impl App {
                 tx.batch_record(id, &outcomes).await?;
             }
             tx.commit().await?;
-            let looked = self.lookup_chunk(id, &access, subjects, seqs).await?;
+            let gate = Arc::new(Gate { batch: b.clone(), state: tokio::sync::Mutex::default() });
+            let looked = self.lookup_chunk(id, &access, gate, subjects, seqs).await?;
             // One transaction: their outcomes, with the answers sealed.
             // Everything the entries need is read before the transaction takes the write lock.
             let mut drafts = Vec::new();
@@ -473,6 +481,18 @@ impl App {
             // rows go back to wait for another try (a new query then).
             let mut unsent = Vec::new();
             for (row, seq, l) in &looked {
+                let l = match l {
+                    Ok(l) => l,
+                    Err(why) => {
+                        // Recorded as a query, then never sent: the owner's right ended meanwhile.
+                        let mut entry =
+                            self.outcome_draft(&owner.username, *seq, &(Outcome::Refused, Vec::new(), None));
+                        entry.fields.push(("refusal".into(), why.clone()));
+                        drafts.push(entry);
+                        rows.push((*row, Outcome::Refused.code().to_owned(), None));
+                        continue;
+                    }
+                };
                 let mut entry = self.outcome_draft(&owner.username, *seq, l);
                 entry.fields.extend(self.relation_fields(&owner.person_name, &l.1).await?);
                 drafts.push(entry);
@@ -509,14 +529,16 @@ impl App {
         }
     }
 
-    /// A chunk's lookups, [`PARALLEL`] at a time, the lease renewed while they are out. Sorted by row.
+    /// A chunk's lookups, [`PARALLEL`] at a time, the lease renewed while they are out, the owner's
+    /// right checked again as they go (`gate`). Sorted by row; a row `Err(why)` was not sent.
     async fn lookup_chunk(
         &self,
         id: i64,
         access: &Access,
+        gate: Arc<Gate>,
         subjects: Vec<(u64, Subject)>,
         seqs: Vec<u64>,
-    ) -> Result<Vec<(u64, u64, crate::gateway::Looked)>> {
+    ) -> Result<Vec<(u64, u64, std::result::Result<crate::gateway::Looked, String>)>> {
         let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let mut set = tokio::task::JoinSet::new();
         let operation = Arc::new(access.operation.clone());
@@ -524,9 +546,14 @@ impl App {
             let app = self.clone();
             let operation = operation.clone();
             let sem = sem.clone();
+            let gate = gate.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                (row, seq, app.lookup(&operation, &subject, seq).await)
+                let looked = match gate.admit(&app).await? {
+                    Ok(()) => Ok(app.lookup(&operation, &subject, seq).await),
+                    Err(why) => Err(why),
+                };
+                Ok::<_, AppError>((row, seq, looked))
             });
         }
         let mut renew = tokio::time::interval(RENEW);
@@ -535,7 +562,7 @@ impl App {
         loop {
             tokio::select! {
                 r = set.join_next() => match r {
-                    Some(r) => looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))?),
+                    Some(r) => looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))??),
                     None => break,
                 },
                 _ = renew.tick() => {
@@ -792,5 +819,42 @@ mod tests {
         assert_eq!(waits(&[0; 11]), [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
         assert_eq!(waits(&[0, 0, 0, 0, 3600, 0]), [1, 2, 4, 8, 1, 2], "an hour's work between failures");
         assert_eq!(waits(&[0, 0, 0, 300]), [1, 2, 4, 8], "not longer than the longest wait");
+    }
+}
+
+/// The owner's right to query, checked again while a chunk's lookups go out ([`RECHECK_EVERY`]).
+struct Gate {
+    batch: BatchRow,
+    state: tokio::sync::Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Lookups let through since the right was last checked (the chunk's start counts as a check).
+    since_check: usize,
+    /// Why the right ended, once it has: no further lookup of the chunk goes.
+    refused: Option<String>,
+}
+
+impl Gate {
+    /// Whether the next lookup may go: `Ok(Err(why))` once the owner's right has ended.
+    async fn admit(&self, app: &App) -> Result<std::result::Result<(), String>> {
+        let mut state = self.state.lock().await;
+        if let Some(why) = &state.refused {
+            return Ok(Err(why.clone()));
+        }
+        if state.since_check >= RECHECK_EVERY {
+            let mut owner = app.batch_owner(&self.batch).await?;
+            // A sign-in lockout pauses a batch between chunks; it does not stop one under way.
+            owner.locked_until = None;
+            if let Err((why, _)) = app.batch_access(&owner, self.batch.purpose_id, self.batch.operation_id).await? {
+                let why = format!("batch: {why}");
+                state.refused = Some(why.clone());
+                return Ok(Err(why));
+            }
+            state.since_check = 0;
+        }
+        state.since_check += 1;
+        Ok(Ok(()))
     }
 }

@@ -102,10 +102,12 @@ impl Assembler {
                     let recorded = Recorded {
                         outcome: Outcome::from_code(e.field("outcome").unwrap_or_default())
                             .unwrap_or(Outcome::NhiaError),
-                        // A batch row the gateway's stop interrupted says so instead of an NHIA code.
-                        nhia_error: match e.field("interrupted") {
-                            Some(_) => INTERRUPTED.to_owned(),
-                            None => e.field("nhia_error").unwrap_or_default().to_owned(),
+                        // A batch row the gateway's stop interrupted says so instead of an NHIA code,
+                        // and one withheld when its owner's right ended midway says why.
+                        nhia_error: match (e.field("interrupted"), e.field("refusal")) {
+                            (Some(_), _) => INTERRUPTED.to_owned(),
+                            (None, Some(why)) => why.to_owned(),
+                            (None, None) => e.field("nhia_error").unwrap_or_default().to_owned(),
                         },
                         same_surname: e.field("same_surname") == Some("1"),
                         subject_is_employee: e.field("subject_is_employee") == Some("1"),

@@ -301,14 +301,30 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     let id = upload_ids(&mut c, &t, &known).await;
     first_chunk_sent(&t, id).await;
     t.set_account_status("soc.user", "disabled", None).await;
+    let out_at_disable = usize::try_from(t.nhia.requests_seen() - seen).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while t.app.db().batch(id).await.unwrap().state != "done" {
         assert!(Instant::now() < deadline, "the batch never finished");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     t.nhia.set_delay(None);
-    assert_eq!(t.nhia.requests_seen() - seen, 1000, "the first chunk only");
+    // The right is checked again as the chunk's lookups go (R-QRY-2): once it has ended, only the
+    // lookups already out and at most one round of 32 after them still reach NHIA.
+    let sent = usize::try_from(t.nhia.requests_seen() - seen).unwrap();
+    assert!(sent <= out_at_disable + 64 && sent < 1000, "{sent} lookups went, {out_at_disable} before the disable");
     let entries = ledger(&t).await;
+    // The first chunk's rows that never went: recorded as queries, then as refused, saying why.
+    let withheld: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind() == EntryKind::QueryOutcome && e.field("outcome") == Some("refused"))
+        .collect();
+    assert_eq!(withheld.len(), 1000 - sent, "each of the chunk's unsent rows");
+    assert!(withheld.iter().all(|e| e.field("refusal") == Some("batch: account disabled")));
+    let answered = entries
+        .iter()
+        .filter(|e| e.kind() == EntryKind::QueryOutcome && e.field("outcome") == Some("answered"))
+        .count();
+    assert_eq!(answered, sent, "every lookup that went has its answer recorded");
     let refusals: Vec<&Entry> =
         entries.iter().filter(|e| e.kind() == EntryKind::Query && e.field("outcome") == Some("refused")).collect();
     // Each subject not sent is its own refused query, naming whom (R-LOG-1, R-QRY-4).
@@ -327,7 +343,7 @@ async fn r_log_1_a_batch_whose_account_is_disabled_midway_stops_and_its_refusal_
     assert_eq!(refusal.field("operation"), Some("INS01"));
     assert_eq!(refusal.field("case_number"), Some("113-兒保-77"));
     let b = t.app.db().batch(id).await.unwrap();
-    assert_eq!((b.done, b.failed), (1060, 60), "the refused rows count as done, not answered");
+    assert_eq!((b.done, b.failed), (1060, 1060 - sent as u64), "the refused rows count as done, not answered");
 }
 
 #[tokio::test]
