@@ -163,6 +163,17 @@ fn batch_subjects(access: &Access, input: &BatchInput) -> Result<Vec<(u64, Natio
             problems.push((row_no, "儲存格看似公式".into(), "the cell looks like a formula".into()));
             continue;
         }
+        // A formula in any other column is never read nor echoed, but the file was made to run
+        // something: whoever prepared it should know. A lone "-" is a blank, not a formula.
+        if let Some(j) = (0..row.len()).find(|&j| j != col && formula_risk(&row[j]) && row[j].trim() != "-") {
+            let named = table.header.get(j).map(|h| h.trim()).filter(|h| !h.is_empty());
+            let (zh, en) = match named {
+                Some(h) => (format!("「{h}」欄"), format!("column '{h}'")),
+                None => (format!("第 {} 欄", j + 1), format!("column {}", j + 1)),
+            };
+            problems.push((row_no, format!("{zh}的儲存格看似公式"), format!("the cell in {en} looks like a formula")));
+            continue;
+        }
         match NationalId::parse(cell) {
             Ok(id) => match first_row.entry(id.expose().to_owned()) {
                 std::collections::hash_map::Entry::Occupied(first) => problems.push((
@@ -262,6 +273,19 @@ impl App {
         tx.commit().await?;
         self.spawn_batch(id);
         Ok(id)
+    }
+
+    /// Records an upload refused before its file was read — too large, or not a readable request —
+    /// as a refused query (R-LOG-1), with whatever of its purpose, case number and reason is known
+    /// (the API's come beside the file; a page's form is inside it, so unknown), and gives `e` back
+    /// to show. Should the record fail, that failure is what is shown.
+    pub async fn refuse_unread_upload(&self, current: &Current, input: &BatchInput, e: AppError) -> AppError {
+        let why = if matches!(e, AppError::TooLarge(_)) { "batch: file too large" } else { "batch: invalid file" };
+        let query = as_query(input.purpose_id, input.operation_id, &input.case_number, &input.reason);
+        match self.refuse(current, &query, why, e).await {
+            Ok(_) => AppError::Internal("a refusal was not refused".into()),
+            Err(e) => e,
+        }
     }
 
     /// Works on a batch in the background, unless this process already does.

@@ -240,6 +240,7 @@ pub fn detail_text(lang: Lang, detail: &str) -> String {
             .t("結果未記錄（送出後系統中斷或仍在查詢中）", "no outcome recorded (stopped after sending, or still out)")
             .to_owned(),
         "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
+        "file too large" => lang.t("檔案超過 10 MiB 上限", "file over the 10 MiB limit").to_owned(),
         c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
         "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),
         "NHI-UNAVAILABLE" => lang.t("健保署無法連線", "NHIA unavailable").to_owned(),

@@ -50,7 +50,7 @@ pub fn routes() -> Router<AppState> {
             "/batches",
             post(batch_upload)
                 .layer(axum::extract::DefaultBodyLimit::max(crate::batch::UPLOAD_LIMIT))
-                .layer(axum::middleware::from_fn(crate::batch::api_refuse_oversize)),
+                .layer(axum::middleware::from_fn(crate::batch::mark_oversize)),
         )
         .route("/batches/{id}", get(batch_get).delete(batch_delete))
         .route("/batches/{id}/result.csv", get(batch_csv))
@@ -1350,17 +1350,28 @@ async fn batch_upload(
     State(s): State<AppState>,
     ApiQuerier(u): ApiQuerier,
     axum::extract::Query(p): axum::extract::Query<BatchParams>,
+    oversize: Option<axum::Extension<crate::batch::AnnouncedOversize>>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let body = body.map_err(|e| ApiError(crate::batch::unreadable_upload(e.status())))?;
-    let input = nhiguard_app::batch::BatchInput {
+    let mut input = nhiguard_app::batch::BatchInput {
         purpose_id: p.purpose_id,
         operation_id: p.operation_id,
         case_number: p.case_number,
         reason: p.reason,
         file_name: p.file_name,
-        bytes: body.to_vec(),
+        bytes: Vec::new(),
     };
+    // Too large (announced, or found so while reading) or unreadable: refused and recorded.
+    let status = match (oversize, &body) {
+        (Some(_), _) => Some(StatusCode::PAYLOAD_TOO_LARGE),
+        (None, Err(e)) => Some(e.status()),
+        (None, Ok(_)) => None,
+    };
+    if let Some(status) = status {
+        let e = crate::batch::unreadable_upload(status);
+        return Err(ApiError(s.app.refuse_unread_upload(&u.current, &input, e).await));
+    }
+    input.bytes = body.map(|b| b.to_vec()).unwrap_or_default();
     let id = s.app.upload_batch(&u.current, &input).await?;
     Ok((StatusCode::CREATED, Json(Created { id })))
 }

@@ -18,7 +18,7 @@ use crate::view::Base;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/batches", get(list).post(upload).layer(axum::middleware::from_fn(page_refuse_oversize)))
+        .route("/batches", get(list).post(upload).layer(axum::middleware::from_fn(mark_oversize)))
         .route("/batches/{id}", get(detail))
         .route("/batches/{id}/delete", post(delete))
         .route("/batches/{id}/attach", post(attach))
@@ -31,8 +31,7 @@ pub fn routes() -> Router<AppState> {
 /// A batch file may be up to 10 MiB (the tabular reader's limit), plus the form around it.
 pub const UPLOAD_LIMIT: usize = 11 * 1024 * 1024;
 
-/// Whether a request announces a body over [`UPLOAD_LIMIT`] (its Content-Length): refused before
-/// it is read, so that a large upload is not taken in only to be thrown away.
+/// Whether a request announces a body over [`UPLOAD_LIMIT`] (its Content-Length).
 fn announced_oversize(req: &axum::extract::Request) -> bool {
     req.headers()
         .get(axum::http::header::CONTENT_LENGTH)
@@ -41,24 +40,18 @@ fn announced_oversize(req: &axum::extract::Request) -> bool {
         .is_some_and(|n| n > UPLOAD_LIMIT as u64)
 }
 
-/// The API's uploads: an announced oversize is answered 413 at once.
-pub async fn api_refuse_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    if announced_oversize(&req) {
-        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
-        return axum::response::IntoResponse::into_response(crate::error::ApiError(e));
-    }
-    next.run(req).await
-}
+/// Marks an upload that announces more than [`UPLOAD_LIMIT`].
+#[derive(Debug, Clone, Copy)]
+pub struct AnnouncedOversize;
 
-/// The upload page's form: as [`api_refuse_oversize`], as a page in the reader's language.
-async fn page_refuse_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// An upload that announces more than [`UPLOAD_LIMIT`] goes on to its handler without its body,
+/// marked [`AnnouncedOversize`]: it is not taken in only to be thrown away, yet the handler, once
+/// it knows who sent it, records the refusal (R-LOG-1) and answers 413.
+pub async fn mark_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     if announced_oversize(&req) {
-        let (parts, _) = req.into_parts();
-        let lang = crate::ctx::cookie(&parts, crate::ctx::LANG_COOKIE)
-            .and_then(nhiguard_app::i18n::Lang::from_code)
-            .unwrap_or_default();
-        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
-        return axum::response::IntoResponse::into_response(PageError::new(e, lang));
+        let (mut parts, _) = req.into_parts();
+        parts.extensions.insert(AnnouncedOversize);
+        return next.run(axum::extract::Request::from_parts(parts, axum::body::Body::empty())).await;
     }
     next.run(req).await
 }
@@ -149,9 +142,20 @@ async fn list(State(s): State<AppState>, u: PageUser) -> Result<Response, PageEr
 async fn upload(
     State(s): State<AppState>,
     PageQuerier(u): PageQuerier,
+    oversize: Option<axum::Extension<AnnouncedOversize>>,
     mut form: Multipart,
 ) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
+    if oversize.is_some() {
+        // The form's fields are inside the body never read: who tried is all that is known.
+        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
+        let detail = "upload refused: over 10 MiB, not read";
+        s.app
+            .record(nhiguard_app::events::kind::BATCH, u.current.event_actor(), "/batches", detail)
+            .await
+            .page(lang)?;
+        return Err(PageError::new(e, lang));
+    }
     let bad_form = |e: axum::extract::multipart::MultipartError| PageError::new(unreadable_upload(e.status()), lang);
     let (mut csrf, mut choice, mut case_number, mut reason, mut file_name, mut bytes) =
         (String::new(), String::new(), String::new(), String::new(), String::new(), Vec::new());

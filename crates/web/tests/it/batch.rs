@@ -122,11 +122,16 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
             "第 4 列：與第 2 列為同一人",
         ),
         ("formula.csv".into(), format!("身分證號\n{}\n=cmd|' /C calc'!A0\n", known[0]).into_bytes(), "公式"),
+        (
+            "formula-note.csv".into(),
+            format!("身分證號,備註\n{},=cmd|' /C calc'!A0\n{},-\n", known[0], known[1]).into_bytes(),
+            "第 2 列：「備註」欄的儲存格看似公式",
+        ),
         ("filtered.ods".into(), include_bytes!("../fixtures/filtered.ods").to_vec(), "第 3 列：此列被隱藏或篩選掉了"),
         ("header.csv".into(), format!("姓名\n{}\n", known[0]).into_bytes(), "身分證號欄位"),
         ("big5.csv".into(), big5.to_vec(), "Big5"),
-        ("garbage.csv".into(), garbage, ""),
-        ("empty.csv".into(), "身分證號\n".as_bytes().to_vec(), ""),
+        ("garbage.csv".into(), garbage, "不是文字檔"),
+        ("empty.csv".into(), "身分證號\n".as_bytes().to_vec(), "檔案沒有任何身分證號"),
     ];
     for (name, body, says) in &cases {
         let r = upload(&mut c, &t, name, body).await;
@@ -155,12 +160,23 @@ async fn r_qry_4_a_file_with_any_bad_row_is_refused_whole_and_nothing_is_sent() 
     let r = c.request_announcing("POST", &q, Some("text/csv"), 12 << 20).await;
     assert_eq!(r.status, 413, "{}", r.body);
     assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("10 MiB"), "{}", r.body);
+    // Recorded as a refused query, with the case number and reason that came beside the file.
+    let too_large: Vec<Entry> = ledger(&t)
+        .await
+        .into_iter()
+        .filter(|e| e.kind() == EntryKind::Query && e.field("refusal") == Some("batch: file too large"))
+        .collect();
+    assert_eq!(too_large.len(), 1);
+    assert_eq!((too_large[0].field("case_number"), too_large[0].field("reason")), (Some("113-1"), Some("x")));
     assert_eq!(t.nhia.requests_seen(), seen, "nothing reached NHIA");
     assert!(t.app.db().batches_of(t.account_id("soc.user").await).await.unwrap().is_empty(), "nothing was queued");
     // A refused purpose is refused for a batch too, and recorded.
     let mut tax = t.api_as("tax.user").await;
     let r = upload(&mut tax, &t, "ok.csv", format!("身分證號\n{}\n", known[0]).as_bytes()).await;
     assert_eq!(r.status, 403);
+    // A lone "-" in another column is a blank, not a formula.
+    let r = upload(&mut c, &t, "dash.csv", format!("身分證號,備註\n{},-\n", known[0]).as_bytes()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
 }
 
 #[tokio::test]
@@ -211,6 +227,12 @@ async fn a_user_runs_a_small_batch_through_the_pages() {
     let r = web.request_announcing("POST", "/batches", Some("multipart/form-data; boundary=x"), 12 << 20).await;
     assert_eq!(r.status, 413);
     assert!(r.body.contains("10 MiB"), "{}", r.body);
+    // Recorded, with who tried (the form's fields were inside the body never read).
+    let tried = ledger(&t)
+        .await
+        .into_iter()
+        .any(|e| e.actor() == "soc.user" && e.field("detail") == Some("upload refused: over 10 MiB, not read"));
+    assert!(tried, "the refused upload is in the log");
     // R-DAT-1: the owner destroys the file early; the destruction is recorded, the file is gone.
     let id: i64 = at.rsplit('/').next().unwrap().parse().unwrap();
     let mut other = t.api_as("soc.reviewer").await;
