@@ -297,6 +297,75 @@ async fn r_qry_4_a_stopped_batch_resumes_without_sending_a_recorded_query_again(
 }
 
 #[tokio::test]
+async fn r_qry_6_a_batchs_subjects_answers_and_result_file_are_sealed_at_rest() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(2);
+    let mut c = t.api_as("soc.user").await;
+    // Slow enough to read the rows while they wait.
+    t.nhia.set_delay(Some(Duration::from_millis(150)));
+    let id = upload_ids(&mut c, &t, &known).await;
+    let holds_an_id = |bytes: &[u8]| known.iter().any(|k| bytes.windows(k.len()).any(|w| w == k.as_bytes()));
+    let mut raw = t.raw().await;
+    let subjects: Vec<Option<Vec<u8>>> =
+        sqlx::query_scalar("SELECT subject_ciphertext FROM batch_items WHERE batch_id = $1 ORDER BY row_no")
+            .bind(id)
+            .fetch_all(&mut raw)
+            .await
+            .unwrap();
+    assert_eq!(subjects.len(), 2);
+    assert!(subjects.iter().all(|s| s.as_deref().is_some_and(|s| !s.is_empty() && !holds_an_id(s))), "sealed");
+    finished(&mut c, id).await;
+    t.nhia.set_delay(None);
+    let file: Option<Vec<u8>> = sqlx::query_scalar("SELECT result_ciphertext FROM batches WHERE id = $1")
+        .bind(id)
+        .fetch_one(&mut raw)
+        .await
+        .unwrap();
+    let file = file.expect("the result file is kept, sealed");
+    assert!(!holds_an_id(&file), "the result file is not stored in clear");
+    // What it holds in clear, as its owner downloads it: the subjects and their answers.
+    let download = c.get(&format!("/api/v1/batches/{id}/result.csv")).await;
+    assert!(known.iter().all(|k| download.body.contains(k.as_str())), "{}", download.body);
+    // The rows' sealed subjects and answers are cleared once the file is made.
+    let left: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM batch_items WHERE batch_id = $1 \
+         AND (subject_ciphertext IS NOT NULL OR answer_ciphertext IS NOT NULL)",
+    )
+    .bind(id)
+    .fetch_one(&mut raw)
+    .await
+    .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn r_qry_4_a_batchs_progress_is_shown_while_it_runs() {
+    let t = TestApp::demo().await;
+    let known = t.app.sandbox_examples(1060);
+    let mut c = t.api_as("soc.user").await;
+    t.nhia.set_delay(Some(Duration::from_millis(5)));
+    let id = upload_ids(&mut c, &t, &known).await;
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let b = c.get(&format!("/api/v1/batches/{id}")).await.json();
+        let done = b["done"].as_u64().unwrap();
+        if seen.last() != Some(&done) {
+            seen.push(done);
+        }
+        if b["state"] == "done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the batch never finished: {b}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    t.nhia.set_delay(None);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "only forward: {seen:?}");
+    assert!(seen.iter().any(|d| (1..1060).contains(d)), "a part done was shown before the end: {seen:?}");
+    assert_eq!(seen.last(), Some(&1060));
+}
+
+#[tokio::test]
 async fn r_qry_1_a_batch_case_number_follows_the_agency_format() {
     let t = TestApp::demo().await;
     let soc = t.node("SOC").await;

@@ -306,6 +306,27 @@ async fn r_acc_7_r_log_1_an_account_barred_at_the_moment_of_the_query_is_refused
 }
 
 #[tokio::test]
+async fn r_acc_7_r_log_1_a_query_on_the_accounts_disable_date_is_refused_and_recorded() {
+    let t = TestApp::demo().await;
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let seen = t.nhia.requests_seen();
+    let id = subject(&t);
+    let mut c = t.api_as("soc.user").await;
+    // Before its disable date the account queries; on that date (Taipei's) it no longer does, even
+    // through a session opened before.
+    let today = nhiguard_domain::roc::taipei_date(t.app.now());
+    t.set_account_status("soc.user", "active", Some(today + chrono::Duration::days(1))).await;
+    assert_eq!(c.post_json("/api/v1/queries", &body(p, o, "113-E", REASON, &id)).await.status, 200);
+    assert_eq!(t.nhia.requests_seen(), seen + 1);
+    t.set_account_status("soc.user", "active", Some(today)).await;
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-F", REASON, &id)).await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.json()["error"]["message_zh"].as_str().unwrap().contains("停用日"), "{}", r.body);
+    assert_eq!(t.nhia.requests_seen(), seen + 1, "nothing more reached NHIA");
+    assert_eq!(refusals(&t).await, [("account past its disable date".to_owned(), "113-F".to_owned(), true)]);
+}
+
+#[tokio::test]
 async fn not_found_and_nhia_failures_are_answered_clearly_and_recorded() {
     let t = TestApp::demo().await;
     let (p, o) = ids(&t, 8, "INS01").await;
@@ -496,6 +517,14 @@ async fn the_history_lists_every_query_with_masked_subjects() {
     assert_eq!(outcomes, ["refused", "answered"]);
     assert_eq!(list[1]["case_number"], "113-7");
     assert_eq!(list[1]["subject"], format!("{}****{}", &id[..4], &id[8..]));
+    // The page: each query with its case number and reason, the kept result with its purge date
+    // (30 days on, in the ROC calendar), never the whole ID.
+    let page = t.browser_as("soc.user").await.get("/history").await.body;
+    assert!(!page.contains(&id), "no whole ID on the page");
+    let queries: Vec<&str> = page.split("<tr>").filter(|r| r.contains("113-7") && r.contains(REASON)).collect();
+    assert_eq!(queries.len(), 1, "{page}");
+    let kept: Vec<&str> = page.split("<tr>").filter(|r| r.contains("113-7") && r.contains("/results/")).collect();
+    assert!(kept.len() == 1 && kept[0].contains("115/12/27"), "{page}");
 }
 
 #[tokio::test]
