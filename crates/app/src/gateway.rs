@@ -810,14 +810,17 @@ impl App {
 /// Starts the built-in sandbox NHIA on a local port and connects to it over HTTP with the real
 /// connector, so that the demo and the tests exercise the same path as production. The sandbox
 /// runs as long as the returned value (or the app holding it) lives.
-pub async fn sandbox_nhi(seed: u64, as_of: chrono::NaiveDate) -> Result<Nhi> {
-    sandbox_nhi_with_faults(seed, as_of, None).await
+/// The connector's timeout and retries are the settings' (`nhi_timeout_seconds`, `nhi_retries`),
+/// as with NHIA itself.
+pub async fn sandbox_nhi(seed: u64, as_of: chrono::NaiveDate, settings: &crate::Settings) -> Result<Nhi> {
+    sandbox_nhi_with_faults(seed, as_of, settings, None).await
 }
 
 /// As [`sandbox_nhi`], with a fault-injection handle for tests (NHIA down, slow, answering garbage).
 pub async fn sandbox_nhi_with_faults(
     seed: u64,
     as_of: chrono::NaiveDate,
+    settings: &crate::Settings,
     faults: Option<nhiguard_nhi::SandboxFaults>,
 ) -> Result<Nhi> {
     let data = Arc::new(SandboxData::generate(seed, 5000, as_of));
@@ -829,9 +832,10 @@ pub async fn sandbox_nhi_with_faults(
     let handle = nhiguard_nhi::spawn_sandbox(std::net::SocketAddr::from(([127, 0, 0, 1], 0)), config)
         .await
         .map_err(|e| AppError::Internal(format!("sandbox: {e}")))?;
-    let connector =
-        nhiguard_nhi::HttpConnector::new(nhiguard_nhi::HttpConnectorConfig::new(handle.endpoint(), credential))
-            .map_err(|e| AppError::Internal(format!("sandbox connector: {}", e.detail())))?;
+    let mut c = nhiguard_nhi::HttpConnectorConfig::new(handle.endpoint(), credential);
+    patience(&mut c, settings);
+    let connector = nhiguard_nhi::HttpConnector::new(c)
+        .map_err(|e| AppError::Internal(format!("sandbox connector: {}", e.detail())))?;
     Ok(Nhi { connector: Arc::new(connector), sandbox: Some(data), sandbox_server: Some(Arc::new(handle)) })
 }
 
@@ -859,6 +863,13 @@ pub fn outcome_message(outcome: Outcome, nhia_error: &str) -> Option<Text> {
     }
 }
 
+/// How long a connector waits for NHIA, and how often it tries again, from the settings.
+fn patience(c: &mut nhiguard_nhi::HttpConnectorConfig, s: &crate::Settings) {
+    c.request_timeout = std::time::Duration::from_secs(u64::try_from(s.nhi_timeout_seconds).unwrap_or(10));
+    c.connect_timeout = c.request_timeout.min(std::time::Duration::from_secs(3));
+    c.retries = u32::try_from(s.nhi_retries).unwrap_or(2);
+}
+
 /// The real NHIA connector from the settings; errors name the setting to fix.
 pub fn nhia_connector(s: &crate::Settings) -> std::result::Result<Nhi, String> {
     let mut c = nhiguard_nhi::HttpConnectorConfig::new(s.nhi_endpoint.clone(), s.nhi_credential.clone());
@@ -866,9 +877,7 @@ pub fn nhia_connector(s: &crate::Settings) -> std::result::Result<Nhi, String> {
     c.client_cert_pem = path(&s.nhi_client_cert);
     c.client_key_pem = path(&s.nhi_client_key);
     c.ca_pem = path(&s.nhi_ca);
-    c.request_timeout = std::time::Duration::from_secs(u64::try_from(s.nhi_timeout_seconds).unwrap_or(10));
-    c.connect_timeout = c.request_timeout.min(std::time::Duration::from_secs(3));
-    c.retries = u32::try_from(s.nhi_retries).unwrap_or(2);
+    patience(&mut c, s);
     match nhiguard_nhi::HttpConnector::new(c) {
         Ok(conn) => Ok(Nhi { connector: Arc::new(conn), sandbox: None, sandbox_server: None }),
         Err(nhiguard_nhi::NhiError::Config { setting, detail }) => {

@@ -71,9 +71,11 @@ async fn app_on(db: &TestDb) -> App {
         },
         results: nhiguard_app::vault::ResultsKey::generate().unwrap(),
     };
-    let nhi =
-        nhiguard_app::gateway::sandbox_nhi(1, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()).await.unwrap();
-    App::new(store, Settings::default(), Arc::new(SystemClock), keys, nhi)
+    let settings = Settings::default();
+    let nhi = nhiguard_app::gateway::sandbox_nhi(1, chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(), &settings)
+        .await
+        .unwrap();
+    App::new(store, settings, Arc::new(SystemClock), keys, nhi)
 }
 
 async fn raw_conn(url: &str) -> sqlx::AnyConnection {

@@ -134,8 +134,8 @@ fn proofs_only(url: &str) {
     rt.block_on(async {
         let db = nhiguard_store::Db::open(url).await.unwrap();
         let keys = support::keys();
-        let nhi = nhiguard_app::gateway::sandbox_nhi(7, chrono::Utc::now().date_naive()).await.unwrap();
         let settings = nhiguard_app::settings::Settings::default();
+        let nhi = nhiguard_app::gateway::sandbox_nhi(7, chrono::Utc::now().date_naive(), &settings).await.unwrap();
         let app = nhiguard_app::App::new(db, settings, Arc::new(nhiguard_domain::clock::SystemClock), keys, nhi);
         let size = app.db().latest_checkpoint().await.unwrap().expect("a signed checkpoint").size;
         let (times, again) = proof_passes(&app, size).await;

@@ -322,7 +322,7 @@ async fn nhi(s: &Settings) -> Result<Nhi, CliError> {
     if s.nhi_endpoint.is_empty() {
         tracing::warn!("nhi_endpoint is not set: lookups go to the built-in sandbox with synthetic people");
         let today = nhiguard_domain::roc::taipei_date(chrono::Utc::now());
-        return Ok(nhiguard_app::gateway::sandbox_nhi(20_161_127, today).await?);
+        return Ok(nhiguard_app::gateway::sandbox_nhi(20_161_127, today, s).await?);
     }
     nhiguard_app::gateway::nhia_connector(s).map_err(|problem| {
         CliError::Settings(settings::SettingsError { key: "nhi".into(), source_name: "settings".into(), problem })

@@ -367,6 +367,33 @@ async fn not_found_and_nhia_failures_are_answered_clearly_and_recorded() {
 }
 
 #[tokio::test]
+async fn nhia_timing_out_is_answered_clearly_recorded_and_not_sent_again() {
+    let t = TestApp::with_settings(|s| s.nhi_timeout_seconds = 1).await;
+    t.app.fill_demo().await.unwrap();
+    let (p, o) = ids(&t, 8, "INS01").await;
+    let mut c = t.api_as("soc.user").await;
+    let seen = t.nhia.requests_seen();
+    t.nhia.set_delay(Some(std::time::Duration::from_millis(1500)));
+    let r = c.post_json("/api/v1/queries", &body(p, o, "113-T", REASON, &subject(&t))).await;
+    t.nhia.set_delay(None);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = r.json();
+    assert_eq!((a["outcome"].as_str(), a["result_id"].is_null()), (Some("nhia_error"), true), "{a}");
+    assert!(a["message_zh"].as_str().unwrap().contains("逾時"), "{a}");
+    // A lookup NHIA may still carry out is not sent again (it would be a second disclosure).
+    assert_eq!(t.nhia.requests_seen(), seen + 1);
+    let outcome = entries(&t, EntryKind::QueryOutcome).await;
+    assert_eq!(outcome.len(), 1);
+    assert_eq!(
+        (outcome[0].field("outcome"), outcome[0].field("nhia_error")),
+        (Some("nhia_error"), Some("NHI-TIMEOUT"))
+    );
+    let query = entries(&t, EntryKind::Query).await;
+    assert_eq!(query.len(), 1);
+    assert_eq!(query[0].field("case_number"), Some("113-T"));
+}
+
+#[tokio::test]
 async fn r_dat_1_results_are_purged_after_thirty_days_or_deleted_early_with_a_destruction_record() {
     let t = TestApp::demo().await;
     let (p, o) = ids(&t, 8, "INS01").await;

@@ -62,9 +62,14 @@ impl TestApp {
         };
         // The sandbox NHIA over HTTP, reached through the real connector.
         let faults = nhiguard_nhi::SandboxFaults::new();
-        let nhi = nhiguard_app::gateway::sandbox_nhi_with_faults(7, start_time().date_naive(), Some(faults.clone()))
-            .await
-            .unwrap();
+        let nhi = nhiguard_app::gateway::sandbox_nhi_with_faults(
+            7,
+            start_time().date_naive(),
+            &settings,
+            Some(faults.clone()),
+        )
+        .await
+        .unwrap();
         let app = App::new(store, settings, clock.clone(), keys, nhi);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let served = app.clone();
