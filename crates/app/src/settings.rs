@@ -535,7 +535,7 @@ pub static SPECS: &[Spec] = &[
     },
     Spec {
         key: "nhi_timeout_seconds",
-        meaning: "how long to wait for NHIA's answer (a lookup that timed out is never resent)",
+        meaning: "how long to wait for NHIA's answer (a lookup that timed out is never resent); the built-in sandbox is waited for the same",
         default: "10",
         set: |s, v| {
             s.nhi_timeout_seconds = int_in(v, 1, 120)?;
