@@ -591,18 +591,16 @@ impl App {
     }
 
     /// Clears one result in `tx` with its destruction record (what, when, by whom or by schedule;
-    /// never the data). False if it was already gone.
-    async fn destroy_recorded(
-        &self,
-        tx: &mut nhiguard_store::Tx,
-        row: &ResultRow,
-        event: &str,
-        by: &str,
-        actor: &str,
-    ) -> Result<bool> {
+    /// never the data): deleted by `by`, or purged by the schedule when `by` is `None`. False if it
+    /// was already gone, or — for the schedule — is now kept with its case.
+    async fn destroy_recorded(&self, tx: &mut nhiguard_store::Tx, row: &ResultRow, by: Option<&str>) -> Result<bool> {
         let now = self.now();
-        // The schedule's purge destroys only what is due and not kept with its case, checked again here.
-        let scheduled = event == "result_purged";
+        let (event, by, actor, scheduled) = match by {
+            Some(who) => ("result_deleted", who, who, false),
+            None => ("result_purged", "schedule", "system", true),
+        };
+        // The schedule's purge destroys only what is due and not kept with its case, checked again
+        // in the update itself: the owner may have kept it since the purge listed it.
         if !tx.destroy_result(row.id, by, now, scheduled).await? {
             return Ok(false);
         }
@@ -628,7 +626,7 @@ impl App {
             ));
         }
         let mut tx = self.db().begin().await?;
-        if !self.destroy_recorded(&mut tx, &row, "result_deleted", &current.username, &current.username).await? {
+        if !self.destroy_recorded(&mut tx, &row, Some(&current.username)).await? {
             return Err(AppError::conflict("此查詢結果已銷毀", "this result has already been destroyed"));
         }
         tx.commit().await?;
@@ -643,7 +641,7 @@ impl App {
         let mut n = 0;
         for row in due {
             let mut tx = self.db().begin().await?;
-            if self.destroy_recorded(&mut tx, &row, "result_purged", "schedule", "system").await? {
+            if self.destroy_recorded(&mut tx, &row, None).await? {
                 n += 1;
             }
             tx.commit().await?;

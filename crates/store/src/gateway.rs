@@ -191,8 +191,12 @@ impl Tx {
              WHERE id = $3 AND ciphertext IS NOT NULL"
         };
         let done = sqlx::query(sql).bind(micros(at)).bind(by).bind(id).execute(self.conn()).await?;
+        if done.rows_affected() == 0 {
+            // Not destroyed now: whoever may open it still may.
+            return Ok(false);
+        }
         self.clear_result_shares(id).await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     /// Attaches a result to its case (kept past the purge date) or detaches it; detaching ends

@@ -461,12 +461,16 @@ async fn r_dat_1_r_qry_6_a_result_kept_with_its_case_just_before_the_purge_is_no
     assert_eq!(due.iter().map(|r| r.id).collect::<Vec<_>>(), [id]);
     let kept = c.put_json(&format!("/api/v1/results/{id}/attached"), &json!({"attached": true})).await;
     assert_eq!(kept.status, 204, "{}", kept.body);
+    let shared = c.post_json(&format!("/api/v1/results/{id}/shares"), &json!({"username": "soc.reviewer"})).await;
+    assert_eq!(shared.status, 204, "{}", shared.body);
     let mut tx = t.app.db().begin().await.unwrap();
     assert!(!tx.destroy_result(id, "schedule", now, true).await.unwrap(), "the keep wins");
     tx.commit().await.unwrap();
     assert_eq!(t.app.purge_results().await.unwrap(), 0);
     assert!(t.app.db().result(id).await.unwrap().ciphertext.is_some());
     assert_eq!(c.get(&format!("/api/v1/results/{id}")).await.status, 200);
+    // The purge that found it kept took nothing from the colleague named on it either.
+    assert_eq!(t.api_as("soc.reviewer").await.get(&format!("/api/v1/results/{id}")).await.status, 200);
     // The other way round: once destroyed, a result cannot be recorded as kept.
     assert_eq!(c.request("DELETE", &format!("/api/v1/results/{id}"), None, "").await.status, 204);
     let mut tx = t.app.db().begin().await.unwrap();
@@ -476,7 +480,7 @@ async fn r_dat_1_r_qry_6_a_result_kept_with_its_case_just_before_the_purge_is_no
     assert_eq!(kept.status, 409, "{}", kept.body);
     let events: Vec<String> =
         entries(&t, EntryKind::Retention).await.iter().map(|e| e.field("event").unwrap().to_owned()).collect();
-    assert_eq!(events, ["result_attached", "result_deleted"], "nothing recorded that did not happen");
+    assert_eq!(events, ["result_attached", "result_shared", "result_deleted"], "nothing recorded that did not happen");
 }
 
 #[tokio::test]
