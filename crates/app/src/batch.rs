@@ -24,7 +24,7 @@ use crate::ledger::{Draft, append_in};
 use crate::{App, AppError, Current, Result};
 
 /// An uploaded batch.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct BatchInput {
     pub purpose_id: i64,
     pub operation_id: i64,
@@ -46,12 +46,17 @@ const CHUNK: i64 = 1000;
 /// Lookups in flight at once within a chunk.
 const PARALLEL: usize = 32;
 
-/// How many of a chunk's lookups go out between two checks of the owner's right to query: one
-/// round of [`PARALLEL`]. A chunk's queries are recorded (and its rights checked) before its first
-/// lookup, but its lookups go out over a while; once the right ends — the account disabled, a grant
-/// revoked, a linkage ended — only the lookups already out and at most one round after them still
-/// go (R-QRY-2), and the rest of the chunk is recorded as refused.
+/// How many of a chunk's lookups go out between two checks of the owner's right to query. A chunk's
+/// queries are recorded (and its rights checked) before its first lookup, but its lookups go out
+/// over a while; once the right ends — the account disabled, a grant revoked, a linkage ended — only
+/// the lookups already out and at most this many after them still go (R-QRY-2), and the rest of the
+/// chunk is recorded as refused. One round of [`PARALLEL`]: as many again as are out at once, so
+/// that what may still go after the right ends is at most twice what is in flight anyway, for one
+/// check (three reads) per round of lookups.
 const RECHECK_EVERY: usize = PARALLEL;
+
+/// The refusal recorded for a row withheld because its owner's right could not be checked.
+const UNCONFIRMED: &str = "batch: right not confirmed";
 
 /// After a chunk that NHIA could not take (unreachable, or saying it is unavailable), the batch
 /// waits, then sends a single row; it goes back to full chunks once a row gets through. The wait
@@ -159,20 +164,27 @@ fn batch_subjects(access: &Access, input: &BatchInput) -> Result<Vec<(u64, Natio
             ));
             continue;
         }
-        if formula_risk(cell) {
+        // A lone "-" is a blank left in the list, not a formula: it is refused below as no ID.
+        if formula_risk(cell) && cell.trim() != "-" {
             problems.push((row_no, "儲存格看似公式".into(), "the cell looks like a formula".into()));
             continue;
         }
-        // A formula in any other column is never read nor echoed, but the file was made to run
-        // something: whoever prepared it should know. A lone "-" is a blank, not a formula.
-        if let Some(j) = (0..row.len()).find(|&j| j != col && formula_risk(&row[j]) && row[j].trim() != "-") {
+        // The other columns are never looked up nor copied into the result, so ordinary notes and
+        // phone numbers (`+886-912-…`, `-無-`, `@line`) pass; but a cell that is a formula (`=…`)
+        // or a command for the spreadsheet to run (`…|…`) means the file was made to run
+        // something, and whoever prepared it should know.
+        let runs = |c: &str| c.starts_with('=') || (formula_risk(c) && c.contains('|'));
+        if let Some(j) = (0..row.len()).find(|&j| j != col && runs(&row[j])) {
             let named = table.header.get(j).map(|h| h.trim()).filter(|h| !h.is_empty());
             let (zh, en) = match named {
                 Some(h) => (format!("「{h}」欄"), format!("column '{h}'")),
                 None => (format!("第 {} 欄", j + 1), format!("column {}", j + 1)),
             };
-            problems.push((row_no, format!("{zh}的儲存格看似公式"), format!("the cell in {en} looks like a formula")));
-            continue;
+            problems.push((
+                row_no,
+                format!("{zh}的儲存格是公式；請刪除該儲存格或其開頭的 = 等符號後再上傳"),
+                format!("the cell in {en} is a formula; delete it, or the = (or other sign) it starts with, and upload again"),
+            ));
         }
         match NationalId::parse(cell) {
             Ok(id) => match first_row.entry(id.expose().to_owned()) {
@@ -282,9 +294,10 @@ impl App {
     pub async fn refuse_unread_upload(&self, current: &Current, input: &BatchInput, e: AppError) -> AppError {
         let why = if matches!(e, AppError::TooLarge(_)) { "batch: file too large" } else { "batch: invalid file" };
         let query = as_query(input.purpose_id, input.operation_id, &input.case_number, &input.reason);
-        match self.refuse(current, &query, why, e).await {
-            Ok(_) => AppError::Internal("a refusal was not refused".into()),
-            Err(e) => e,
+        let recorded = async { self.append(self.refusal_draft(current, &query, why, &[]).await?).await };
+        match recorded.await {
+            Ok(_) => e,
+            Err(failed) => failed,
         }
     }
 
@@ -501,19 +514,30 @@ impl App {
             // Everything the entries need is read before the transaction takes the write lock.
             let mut drafts = Vec::new();
             let mut rows = Vec::new();
-            // Rows NHIA certainly did not carry out: their queries are recorded as failed, and the
-            // rows go back to wait for another try (a new query then).
+            // Rows NHIA certainly did not carry out, and rows withheld for want of a check of the
+            // owner's right: their queries are recorded as failed or refused, and the rows go back
+            // to wait for another try (a new query then).
             let mut unsent = Vec::new();
             for (row, seq, l) in &looked {
                 let l = match l {
                     Ok(l) => l,
-                    Err(why) => {
-                        // Recorded as a query, then never sent: the owner's right ended meanwhile.
+                    Err(withheld) => {
+                        // Recorded as a query, then never sent: the owner's right ended meanwhile,
+                        // or could not be checked (the row then waits, to go again as a new query).
+                        let why = match withheld {
+                            Withheld::Refused(why) => why.clone(),
+                            Withheld::Unconfirmed => {
+                                unsent.push(*row);
+                                UNCONFIRMED.to_owned()
+                            }
+                        };
                         let mut entry =
                             self.outcome_draft(&owner.username, *seq, &(Outcome::Refused, Vec::new(), None));
-                        entry.fields.push(("refusal".into(), why.clone()));
+                        entry.fields.push(("refusal".into(), why));
                         drafts.push(entry);
-                        rows.push((*row, Outcome::Refused.code().to_owned(), None));
+                        if matches!(withheld, Withheld::Refused(_)) {
+                            rows.push((*row, Outcome::Refused.code().to_owned(), None));
+                        }
                         continue;
                     }
                 };
@@ -534,7 +558,7 @@ impl App {
                 tracing::warn!(
                     batch = id,
                     rows = unsent.len(),
-                    "NHIA unavailable: the batch waits, then tries one row"
+                    "rows not carried out (NHIA unavailable, or the owner's right not confirmed): the batch waits, then tries one row"
                 );
                 (1, (wait * 2).clamp(WAIT_FIRST, WAIT_MAX))
             };
@@ -554,7 +578,7 @@ impl App {
     }
 
     /// A chunk's lookups, [`PARALLEL`] at a time, the lease renewed while they are out, the owner's
-    /// right checked again as they go (`gate`). Sorted by row; a row `Err(why)` was not sent.
+    /// right checked again as they go (`gate`). Sorted by row; a row `Err(_)` was not sent.
     async fn lookup_chunk(
         &self,
         id: i64,
@@ -562,7 +586,7 @@ impl App {
         gate: Arc<Gate>,
         subjects: Vec<(u64, Subject)>,
         seqs: Vec<u64>,
-    ) -> Result<Vec<(u64, u64, std::result::Result<crate::gateway::Looked, String>)>> {
+    ) -> Result<Vec<ChunkRow>> {
         let sem = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
         let mut set = tokio::task::JoinSet::new();
         let operation = Arc::new(access.operation.clone());
@@ -573,11 +597,11 @@ impl App {
             let gate = gate.clone();
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let looked = match gate.admit(&app).await? {
+                let looked = match gate.admit(&app).await {
                     Ok(()) => Ok(app.lookup(&operation, &subject, seq).await),
-                    Err(why) => Err(why),
+                    Err(withheld) => Err(withheld),
                 };
-                Ok::<_, AppError>((row, seq, looked))
+                (row, seq, looked)
             });
         }
         let mut renew = tokio::time::interval(RENEW);
@@ -586,7 +610,7 @@ impl App {
         loop {
             tokio::select! {
                 r = set.join_next() => match r {
-                    Some(r) => looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))??),
+                    Some(r) => looked.push(r.map_err(|e| AppError::Internal(format!("batch lookup task: {e}")))?),
                     None => break,
                 },
                 _ = renew.tick() => {
@@ -820,6 +844,67 @@ impl App {
     }
 }
 
+/// Why a chunk's row was not sent.
+#[derive(Debug, Clone)]
+enum Withheld {
+    /// The owner's right ended while the chunk's lookups went out: recorded as refused, saying why.
+    Refused(String),
+    /// The right could not be checked again (the database did not answer): recorded as refused for
+    /// that reason, and the row goes back to wait, to go again as a new query once it can be checked.
+    Unconfirmed,
+}
+
+/// What became of one row of a chunk: looked up, or withheld.
+type ChunkRow = (u64, u64, std::result::Result<crate::gateway::Looked, Withheld>);
+
+/// The owner's right to query, checked again while a chunk's lookups go out ([`RECHECK_EVERY`]).
+struct Gate {
+    batch: BatchRow,
+    state: tokio::sync::Mutex<GateState>,
+}
+
+#[derive(Default)]
+struct GateState {
+    /// Lookups let through since the right was last checked (the chunk's start counts as a check).
+    since_check: usize,
+    /// Once set, no further lookup of the chunk goes.
+    closed: Option<Withheld>,
+}
+
+impl Gate {
+    /// Whether the next lookup may go (`Ok(())`), or why not. A check that fails closes the gate
+    /// too: nothing goes out unchecked, and the lookups already out finish and are recorded.
+    async fn admit(&self, app: &App) -> std::result::Result<(), Withheld> {
+        let mut state = self.state.lock().await;
+        if let Some(closed) = &state.closed {
+            return Err(closed.clone());
+        }
+        if state.since_check >= RECHECK_EVERY {
+            let checked = async {
+                let mut owner = app.batch_owner(&self.batch).await?;
+                // A sign-in lockout pauses a batch between chunks; it does not stop one under way.
+                owner.locked_until = None;
+                app.batch_access(&owner, self.batch.purpose_id, self.batch.operation_id).await
+            };
+            let closed = match checked.await {
+                Ok(Ok(_)) => None,
+                Ok(Err((why, _))) => Some(Withheld::Refused(format!("batch: {why}"))),
+                Err(e) => {
+                    tracing::warn!(batch = self.batch.id, error = %e, "could not check the owner's right; the chunk's other rows wait");
+                    Some(Withheld::Unconfirmed)
+                }
+            };
+            if let Some(closed) = closed {
+                state.closed = Some(closed.clone());
+                return Err(closed);
+            }
+            state.since_check = 0;
+        }
+        state.since_check += 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -843,42 +928,5 @@ mod tests {
         assert_eq!(waits(&[0; 11]), [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300]);
         assert_eq!(waits(&[0, 0, 0, 0, 3600, 0]), [1, 2, 4, 8, 1, 2], "an hour's work between failures");
         assert_eq!(waits(&[0, 0, 0, 300]), [1, 2, 4, 8], "not longer than the longest wait");
-    }
-}
-
-/// The owner's right to query, checked again while a chunk's lookups go out ([`RECHECK_EVERY`]).
-struct Gate {
-    batch: BatchRow,
-    state: tokio::sync::Mutex<GateState>,
-}
-
-#[derive(Default)]
-struct GateState {
-    /// Lookups let through since the right was last checked (the chunk's start counts as a check).
-    since_check: usize,
-    /// Why the right ended, once it has: no further lookup of the chunk goes.
-    refused: Option<String>,
-}
-
-impl Gate {
-    /// Whether the next lookup may go: `Ok(Err(why))` once the owner's right has ended.
-    async fn admit(&self, app: &App) -> Result<std::result::Result<(), String>> {
-        let mut state = self.state.lock().await;
-        if let Some(why) = &state.refused {
-            return Ok(Err(why.clone()));
-        }
-        if state.since_check >= RECHECK_EVERY {
-            let mut owner = app.batch_owner(&self.batch).await?;
-            // A sign-in lockout pauses a batch between chunks; it does not stop one under way.
-            owner.locked_until = None;
-            if let Err((why, _)) = app.batch_access(&owner, self.batch.purpose_id, self.batch.operation_id).await? {
-                let why = format!("batch: {why}");
-                state.refused = Some(why.clone());
-                return Ok(Err(why));
-            }
-            state.since_check = 0;
-        }
-        state.since_check += 1;
-        Ok(Ok(()))
     }
 }

@@ -241,6 +241,9 @@ pub fn detail_text(lang: Lang, detail: &str) -> String {
             .to_owned(),
         "invalid input" => lang.t("輸入有誤", "invalid input").to_owned(),
         "file too large" => lang.t("檔案超過 10 MiB 上限", "file over the 10 MiB limit").to_owned(),
+        "right not confirmed" => lang
+            .t("無法確認查詢權限，未送出，稍後重試", "right to query not confirmed: not sent, tried again later")
+            .to_owned(),
         c if c.starts_with("invalid ") => format!("{}{}", field(&c["invalid ".len()..]), lang.t("有誤", " invalid")),
         "NHI-TIMEOUT" => lang.t("健保署逾時", "NHIA timed out").to_owned(),
         "NHI-UNAVAILABLE" => lang.t("健保署無法連線", "NHIA unavailable").to_owned(),

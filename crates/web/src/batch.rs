@@ -146,35 +146,21 @@ async fn upload(
     mut form: Multipart,
 ) -> Result<Response, PageError> {
     let lang = u.ctx.lang;
-    if oversize.is_some() {
-        // The form's fields are inside the body never read: who tried is all that is known.
-        let e = unreadable_upload(axum::http::StatusCode::PAYLOAD_TOO_LARGE);
-        let detail = "upload refused: over 10 MiB, not read";
-        s.app
-            .record(nhiguard_app::events::kind::BATCH, u.current.event_actor(), "/batches", detail)
-            .await
-            .page(lang)?;
-        return Err(PageError::new(e, lang));
-    }
-    let bad_form = |e: axum::extract::multipart::MultipartError| PageError::new(unreadable_upload(e.status()), lang);
-    let (mut csrf, mut choice, mut case_number, mut reason, mut file_name, mut bytes) =
-        (String::new(), String::new(), String::new(), String::new(), String::new(), Vec::new());
-    while let Some(field) = form.next_field().await.map_err(bad_form)? {
-        let name = field.name().unwrap_or_default().to_owned();
-        if name == "file" {
-            file_name = field.file_name().unwrap_or("upload").to_owned();
-            bytes = field.bytes().await.map_err(bad_form)?.to_vec();
-            continue;
+    // Too large (announced, or found so while reading) or unreadable: refused and recorded as a
+    // refused query (R-LOG-1), as the API's are — with only who tried, the form's fields being
+    // inside the body that could not be read.
+    let read = match oversize {
+        Some(_) => Err(axum::http::StatusCode::PAYLOAD_TOO_LARGE),
+        None => read_upload_form(&mut form).await.map_err(|e| e.status()),
+    };
+    let (csrf, choice, case_number, reason, file_name, bytes) = match read {
+        Ok(fields) => fields,
+        Err(status) => {
+            let unknown = BatchInput::default();
+            let e = s.app.refuse_unread_upload(&u.current, &unknown, unreadable_upload(status)).await;
+            return Err(PageError::new(e, lang));
         }
-        let text = field.text().await.map_err(bad_form)?;
-        match name.as_str() {
-            "csrf" => csrf = text,
-            "choice" => choice = text,
-            "case_number" => case_number = text,
-            "reason" => reason = text,
-            _ => {}
-        }
-    }
+    };
     if csrf.is_empty() || csrf != u.current.csrf {
         s.app
             .record(
@@ -207,6 +193,31 @@ async fn upload(
         }
         Err(e) => Err(PageError::new(e, lang)),
     }
+}
+
+/// The upload form's fields: CSRF token, choice, case number, reason, file name and file.
+type UploadForm = (String, String, String, String, String, Vec<u8>);
+
+async fn read_upload_form(form: &mut Multipart) -> Result<UploadForm, axum::extract::multipart::MultipartError> {
+    let (mut csrf, mut choice, mut case_number, mut reason, mut file_name, mut bytes) =
+        (String::new(), String::new(), String::new(), String::new(), String::new(), Vec::new());
+    while let Some(field) = form.next_field().await? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "file" {
+            file_name = field.file_name().unwrap_or("upload").to_owned();
+            bytes = field.bytes().await?.to_vec();
+            continue;
+        }
+        let text = field.text().await?;
+        match name.as_str() {
+            "csrf" => csrf = text,
+            "choice" => choice = text,
+            "case_number" => case_number = text,
+            "reason" => reason = text,
+            _ => {}
+        }
+    }
+    Ok((csrf, choice, case_number, reason, file_name, bytes))
 }
 
 #[derive(Template)]
