@@ -614,8 +614,20 @@ impl App {
                     None => break,
                 },
                 _ = renew.tick() => {
+                    // A renewal that fails loses nothing yet: the lease runs for LEASE, renewed every
+                    // RENEW, and the chunk's recording checks it still holds (`batch_hold`). Giving up
+                    // here would cancel the lookups out and drop the answers already in.
                     let now = self.now();
-                    self.db().batch_lease(id, &self.inner.batches.worker, now, now + LEASE).await?;
+                    match self.db().batch_lease(id, &self.inner.batches.worker, now, now + LEASE).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            // Another process has the batch now: nothing more goes from here (it
+                            // records this chunk's rows out as interrupted, never sent again).
+                            tracing::warn!(batch = id, "batch lease lost while a chunk is out; its other rows are not sent");
+                            gate.close(Withheld::Unconfirmed).await;
+                        }
+                        Err(e) => tracing::warn!(batch = id, error = %e, "could not renew the batch lease; tries again"),
+                    }
                 }
             }
         }
@@ -872,6 +884,11 @@ struct GateState {
 }
 
 impl Gate {
+    /// Lets no further lookup of the chunk go.
+    async fn close(&self, why: Withheld) {
+        self.state.lock().await.closed.get_or_insert(why);
+    }
+
     /// Whether the next lookup may go (`Ok(())`), or why not. A check that fails closes the gate
     /// too: nothing goes out unchecked, and the lookups already out finish and are recorded.
     async fn admit(&self, app: &App) -> std::result::Result<(), Withheld> {
